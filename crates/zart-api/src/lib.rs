@@ -1,0 +1,1 @@
+//! zart-api (under construction).

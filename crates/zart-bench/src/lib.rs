@@ -1,0 +1,1 @@
+//! zart-bench (under construction).

@@ -1,0 +1,1 @@
+//! zart-cli (under construction).

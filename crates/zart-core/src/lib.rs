@@ -1,0 +1,23 @@
+//! The core of Zart: domain types, the [`Store`] trait, errors and the clock.
+//!
+//! This crate owns the vocabulary every other Zart crate speaks. It depends on no
+//! database, HTTP or async-runtime crate: backends (`zart-sqlite`, `zart-postgres`)
+//! implement [`Store`], and the runtime (`zart`) and the API (`zart-api`) receive an
+//! `Arc<dyn Store>`.
+//!
+//! Key decision: every state change is a *guarded write*. A worker's writes carry a
+//! [`LeaseGuard`] (execution id, worker id and fencing token); the store applies the
+//! write only while that lease is still the current one, and reports whether it did.
+
+mod clock;
+mod error;
+mod store;
+mod types;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::StoreError;
+pub use store::*;
+pub use types::*;
+
+/// Wall-clock instant used throughout Zart (UTC, millisecond precision when stored).
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -1,0 +1,487 @@
+//! The [`Store`] trait: everything the runtime and the API need from a database.
+//!
+//! Methods are named noun-first (`execution_claim`, `step_save`) and take one params
+//! struct each, so fields can be added without breaking callers. Every write a worker
+//! makes carries a [`LeaseGuard`] and reports whether it applied: `Ok(false)` means the
+//! worker no longer holds the execution (another worker claimed it, or it was
+//! cancelled) and must stop. A write is durable when its future resolves `Ok`.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::{
+    ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, RunRecord, Stats,
+    StepKind, StepRecord, StepStatus, StoreError, Timestamp, WaitingFor,
+};
+
+/// Result alias for store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Proof that a worker holds an execution. A guarded write applies only if the
+/// execution's fencing token still equals `fence`, its lease owner is `worker_id`, and
+/// the lease has not expired at `now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseGuard {
+    /// The execution written to.
+    pub execution_id: String,
+    /// The worker that claimed it.
+    pub worker_id: String,
+    /// The fencing token returned by the claim.
+    pub fence: i64,
+    /// The writer's current time.
+    pub now: Timestamp,
+}
+
+/// A new execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewExecution {
+    /// The execution id (the idempotency key).
+    pub id: String,
+    /// The registered task name.
+    pub task_name: String,
+    /// The input.
+    pub payload: Value,
+    /// Creation time.
+    pub now: Timestamp,
+    /// When it becomes runnable (usually `now`).
+    pub run_at: Timestamp,
+    /// An optional deadline for the whole execution.
+    pub deadline_at: Option<Timestamp>,
+    /// The parent, for a child execution.
+    pub parent_id: Option<String>,
+}
+
+/// What [`Store::execution_insert`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertOutcome {
+    /// A new execution was created.
+    Created(ExecutionRecord),
+    /// An execution with that id already existed; it is returned unchanged. The caller
+    /// decides whether that is an idempotent replay or a conflict.
+    Existing(ExecutionRecord),
+}
+
+/// Sort field of [`ExecutionQuery`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortBy {
+    /// Creation time.
+    #[default]
+    ScheduledAt,
+    /// Status text.
+    Status,
+    /// Task name.
+    TaskName,
+}
+
+impl std::str::FromStr for SortBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "scheduledAt" => Ok(Self::ScheduledAt),
+            "status" => Ok(Self::Status),
+            "taskName" => Ok(Self::TaskName),
+            _ => Err(format!(
+                "invalid sortBy {s:?}: expected scheduledAt, status or taskName"
+            )),
+        }
+    }
+}
+
+/// Sort direction of [`ExecutionQuery`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    #[default]
+    Desc,
+}
+
+impl std::str::FromStr for SortOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "asc" => Ok(Self::Asc),
+            "desc" => Ok(Self::Desc),
+            _ => Err(format!("invalid sortOrder {s:?}: expected asc or desc")),
+        }
+    }
+}
+
+/// Filters and paging of [`Store::execution_list`]. Ties in the sort field are broken by
+/// execution id in the same direction, so paging is stable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionQuery {
+    /// Only this status.
+    pub status: Option<ExecutionStatus>,
+    /// Only this task.
+    pub task_name: Option<String>,
+    /// Only executions scheduled at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Only executions scheduled at or before this instant.
+    pub to: Option<Timestamp>,
+    /// Only ids containing this substring (matched literally, case-sensitive).
+    pub search: Option<String>,
+    /// Sort field.
+    pub sort_by: SortBy,
+    /// Sort direction.
+    pub sort_order: SortOrder,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+impl Default for ExecutionQuery {
+    fn default() -> Self {
+        Self {
+            status: None,
+            task_name: None,
+            from: None,
+            to: None,
+            search: None,
+            sort_by: SortBy::default(),
+            sort_order: SortOrder::default(),
+            limit: 20,
+            offset: 0,
+        }
+    }
+}
+
+/// Parameters of [`Store::execution_claim`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionClaim {
+    /// The claiming worker.
+    pub worker_id: String,
+    /// Current time: executions due at or before it (or whose lease expired) qualify.
+    pub now: Timestamp,
+    /// The lease expiry to set.
+    pub lease_expires_at: Timestamp,
+    /// The most executions to claim.
+    pub limit: u32,
+}
+
+/// An execution a worker now holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedExecution {
+    /// The execution id.
+    pub id: String,
+    /// Its task.
+    pub task_name: String,
+    /// The current run's input.
+    pub payload: Value,
+    /// The current run.
+    pub run_index: i32,
+    /// The new fencing token: carry it in every [`LeaseGuard`].
+    pub fence: i64,
+    /// The execution deadline, if any.
+    pub deadline_at: Option<Timestamp>,
+    /// The parent, for a child.
+    pub parent_id: Option<String>,
+}
+
+/// Parameters of [`Store::lease_renew`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseRenew {
+    /// The worker renewing.
+    pub worker_id: String,
+    /// Current time.
+    pub now: Timestamp,
+    /// The new expiry.
+    pub expires_at: Timestamp,
+    /// `(execution id, fence)` of every lease to renew.
+    pub leases: Vec<(String, i64)>,
+}
+
+/// Parameters of [`Store::execution_suspend`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionSuspend {
+    /// The worker's lease.
+    pub guard: LeaseGuard,
+    /// When to run it again, if ever (already capped by the deadline by the caller).
+    pub wake_at: Option<Timestamp>,
+    /// What it waits for. For [`WaitingFor::Event`] the store makes the execution due at
+    /// once if an unconsumed event of that name already exists; for
+    /// [`WaitingFor::Child`], if the child is already terminal. This closes the race
+    /// between the worker's last check and the suspension.
+    pub waiting_for: WaitingFor,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecutionOutcome {
+    /// Success with the handler's output.
+    Completed(Value),
+    /// Failure.
+    Failed(ExecutionError),
+}
+
+/// Parameters of [`Store::execution_finish`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionFinish {
+    /// The worker's lease.
+    pub guard: LeaseGuard,
+    /// The run that finished.
+    pub run_index: i32,
+    /// The outcome.
+    pub outcome: ExecutionOutcome,
+}
+
+/// What [`Store::execution_cancel`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Cancelled: the execution first, then every unfinished descendant.
+    Cancelled(Vec<String>),
+    /// No such execution.
+    NotFound,
+    /// It had already finished with this status; nothing changed.
+    AlreadyTerminal(ExecutionStatus),
+}
+
+/// One journal entry to write (insert or update, keyed by run, name and occurrence).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepWrite {
+    /// The name given in code.
+    pub name: String,
+    /// The occurrence index of that name in the run.
+    pub occurrence: u32,
+    /// The order in which the code reached it.
+    pub position: u32,
+    /// What it records.
+    pub kind: StepKind,
+    /// Its new state.
+    pub status: StepStatus,
+    /// The memoized value (for `completed`).
+    pub result: Option<Value>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// Whether the last error may be retried.
+    pub retryable: bool,
+    /// Attempts made so far.
+    pub retry_attempt: u32,
+    /// When the entry was first recorded (kept on update).
+    pub scheduled_at: Timestamp,
+    /// When it completed or died.
+    pub completed_at: Option<Timestamp>,
+    /// When a timer, wait deadline or retry is due.
+    pub wake_at: Option<Timestamp>,
+}
+
+/// One attempt to record with a [`StepSave`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptWrite {
+    /// 1-based.
+    pub attempt_number: u32,
+    /// Outcome.
+    pub status: crate::AttemptStatus,
+    /// Value on success.
+    pub result: Option<Value>,
+    /// Error on failure.
+    pub error: Option<String>,
+    /// Start time.
+    pub started_at: Timestamp,
+    /// End time.
+    pub completed_at: Option<Timestamp>,
+}
+
+/// Parameters of [`Store::step_save`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepSave {
+    /// The worker's lease.
+    pub guard: LeaseGuard,
+    /// The run the step belongs to.
+    pub run_index: i32,
+    /// The journal entry.
+    pub step: StepWrite,
+    /// The attempt that produced this state, if any.
+    pub attempt: Option<AttemptWrite>,
+}
+
+/// Parameters of [`Store::event_offer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventOffer {
+    /// The target execution.
+    pub execution_id: String,
+    /// The event name.
+    pub name: String,
+    /// The event payload.
+    pub payload: Value,
+    /// Current time.
+    pub now: Timestamp,
+}
+
+/// What [`Store::event_offer`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfferOutcome {
+    /// Stored in the execution's inbox.
+    Accepted,
+    /// No such execution.
+    NotFound,
+    /// The execution already finished with this status; nothing was stored.
+    Terminal(ExecutionStatus),
+}
+
+/// Parameters of [`Store::event_consume`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventConsume {
+    /// The worker's lease.
+    pub guard: LeaseGuard,
+    /// The run of the waiting step.
+    pub run_index: i32,
+    /// The event name.
+    pub name: String,
+    /// The wait step to complete; the store fills in `result` with the event payload.
+    pub step: StepWrite,
+}
+
+/// What [`Store::event_consume`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventTake {
+    /// The oldest unconsumed event of that name was consumed and the wait step
+    /// completed with its payload, in one transaction.
+    Taken(Value),
+    /// No unconsumed event of that name; nothing changed.
+    Empty,
+    /// The guard no longer holds; nothing changed.
+    LeaseLost,
+}
+
+/// Parameters of [`Store::child_spawn`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChildSpawn {
+    /// The parent's lease.
+    pub guard: LeaseGuard,
+    /// The parent's run.
+    pub run_index: i32,
+    /// The parent's `spawn` journal entry (completed, result = the child id).
+    pub step: StepWrite,
+    /// The child. If an execution with its id exists already it is left as it is.
+    pub child: NewExecution,
+}
+
+/// Parameters of [`Store::execution_detail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailQuery {
+    /// The execution.
+    pub execution_id: String,
+    /// The run whose steps to show (the current run when `None`).
+    pub run_index: Option<i32>,
+}
+
+/// Parameters of [`Store::execution_purge`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionPurge {
+    /// Delete terminal executions that finished before this instant, with their
+    /// runs, steps, attempts and events.
+    pub finished_before: Timestamp,
+    /// The most executions to delete in this call.
+    pub limit: u32,
+}
+
+/// A wake-up hint from the store. Hints may be lost or duplicated: the database is the
+/// truth, and listeners re-read it when in doubt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// Something may have become runnable (an execution was created or released, an
+    /// event was offered, a child finished).
+    Work,
+    /// An execution reached a terminal status (completed, failed or cancelled).
+    Finished {
+        /// The execution.
+        execution_id: String,
+        /// Its terminal status.
+        status: ExecutionStatus,
+    },
+    /// The listener fell behind and hints were dropped: re-read what you wait for.
+    Lagged,
+}
+
+/// A stream of [`Signal`]s.
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next hint; `None` once the store is gone.
+    async fn recv(&mut self) -> Option<Signal>;
+}
+
+/// Storage of executions, runs, steps and events. Object-safe: the runtime and the API
+/// hold an `Arc<dyn Store>`.
+///
+/// Every backend passes the conformance suite in `zart-store-tests`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A short backend name (`"sqlite"`, `"postgres"`).
+    fn backend_name(&self) -> &'static str;
+
+    /// Runs a real query: for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Hints about new work and finished executions.
+    fn subscribe(&self) -> Box<dyn Subscription>;
+
+    /// Creates an execution (status `scheduled`, run 1 with trigger `initial`), or
+    /// returns the existing one with that id unchanged.
+    async fn execution_insert(&self, params: NewExecution) -> StoreResult<InsertOutcome>;
+
+    /// One execution.
+    async fn execution_get(&self, id: &str) -> StoreResult<Option<ExecutionRecord>>;
+
+    /// A filtered, sorted page of executions.
+    async fn execution_list(&self, query: ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>>;
+
+    /// Counts by status.
+    async fn execution_stats(&self) -> StoreResult<Stats>;
+
+    /// Leases up to `limit` runnable executions: unfinished ones that are due and not
+    /// leased, or whose lease expired. Each claim increments the fencing token and
+    /// marks a `scheduled` execution `running`. Never returns an execution leased by
+    /// someone else whose lease is still valid.
+    async fn execution_claim(&self, params: ExecutionClaim) -> StoreResult<Vec<ClaimedExecution>>;
+
+    /// The earliest instant at which some execution becomes claimable (a due time, or
+    /// the expiry of a held lease), if any.
+    async fn execution_next_due(&self) -> StoreResult<Option<Timestamp>>;
+
+    /// Extends the leases still held; returns the ids renewed. A lease missing from the
+    /// answer was lost.
+    async fn lease_renew(&self, params: LeaseRenew) -> StoreResult<Vec<String>>;
+
+    /// Gives up a lease and makes the execution runnable at once (graceful shutdown).
+    async fn execution_release(&self, guard: LeaseGuard) -> StoreResult<bool>;
+
+    /// Gives up a lease and parks the execution until `wake_at` (or a wake-up).
+    async fn execution_suspend(&self, params: ExecutionSuspend) -> StoreResult<bool>;
+
+    /// Marks the execution and its run terminal, and wakes a parent waiting on it.
+    async fn execution_finish(&self, params: ExecutionFinish) -> StoreResult<bool>;
+
+    /// Cancels an unfinished execution and its unfinished descendants, invalidating
+    /// any lease on them.
+    async fn execution_cancel(&self, id: &str, now: Timestamp) -> StoreResult<CancelOutcome>;
+
+    /// The journal of one run, ordered by position, without attempts.
+    async fn journal_load(&self, execution_id: &str, run_index: i32) -> StoreResult<Vec<StepRecord>>;
+
+    /// Writes a journal entry (and optionally an attempt), guarded by the lease.
+    async fn step_save(&self, params: StepSave) -> StoreResult<bool>;
+
+    /// Stores an event in an execution's inbox and wakes the execution if it is
+    /// suspended waiting for that name.
+    async fn event_offer(&self, params: EventOffer) -> StoreResult<OfferOutcome>;
+
+    /// Consumes the oldest unconsumed event of a name and completes the wait step, in
+    /// one guarded transaction.
+    async fn event_consume(&self, params: EventConsume) -> StoreResult<EventTake>;
+
+    /// Creates a child execution and records the parent's `spawn` entry, in one guarded
+    /// transaction. Idempotent.
+    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<bool>;
+
+    /// An execution with its runs and one run's steps and attempts.
+    async fn execution_detail(&self, query: DetailQuery) -> StoreResult<Option<ExecutionDetail>>;
+
+    /// The runs of an execution, oldest first; `None` if it does not exist.
+    async fn run_list(&self, execution_id: &str) -> StoreResult<Option<Vec<RunRecord>>>;
+
+    /// Deletes old finished executions; returns how many.
+    async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64>;
+}

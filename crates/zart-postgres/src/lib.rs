@@ -1,0 +1,1 @@
+//! zart-postgres (under construction).

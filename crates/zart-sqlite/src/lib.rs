@@ -1,0 +1,1 @@
+//! zart-sqlite (under construction).

@@ -1,0 +1,1 @@
+//! zart-store-tests (under construction).

@@ -1,0 +1,1 @@
+//! zart (under construction).

@@ -1,0 +1,1 @@
+//! Runnable examples of Zart live beside this file; see `cargo run --example`.
