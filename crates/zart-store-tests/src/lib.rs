@@ -1,1 +1,44 @@
-//! zart-store-tests (under construction).
+//! The conformance suite every Zart [`Store`](zart_core::Store) must pass.
+//!
+//! Each behaviour of the store contract is one public async function taking a fresh,
+//! empty store (`Arc<dyn Store>`) and panicking on failure. The functions are grouped
+//! by area: [`executions`], [`claims`], [`leases`], [`parking`], [`steps`], [`events`],
+//! [`children`], [`listing`], [`retention`], [`signals`], [`concurrency`].
+//!
+//! A backend instantiates all of them as named tests with [`conformance_suite!`]:
+//!
+//! ```ignore
+//! // crates/zart-mystore/tests/conformance.rs
+//! zart_store_tests::conformance_suite!(|| async {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = MyStore::open(dir.path()).await.unwrap();
+//!     // The guard (here the temp dir) lives until the test ends.
+//!     Some(zart_store_tests::TestStore::with_guard(std::sync::Arc::new(store), dir))
+//! });
+//! ```
+//!
+//! which yields tests such as `conformance::claim_skips_executions_leased_by_others`.
+//! A factory returning `None` means the backend is not available: each test prints a
+//! notice and passes without running.
+//!
+//! Key decision: tests never read the wall clock. Every timestamp is a fixed base
+//! instant plus an offset ([`support::at`]), and lease expiry is tested by passing a
+//! later `now`. This crate depends only on `zart-core`, never on a backend.
+
+pub mod children;
+pub mod claims;
+pub mod concurrency;
+pub mod events;
+pub mod executions;
+pub mod leases;
+pub mod listing;
+mod macros;
+pub mod parking;
+pub mod retention;
+pub mod signals;
+pub mod steps;
+pub mod support;
+
+mod harness;
+
+pub use harness::{run_conformance_test, TestStore};

@@ -1,0 +1,154 @@
+//! Child executions and cancellation.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+use zart_core::{
+    CancelOutcome, ChildSpawn, ClaimedExecution, ExecutionStatus, NewExecution, StepKind, StepWrite,
+};
+
+use crate::support::*;
+
+fn spawn_step(child_id: &str, position: u32) -> StepWrite {
+    StepWrite {
+        kind: StepKind::Spawn,
+        result: Some(json!(child_id)),
+        ..completed_step(&format!("spawn-{child_id}"), 0, position)
+    }
+}
+
+fn child_of(parent: &str, id: &str, now: i64) -> NewExecution {
+    NewExecution {
+        parent_id: Some(parent.into()),
+        now: at(now),
+        run_at: at(now),
+        ..new_execution(id)
+    }
+}
+
+async fn spawn(
+    store: &DynStore,
+    parent: &ClaimedExecution,
+    worker: &str,
+    child: NewExecution,
+) -> bool {
+    let now = child.now.timestamp_millis() - at(0).timestamp_millis();
+    let params = ChildSpawn {
+        guard: guard(parent, worker, now),
+        run_index: 1,
+        step: spawn_step(&child.id, 0),
+        child,
+    };
+    store.child_spawn(params).await.expect("child_spawn")
+}
+
+/// A spawn creates the child (scheduled, with its parent) and records the parent's
+/// `spawn` entry whose result is the child id.
+pub async fn child_spawn_creates_child_and_spawn_entry(store: DynStore) {
+    insert(&store, "p").await;
+    let p = claim_one(&store, "w", 0, "p").await;
+    assert!(spawn(&store, &p, "w", child_of("p", "kid", 10)).await);
+    let kid = get(&store, "kid").await;
+    assert_eq!(kid.status, ExecutionStatus::Scheduled);
+    assert_eq!(kid.parent_id.as_deref(), Some("p"));
+    assert_eq!(kid.scheduled_at, at(10));
+    let journal = store.journal_load("p", 1).await.unwrap();
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].kind, StepKind::Spawn);
+    assert_eq!(journal[0].result, Some(json!("kid")));
+    assert_eq!(claim_ids(&store, "w2", 10).await, vec!["kid"]);
+}
+
+/// Spawning again (a replay) leaves the existing child as it is.
+pub async fn child_spawn_is_idempotent(store: DynStore) {
+    insert(&store, "p").await;
+    let p = claim_one(&store, "w", 0, "p").await;
+    assert!(spawn(&store, &p, "w", child_of("p", "kid", 10)).await);
+    let first = get(&store, "kid").await;
+    let replay = NewExecution {
+        payload: json!({"changed": true}),
+        ..child_of("p", "kid", 20)
+    };
+    assert!(spawn(&store, &p, "w", replay).await);
+    assert_eq!(get(&store, "kid").await, first);
+    assert_eq!(store.journal_load("p", 1).await.unwrap().len(), 1);
+}
+
+/// A spawn under a lost lease creates nothing.
+pub async fn child_spawn_with_lost_lease_creates_nothing(store: DynStore) {
+    insert(&store, "p").await;
+    let old = claim_one(&store, "w", 0, "p").await;
+    claim_one(&store, "w2", LEASE_MS, "p").await;
+    assert!(!spawn(&store, &old, "w", child_of("p", "kid", LEASE_MS + 1)).await);
+    assert_eq!(store.execution_get("kid").await.unwrap(), None);
+    assert!(store.journal_load("p", 1).await.unwrap().is_empty());
+}
+
+/// Cancel stops the execution and every unfinished descendant, and invalidates
+/// their leases; finished descendants keep their status.
+pub async fn cancel_cascades_to_children_and_bumps_fence(store: DynStore) {
+    insert(&store, "p").await;
+    let p = claim_one(&store, "w", 0, "p").await;
+    assert!(spawn(&store, &p, "w", child_of("p", "done-kid", 1)).await);
+    run_to_completion(&store, "done-kid", 2, json!("ok")).await;
+    assert!(spawn(&store, &p, "w", child_of("p", "kid", 3)).await);
+    let kid = claim_one(&store, "kw", 3, "kid").await;
+    assert!(spawn(&store, &kid, "kw", child_of("kid", "grandkid", 4)).await);
+
+    let outcome = store.execution_cancel("p", at(100)).await.unwrap();
+    let CancelOutcome::Cancelled(ids) = outcome else {
+        panic!("expected Cancelled, got {outcome:?}");
+    };
+    assert_eq!(
+        ids.first().map(String::as_str),
+        Some("p"),
+        "the execution comes first"
+    );
+    let set: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    assert_eq!(set, HashSet::from(["p", "kid", "grandkid"]));
+    assert_eq!(ids.len(), 3);
+
+    for id in ["p", "kid", "grandkid"] {
+        let record = get(&store, id).await;
+        assert_eq!(record.status, ExecutionStatus::Cancelled, "{id}");
+        assert_eq!(record.completed_at, Some(at(100)), "{id}");
+        assert_eq!(record.waiting_for, None, "{id}");
+        let runs = store.run_list(id).await.unwrap().unwrap();
+        assert_eq!(runs[0].status, ExecutionStatus::Cancelled, "{id}");
+    }
+    assert_eq!(
+        get(&store, "done-kid").await.status,
+        ExecutionStatus::Completed
+    );
+    assert!(!save_step(&store, guard(&p, "w", 101), completed_step("s", 0, 5)).await);
+    assert!(!save_step(&store, guard(&kid, "kw", 101), completed_step("s", 0, 5)).await);
+    assert!(claim_ids(&store, "w", 10 * LEASE_MS).await.is_empty());
+}
+
+/// Cancelling a finished execution changes nothing and reports its status.
+pub async fn cancel_finished_execution_is_already_terminal(store: DynStore) {
+    insert(&store, "e1").await;
+    run_to_completion(&store, "e1", 0, json!(1)).await;
+    let before = get(&store, "e1").await;
+    let outcome = store.execution_cancel("e1", at(10)).await.unwrap();
+    assert_eq!(
+        outcome,
+        CancelOutcome::AlreadyTerminal(ExecutionStatus::Completed)
+    );
+    assert_eq!(get(&store, "e1").await, before);
+
+    insert(&store, "e2").await;
+    let first = store.execution_cancel("e2", at(10)).await.unwrap();
+    assert_eq!(first, CancelOutcome::Cancelled(vec!["e2".into()]));
+    let second = store.execution_cancel("e2", at(20)).await.unwrap();
+    assert_eq!(
+        second,
+        CancelOutcome::AlreadyTerminal(ExecutionStatus::Cancelled)
+    );
+}
+
+/// Cancelling an unknown id reports it.
+pub async fn cancel_unknown_execution_is_not_found(store: DynStore) {
+    let outcome = store.execution_cancel("nope", at(0)).await.unwrap();
+    assert_eq!(outcome, CancelOutcome::NotFound);
+}

@@ -1,0 +1,195 @@
+//! The event inbox: offers are kept until consumed, FIFO per name, exactly once.
+
+use serde_json::{json, Value};
+use zart_core::{
+    EventConsume, EventOffer, EventTake, ExecutionStatus, LeaseGuard, OfferOutcome, StepKind,
+    StepStatus, StepWrite, WaitingFor,
+};
+
+use crate::support::*;
+
+/// Offers `payload` as event `name` to `id` at `now`.
+pub async fn offer(
+    store: &DynStore,
+    id: &str,
+    name: &str,
+    payload: Value,
+    now: i64,
+) -> OfferOutcome {
+    let params = EventOffer {
+        execution_id: id.into(),
+        name: name.into(),
+        payload,
+        now: at(now),
+    };
+    store.event_offer(params).await.expect("event_offer")
+}
+
+fn wait_step(name: &str, occurrence: u32) -> StepWrite {
+    StepWrite {
+        kind: StepKind::WaitForEvent,
+        status: StepStatus::Completed,
+        result: None,
+        ..completed_step(name, occurrence, occurrence)
+    }
+}
+
+/// Consumes the oldest `name` event, completing wait step `name#occurrence`.
+pub async fn consume(
+    store: &DynStore,
+    guard: LeaseGuard,
+    name: &str,
+    occurrence: u32,
+) -> EventTake {
+    let params = EventConsume {
+        guard,
+        run_index: 1,
+        name: name.into(),
+        step: wait_step(name, occurrence),
+    };
+    store.event_consume(params).await.expect("event_consume")
+}
+
+/// An event offered before the execution reaches its wait is kept and consumed
+/// later; the wait step is completed with the payload.
+pub async fn event_offered_before_wait_is_kept(store: DynStore) {
+    insert(&store, "e1").await;
+    assert_eq!(
+        offer(&store, "e1", "approve", json!({"by": "ann"}), 1).await,
+        OfferOutcome::Accepted
+    );
+    let c = claim_one(&store, "w", 5, "e1").await;
+    let taken = consume(&store, guard(&c, "w", 6), "approve", 0).await;
+    assert_eq!(taken, EventTake::Taken(json!({"by": "ann"})));
+    let journal = store.journal_load("e1", 1).await.unwrap();
+    assert_eq!(journal.len(), 1);
+    assert_eq!(journal[0].kind, StepKind::WaitForEvent);
+    assert_eq!(journal[0].status, StepStatus::Completed);
+    assert_eq!(journal[0].result, Some(json!({"by": "ann"})));
+}
+
+/// Events of one name are consumed oldest first, each exactly once; names are
+/// independent queues.
+pub async fn events_are_consumed_fifo_per_name_exactly_once(store: DynStore) {
+    insert(&store, "e1").await;
+    for (i, name) in ["a", "a", "b", "a"].into_iter().enumerate() {
+        offer(&store, "e1", name, json!(format!("{name}{i}")), 1).await;
+    }
+    let c = claim_one(&store, "w", 2, "e1").await;
+    let g = || guard(&c, "w", 3);
+    assert_eq!(
+        consume(&store, g(), "a", 0).await,
+        EventTake::Taken(json!("a0"))
+    );
+    assert_eq!(
+        consume(&store, g(), "a", 1).await,
+        EventTake::Taken(json!("a1"))
+    );
+    assert_eq!(
+        consume(&store, g(), "a", 2).await,
+        EventTake::Taken(json!("a3"))
+    );
+    assert_eq!(consume(&store, g(), "a", 3).await, EventTake::Empty);
+    assert_eq!(
+        consume(&store, g(), "b", 0).await,
+        EventTake::Taken(json!("b2"))
+    );
+    assert_eq!(consume(&store, g(), "b", 1).await, EventTake::Empty);
+}
+
+/// No event: nothing is written.
+pub async fn event_consume_empty_changes_nothing(store: DynStore) {
+    insert(&store, "e1").await;
+    let c = claim_one(&store, "w", 0, "e1").await;
+    assert_eq!(
+        consume(&store, guard(&c, "w", 1), "go", 0).await,
+        EventTake::Empty
+    );
+    assert!(store.journal_load("e1", 1).await.unwrap().is_empty());
+}
+
+/// A consume under a lost lease takes nothing, and the event stays for the next
+/// holder.
+pub async fn event_consume_with_lost_lease_keeps_event(store: DynStore) {
+    insert(&store, "e1").await;
+    offer(&store, "e1", "go", json!(1), 0).await;
+    let old = claim_one(&store, "w1", 0, "e1").await;
+    let new = claim_one(&store, "w2", LEASE_MS, "e1").await;
+    let lost = consume(&store, guard(&old, "w1", LEASE_MS + 1), "go", 0).await;
+    assert_eq!(lost, EventTake::LeaseLost);
+    assert!(store.journal_load("e1", 1).await.unwrap().is_empty());
+    let taken = consume(&store, guard(&new, "w2", LEASE_MS + 2), "go", 0).await;
+    assert_eq!(taken, EventTake::Taken(json!(1)));
+}
+
+/// Offering to an unknown execution stores nothing.
+pub async fn event_offer_unknown_execution_is_not_found(store: DynStore) {
+    let outcome = offer(&store, "nope", "go", json!(1), 0).await;
+    assert_eq!(outcome, OfferOutcome::NotFound);
+    assert_eq!(store.execution_get("nope").await.unwrap(), None);
+}
+
+/// Offering to a finished execution is refused with its status.
+pub async fn event_offer_to_finished_execution_is_terminal(store: DynStore) {
+    insert(&store, "done").await;
+    run_to_completion(&store, "done", 0, json!(1)).await;
+    let outcome = offer(&store, "done", "go", json!(1), 5).await;
+    assert_eq!(outcome, OfferOutcome::Terminal(ExecutionStatus::Completed));
+    insert(&store, "gone").await;
+    store.execution_cancel("gone", at(1)).await.unwrap();
+    let outcome = offer(&store, "gone", "go", json!(1), 5).await;
+    assert_eq!(outcome, OfferOutcome::Terminal(ExecutionStatus::Cancelled));
+}
+
+/// An offer makes an execution parked on that name due at once; other names don't.
+pub async fn event_offer_wakes_parked_waiter(store: DynStore) {
+    insert(&store, "e1").await;
+    let c = claim_one(&store, "w", 0, "e1").await;
+    let wait = WaitingFor::Event {
+        name: "go".into(),
+        deadline: Some(at(60_000)),
+    };
+    assert!(suspend(&store, guard(&c, "w", 1), Some(at(60_000)), wait).await);
+    offer(&store, "e1", "other", json!(0), 10).await;
+    assert!(claim_ids(&store, "w", 10).await.is_empty());
+    offer(&store, "e1", "go", json!(1), 20).await;
+    let again = claim_one(&store, "w", 20, "e1").await;
+    let taken = consume(&store, guard(&again, "w", 21), "go", 0).await;
+    assert_eq!(taken, EventTake::Taken(json!(1)));
+}
+
+/// An offer to a running (leased) execution leaves its lease alone.
+pub async fn event_offer_does_not_disturb_leased_execution(store: DynStore) {
+    insert(&store, "e1").await;
+    let c = claim_one(&store, "w", 0, "e1").await;
+    offer(&store, "e1", "go", json!(1), 10).await;
+    assert!(claim_ids(&store, "other", 10).await.is_empty());
+    assert!(save_step(&store, guard(&c, "w", 11), completed_step("s", 0, 0)).await);
+}
+
+/// Many concurrent offers to one execution are all kept, each consumed once.
+pub async fn concurrent_event_offers_are_all_kept(store: DynStore) {
+    insert(&store, "e1").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let store = store.clone();
+        tasks.spawn(async move { offer(&store, "e1", "tick", json!(i), 1).await });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        assert_eq!(joined.expect("offer task"), OfferOutcome::Accepted);
+    }
+    let c = claim_one(&store, "w", 2, "e1").await;
+    let mut seen = Vec::new();
+    for occurrence in 0..50 {
+        match consume(&store, guard(&c, "w", 3), "tick", occurrence).await {
+            EventTake::Taken(v) => seen.push(v.as_i64().expect("number")),
+            other => panic!("consume {occurrence}: {other:?}"),
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (0..50).collect::<Vec<i64>>());
+    assert_eq!(
+        consume(&store, guard(&c, "w", 3), "tick", 50).await,
+        EventTake::Empty
+    );
+}

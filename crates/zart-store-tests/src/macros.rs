@@ -1,0 +1,116 @@
+//! The [`conformance_suite!`](crate::conformance_suite) macro and the list of every
+//! behaviour it instantiates.
+
+/// Expands to one `#[test]` per store behaviour, in a module named `conformance`
+/// (or the name given with `mod NAME = FACTORY`).
+///
+/// `FACTORY` is an expression evaluating to a closure that returns a future of
+/// `Option<S>` where `S: Into<TestStore>` (an `Arc<dyn Store>` or a
+/// [`TestStore`](crate::TestStore) with a guard). It is called once per test, so
+/// every test gets a fresh store; `None` skips the test with a notice. Items of the
+/// calling module are visible to the factory (the generated module does
+/// `use super::*`).
+///
+/// ```ignore
+/// zart_store_tests::conformance_suite!(|| async { Some(make_store().await) });
+/// zart_store_tests::conformance_suite!(mod in_memory = || async { Some(make_memory_store()) });
+/// ```
+#[macro_export]
+macro_rules! conformance_suite {
+    (mod $module:ident = $factory:expr) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__conformance_tests!($factory);
+        }
+    };
+    ($factory:expr) => {
+        $crate::conformance_suite!(mod conformance = $factory);
+    };
+}
+
+/// One named test running `$crate::$area::$name` against a fresh store.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_test {
+    ($factory:expr, $area:ident :: $name:ident) => {
+        #[test]
+        fn $name() {
+            $crate::run_conformance_test(stringify!($name), $factory, $crate::$area::$name);
+        }
+    };
+}
+
+/// Every behaviour of the suite. A new behaviour is added here and in its area file.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_tests {
+    ($factory:expr) => {
+        $crate::__conformance_tests!(@each $factory;
+        executions::insert_creates_scheduled_execution_with_initial_run,
+        executions::insert_same_id_returns_existing_unchanged,
+        executions::insert_round_trips_payload_json,
+        executions::reads_of_unknown_execution_are_none,
+        executions::ping_succeeds_and_backend_is_named,
+        executions::version_increments_on_every_state_change,
+        executions::concurrent_inserts_of_same_id_create_once,
+        claims::claim_increments_fence_and_marks_running,
+        claims::claim_returns_task_payload_run_and_deadline,
+        claims::claim_skips_executions_leased_by_others,
+        claims::claim_takes_execution_whose_lease_expired,
+        claims::claim_respects_due_at_and_limit,
+        claims::claim_ignores_terminal_executions,
+        claims::next_due_reports_earliest_due_or_lease_expiry,
+        leases::stale_fence_cannot_save_step,
+        leases::wrong_worker_cannot_write,
+        leases::expired_lease_cannot_write,
+        leases::guarded_write_on_unknown_execution_is_refused,
+        leases::lease_renew_reports_lost_leases,
+        leases::release_makes_execution_due_now,
+        leases::waiting_for_reflects_lease_and_parked_state,
+        parking::suspend_parks_until_wake_at,
+        parking::suspend_without_wake_at_parks_until_woken,
+        parking::suspend_on_event_with_pending_event_is_due_now,
+        parking::suspend_on_event_ignores_events_of_other_names,
+        parking::suspend_on_child_already_finished_is_due_now,
+        parking::suspend_on_unfinished_child_parks,
+        parking::finish_records_result_and_run_status,
+        parking::finish_wakes_parent_waiting_on_child,
+        parking::finish_does_not_wake_parent_parked_on_other_wait,
+        steps::journal_load_orders_by_position,
+        steps::step_save_round_trips_every_field,
+        steps::step_save_upserts_and_records_attempts,
+        steps::detail_includes_runs_steps_and_attempts,
+        events::event_offered_before_wait_is_kept,
+        events::events_are_consumed_fifo_per_name_exactly_once,
+        events::event_consume_empty_changes_nothing,
+        events::event_consume_with_lost_lease_keeps_event,
+        events::event_offer_unknown_execution_is_not_found,
+        events::event_offer_to_finished_execution_is_terminal,
+        events::event_offer_wakes_parked_waiter,
+        events::event_offer_does_not_disturb_leased_execution,
+        events::concurrent_event_offers_are_all_kept,
+        children::child_spawn_creates_child_and_spawn_entry,
+        children::child_spawn_is_idempotent,
+        children::child_spawn_with_lost_lease_creates_nothing,
+        children::cancel_cascades_to_children_and_bumps_fence,
+        children::cancel_finished_execution_is_already_terminal,
+        children::cancel_unknown_execution_is_not_found,
+        listing::list_filters_sorts_and_pages,
+        listing::list_search_is_literal_substring,
+        listing::stats_counts_by_status,
+        retention::purge_deletes_old_finished_executions_only,
+        retention::purge_cutoff_is_exclusive,
+        signals::signals_work_on_insert_and_finished_on_finish,
+        signals::signals_work_on_release,
+        signals::signals_work_when_event_wakes_waiter,
+        signals::signals_work_on_child_spawn_and_child_finish,
+        signals::signals_finished_for_each_cancelled_execution,
+        concurrency::concurrent_claims_never_double_lease,
+        concurrency::concurrent_step_saves_all_commit,
+        );
+    };
+    (@each $factory:expr; $($area:ident :: $name:ident,)+) => {
+        $( $crate::__conformance_test!($factory, $area :: $name); )+
+    };
+}

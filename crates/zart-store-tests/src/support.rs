@@ -1,0 +1,209 @@
+//! Helpers shared by the conformance tests: fixed timestamps, builders for params
+//! structs, and short-hands for the calls most tests make.
+//!
+//! Time never comes from the wall clock: every test works on `at(ms)`, a fixed base
+//! instant plus an offset, and expires leases by passing a later `now`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use serde_json::{json, Value};
+use zart_core::{
+    ClaimedExecution, ExecutionClaim, ExecutionFinish, ExecutionOutcome, ExecutionRecord,
+    ExecutionSuspend, InsertOutcome, LeaseGuard, NewExecution, Signal, StepKind, StepSave,
+    StepStatus, StepWrite, Store, Subscription, Timestamp, WaitingFor,
+};
+
+/// The store handle every conformance test receives.
+pub type DynStore = Arc<dyn Store>;
+
+/// Lease length used by [`claim_one`]: 30 s.
+pub const LEASE_MS: i64 = 30_000;
+
+/// How long a test waits for a signal before failing.
+pub const SIGNAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The fixed base instant (2023-11-14T22:13:20Z) plus `ms` milliseconds.
+pub fn at(ms: i64) -> Timestamp {
+    chrono::Utc
+        .timestamp_millis_opt(1_700_000_000_000 + ms)
+        .single()
+        .unwrap_or_else(|| panic!("offset {ms} out of range"))
+}
+
+/// A new top-level execution of task `"task"`, created and due at `at(0)`.
+pub fn new_execution(id: &str) -> NewExecution {
+    NewExecution {
+        id: id.to_owned(),
+        task_name: "task".to_owned(),
+        payload: json!({ "id": id }),
+        now: at(0),
+        run_at: at(0),
+        deadline_at: None,
+        parent_id: None,
+    }
+}
+
+/// Inserts [`new_execution`]`(id)` and returns the created record.
+pub async fn insert(store: &DynStore, id: &str) -> ExecutionRecord {
+    insert_new(store, new_execution(id)).await
+}
+
+/// Inserts [`new_execution`]`(id)` due at `at(run_at)`.
+pub async fn insert_due(store: &DynStore, id: &str, run_at: i64) -> ExecutionRecord {
+    let params = NewExecution {
+        run_at: at(run_at),
+        ..new_execution(id)
+    };
+    insert_new(store, params).await
+}
+
+/// Inserts `params`, panicking unless a new execution was created.
+pub async fn insert_new(store: &DynStore, params: NewExecution) -> ExecutionRecord {
+    let id = params.id.clone();
+    match store.execution_insert(params).await {
+        Ok(InsertOutcome::Created(record)) => record,
+        other => panic!("insert {id}: expected Created, got {other:?}"),
+    }
+}
+
+/// Claims with `limit` at `now` for a 30 s lease.
+pub async fn claim(store: &DynStore, worker: &str, now: i64, limit: u32) -> Vec<ClaimedExecution> {
+    store
+        .execution_claim(ExecutionClaim {
+            worker_id: worker.to_owned(),
+            now: at(now),
+            lease_expires_at: at(now + LEASE_MS),
+            limit,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("claim by {worker}: {e}"))
+}
+
+/// Claims exactly one execution, which must be `id`.
+pub async fn claim_one(store: &DynStore, worker: &str, now: i64, id: &str) -> ClaimedExecution {
+    let mut claimed = claim(store, worker, now, 1).await;
+    assert_eq!(claimed.len(), 1, "{worker} expected to claim {id} at {now}");
+    let claimed = claimed.remove(0);
+    assert_eq!(claimed.id, id, "{worker} claimed the wrong execution");
+    claimed
+}
+
+/// Ids claimed by `worker` at `now` (limit 100).
+pub async fn claim_ids(store: &DynStore, worker: &str, now: i64) -> Vec<String> {
+    let mut ids: Vec<String> = claim(store, worker, now, 100)
+        .await
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The guard for a claimed execution, used at `now`.
+pub fn guard(claimed: &ClaimedExecution, worker: &str, now: i64) -> LeaseGuard {
+    LeaseGuard {
+        execution_id: claimed.id.clone(),
+        worker_id: worker.to_owned(),
+        fence: claimed.fence,
+        now: at(now),
+    }
+}
+
+/// A completed `step` entry with result `{"step": name}`.
+pub fn completed_step(name: &str, occurrence: u32, position: u32) -> StepWrite {
+    StepWrite {
+        name: name.to_owned(),
+        occurrence,
+        position,
+        kind: StepKind::Step,
+        status: StepStatus::Completed,
+        result: Some(json!({ "step": name, "occurrence": occurrence })),
+        last_error: None,
+        retryable: false,
+        retry_attempt: 1,
+        scheduled_at: at(1),
+        completed_at: Some(at(2)),
+        wake_at: None,
+    }
+}
+
+/// Saves `step` without an attempt; returns whether the guard held.
+pub async fn save_step(store: &DynStore, guard: LeaseGuard, step: StepWrite) -> bool {
+    store
+        .step_save(StepSave {
+            guard,
+            run_index: 1,
+            step,
+            attempt: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("step_save: {e}"))
+}
+
+/// Suspends on `waiting_for` until `wake_at`; returns whether the guard held.
+pub async fn suspend(
+    store: &DynStore,
+    guard: LeaseGuard,
+    wake_at: Option<Timestamp>,
+    waiting_for: WaitingFor,
+) -> bool {
+    store
+        .execution_suspend(ExecutionSuspend {
+            guard,
+            wake_at,
+            waiting_for,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("suspend: {e}"))
+}
+
+/// Finishes run 1 with `outcome`; returns whether the guard held.
+pub async fn finish(store: &DynStore, guard: LeaseGuard, outcome: ExecutionOutcome) -> bool {
+    store
+        .execution_finish(ExecutionFinish {
+            guard,
+            run_index: 1,
+            outcome,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("finish: {e}"))
+}
+
+/// Claims `id` at `now` and completes it with `result`.
+pub async fn run_to_completion(store: &DynStore, id: &str, now: i64, result: Value) {
+    let claimed = claim_one(store, "finisher", now, id).await;
+    let applied = finish(
+        store,
+        guard(&claimed, "finisher", now),
+        ExecutionOutcome::Completed(result),
+    )
+    .await;
+    assert!(applied, "finish of {id} must apply");
+}
+
+/// The execution, which must exist.
+pub async fn get(store: &DynStore, id: &str) -> ExecutionRecord {
+    store
+        .execution_get(id)
+        .await
+        .unwrap_or_else(|e| panic!("get {id}: {e}"))
+        .unwrap_or_else(|| panic!("execution {id} missing"))
+}
+
+/// Waits (up to [`SIGNAL_TIMEOUT`]) for a signal matching `want`, skipping others.
+pub async fn expect_signal(sub: &mut Box<dyn Subscription>, want: impl Fn(&Signal) -> bool) {
+    let wait = async {
+        loop {
+            match sub.recv().await {
+                Some(signal) if want(&signal) => return,
+                Some(_) => continue,
+                None => panic!("subscription closed while waiting for a signal"),
+            }
+        }
+    };
+    if tokio::time::timeout(SIGNAL_TIMEOUT, wait).await.is_err() {
+        panic!("no matching signal within {SIGNAL_TIMEOUT:?}");
+    }
+}
