@@ -1,1 +1,69 @@
-//! zart (under construction).
+//! Zart: durable execution for Rust.
+//!
+//! A workflow is an ordinary `async fn(ctx, input) -> Result<output, TaskError>`.
+//! Every `ctx.step(...)` result is checkpointed in a database, so a crash, deploy or
+//! restart resumes the workflow where it stopped and no completed step runs twice.
+//! Sleeps, waits for events and waits for child executions are durable and hold no
+//! worker slot.
+//!
+//! This crate owns the runtime: the task registry, the worker, the handler context
+//! ([`Ctx`]) and the [`Client`]. Storage is behind `zart_core::Store` (SQLite built in;
+//! PostgreSQL with the `postgres` feature).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use zart::prelude::*;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let store = zart::connect("sqlite://orders.db").await?;
+//!     let zart = Zart::builder(store)
+//!         .task("charge", |ctx: Ctx, amount: u64| async move {
+//!             let receipt: String = ctx
+//!                 .step("charge-card", || async move { Ok(format!("paid {amount}")) })
+//!                 .await?;
+//!             ctx.sleep("cool-off", Duration::from_millis(100)).await;
+//!             Ok(receipt)
+//!         })
+//!         .build();
+//!     let worker = zart.start_worker(WorkerConfig::default());
+//!     let client = zart.client();
+//!     let started = client.start(StartRequest::new("charge", 42.into())).await?;
+//!     let done = client
+//!         .wait(&started.execution.durable_execution_id, Duration::from_secs(10))
+//!         .await?;
+//!     println!("{:?}", done.result);
+//!     worker.shutdown(Duration::from_secs(5)).await;
+//!     Ok(())
+//! }
+//! ```
+
+mod client;
+mod context;
+mod engine;
+mod error;
+pub mod metrics;
+mod registry;
+mod retry;
+mod retry_store;
+mod worker;
+
+pub use client::{validate_name, Client, StartRequest, Started, MAX_LIST_LIMIT, MAX_NAME_CHARS};
+pub use context::{ChildHandle, Ctx};
+pub use engine::{connect, Zart, ZartBuilder};
+pub use error::{ClientError, TaskError, TaskResult};
+pub use registry::TaskRegistry;
+pub use retry::{RetryPolicy, StepOptions};
+pub use worker::{WorkerConfig, WorkerHandle};
+
+/// The store-level types, re-exported so users need only this crate.
+pub use zart_core as core;
+
+/// Everything a workflow author needs.
+pub mod prelude {
+    pub use crate::{
+        ChildHandle, Client, ClientError, Ctx, RetryPolicy, StartRequest, StepOptions, TaskError,
+        TaskRegistry, TaskResult, WorkerConfig, WorkerHandle, Zart,
+    };
+    pub use zart_core::{ExecutionRecord, ExecutionStatus};
+}

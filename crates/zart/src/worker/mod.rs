@@ -1,0 +1,287 @@
+//! The worker: claims due executions up to its concurrency limit, runs them, renews
+//! their leases, and shuts down gracefully.
+
+mod config;
+mod run;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use zart_core::{ClaimedExecution, Clock, ExecutionClaim, ExecutionStatus, LeaseRenew, Signal, Store};
+
+pub use config::WorkerConfig;
+
+use crate::metrics::Metrics;
+use crate::TaskRegistry;
+
+/// Why a running execution was stopped from outside its handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopReason {
+    /// The heartbeat found the lease gone.
+    LeaseLost,
+    /// The execution was cancelled.
+    Cancelled,
+    /// Shutdown: give the lease back so another worker resumes at once.
+    Release,
+}
+
+struct Running {
+    fence: i64,
+    stop: CancellationToken,
+    reason: Option<StopReason>,
+}
+
+struct Shared {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    tasks: Arc<TaskRegistry>,
+    metrics: Metrics,
+    config: WorkerConfig,
+    worker_id: String,
+    running: Mutex<HashMap<String, Running>>,
+    /// Wakes the claim loop: new work may be due, or a slot was freed.
+    work: Notify,
+    /// Wakes `shutdown` when an execution ends.
+    slot_freed: Notify,
+    shutdown: CancellationToken,
+}
+
+impl Shared {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn stop(&self, id: &str, reason: StopReason) {
+        if let Some(run) = self.running().get_mut(id) {
+            run.reason.get_or_insert(reason);
+            run.stop.cancel();
+        }
+    }
+
+    fn stop_reason(&self, id: &str) -> StopReason {
+        self.running()
+            .get(id)
+            .and_then(|r| r.reason)
+            .unwrap_or(StopReason::LeaseLost)
+    }
+}
+
+/// A running worker. Dropping it does not stop it; call [`WorkerHandle::shutdown`].
+pub struct WorkerHandle {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        tasks: Arc<TaskRegistry>,
+        metrics: Metrics,
+        config: WorkerConfig,
+    ) -> Self {
+        let worker_id = config.worker_id.clone().unwrap_or_else(config::generated_worker_id);
+        metrics.set_slots(config.concurrency);
+        let shared = Arc::new(Shared {
+            store,
+            clock,
+            tasks,
+            metrics,
+            config,
+            worker_id,
+            running: Mutex::new(HashMap::new()),
+            work: Notify::new(),
+            slot_freed: Notify::new(),
+            shutdown: CancellationToken::new(),
+        });
+        let tasks = vec![
+            tokio::spawn(claim_loop(Arc::clone(&shared))),
+            tokio::spawn(signal_loop(Arc::clone(&shared))),
+            tokio::spawn(heartbeat_loop(Arc::clone(&shared))),
+        ];
+        Self { shared, tasks }
+    }
+
+    /// This worker's id, as it appears in leases.
+    pub fn worker_id(&self) -> &str {
+        &self.shared.worker_id
+    }
+
+    /// How many executions this worker is running right now.
+    pub fn running(&self) -> usize {
+        self.shared.running().len()
+    }
+
+    /// Stops claiming, lets in-flight executions run for up to `grace`, then stops the
+    /// rest at their next await point and gives their leases back at once, so another
+    /// worker resumes them without waiting for the leases to expire.
+    pub async fn shutdown(self, grace: Duration) {
+        let shared = &self.shared;
+        shared.shutdown.cancel();
+        let drained = tokio::time::timeout(grace, async {
+            loop {
+                let freed = shared.slot_freed.notified();
+                if shared.running().is_empty() {
+                    return;
+                }
+                freed.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            let ids: Vec<String> = shared.running().keys().cloned().collect();
+            for id in ids {
+                shared.stop(&id, StopReason::Release);
+            }
+            loop {
+                let freed = shared.slot_freed.notified();
+                if shared.running().is_empty() {
+                    break;
+                }
+                freed.await;
+            }
+        }
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+async fn claim_loop(shared: Arc<Shared>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
+        let woken = shared.work.notified();
+        let free = shared.config.concurrency.saturating_sub(shared.running().len());
+        let mut wait = shared.config.poll_interval;
+        if free > 0 {
+            match claim(&shared, free).await {
+                Ok(claimed) if claimed == free => continue,
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    if let Ok(Some(due)) = shared.store.execution_next_due().await {
+                        let until = (due - shared.clock.now()).to_std().unwrap_or_default();
+                        wait = wait.min(until);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming executions failed; retrying in {backoff:?}");
+                    wait = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        if wait.is_zero() {
+            continue;
+        }
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = woken => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+async fn claim(shared: &Arc<Shared>, free: usize) -> Result<usize, zart_core::StoreError> {
+    let now = shared.clock.now();
+    let lease = chrono::Duration::from_std(shared.config.lease_duration).unwrap_or(chrono::Duration::MAX);
+    let claimed = shared
+        .store
+        .execution_claim(ExecutionClaim {
+            worker_id: shared.worker_id.clone(),
+            now,
+            lease_expires_at: now + lease,
+            limit: free as u32,
+        })
+        .await?;
+    let count = claimed.len();
+    for execution in claimed {
+        spawn_run(shared, execution);
+    }
+    Ok(count)
+}
+
+fn spawn_run(shared: &Arc<Shared>, claimed: ClaimedExecution) {
+    let stop = CancellationToken::new();
+    let id = claimed.id.clone();
+    let fence = claimed.fence;
+    shared.running().insert(
+        id.clone(),
+        Running {
+            fence,
+            stop: stop.clone(),
+            reason: None,
+        },
+    );
+    shared.metrics.slot_taken();
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        let task = tokio::spawn(run::run_execution(Arc::clone(&shared), claimed, stop));
+        if let Err(e) = task.await {
+            tracing::error!(execution = %id, error = %e, "execution task ended abnormally");
+        }
+        {
+            let mut running = shared.running();
+            if running.get(&id).is_some_and(|r| r.fence == fence) {
+                running.remove(&id);
+            }
+        }
+        shared.metrics.slot_freed();
+        shared.slot_freed.notify_waiters();
+        shared.work.notify_one();
+    });
+}
+
+async fn signal_loop(shared: Arc<Shared>) {
+    let mut signals = shared.store.subscribe();
+    while let Some(signal) = signals.recv().await {
+        match signal {
+            Signal::Work | Signal::Lagged => shared.work.notify_one(),
+            Signal::Finished {
+                execution_id,
+                status: ExecutionStatus::Cancelled,
+            } => shared.stop(&execution_id, StopReason::Cancelled),
+            Signal::Finished { .. } => {}
+        }
+    }
+}
+
+async fn heartbeat_loop(shared: Arc<Shared>) {
+    let every = shared.config.lease_duration / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let leases: Vec<(String, i64)> = shared
+            .running()
+            .iter()
+            .map(|(id, r)| (id.clone(), r.fence))
+            .collect();
+        if leases.is_empty() {
+            continue;
+        }
+        let now = shared.clock.now();
+        let lease = chrono::Duration::from_std(shared.config.lease_duration).unwrap_or(chrono::Duration::MAX);
+        let renew = LeaseRenew {
+            worker_id: shared.worker_id.clone(),
+            now,
+            expires_at: now + lease,
+            leases: leases.clone(),
+        };
+        match shared.store.lease_renew(renew).await {
+            Ok(renewed) => {
+                for (id, _) in leases {
+                    if !renewed.contains(&id) {
+                        tracing::warn!(execution = %id, "lease lost; stopping the execution");
+                        shared.stop(&id, StopReason::LeaseLost);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing leases failed"),
+        }
+    }
+}
