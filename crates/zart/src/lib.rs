@@ -49,7 +49,7 @@ mod retry_store;
 mod worker;
 
 pub use client::{validate_name, Client, StartRequest, Started, MAX_LIST_LIMIT, MAX_NAME_CHARS};
-pub use context::{ChildHandle, Ctx};
+pub use context::{current_attempt, ChildHandle, Ctx};
 pub use engine::{connect, Zart, ZartBuilder};
 pub use error::{ClientError, TaskError, TaskResult};
 pub use registry::TaskRegistry;

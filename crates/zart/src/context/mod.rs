@@ -30,6 +30,7 @@ use crate::TaskError;
 pub use child::ChildHandle;
 pub(crate) use state::{Halt, Suspension};
 pub(crate) use step::panicked;
+pub use step::current_attempt;
 use state::CtxState;
 
 /// Settings that shape how a context runs steps.

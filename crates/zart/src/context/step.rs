@@ -100,7 +100,7 @@ impl Ctx {
     {
         let started_at = self.now_wall();
         let clock = Instant::now();
-        let outcome = run_guarded(f, options.timeout).await;
+        let outcome = ATTEMPT.scope(attempt, run_guarded(f, options.timeout)).await;
         self.metrics().step_attempt(self.task_name(), outcome.is_ok(), clock.elapsed());
         let now = self.now_wall();
         let mut step = slot.write(StepStatus::Completed, now);
@@ -164,6 +164,24 @@ impl Ctx {
         };
         Err(self.suspend(Some(retry_at), waiting_for))
     }
+}
+
+tokio::task_local! {
+    static ATTEMPT: u32;
+}
+
+/// The 1-based number of the step attempt running on this task, when called from inside
+/// a `ctx.step` closure's future. Attempt numbers are durable: after a crash the next
+/// attempt continues the count.
+///
+/// ```no_run
+/// # use zart::prelude::*;
+/// # async fn demo(ctx: Ctx) -> TaskResult<u32> {
+/// ctx.step("call", || async { Ok(zart::current_attempt().unwrap_or(1)) }).await
+/// # }
+/// ```
+pub fn current_attempt() -> Option<u32> {
+    ATTEMPT.try_with(|a| *a).ok()
 }
 
 enum Attempt<T> {
