@@ -1,1 +1,46 @@
-//! zart-sqlite (under construction).
+//! The embedded SQLite store for Zart: [`SqliteStore`] implements
+//! [`zart_core::Store`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use zart_core::Store;
+//!
+//! let store: Arc<dyn Store> = Arc::new(zart_sqlite::SqliteStore::open("sqlite::memory:")?);
+//! assert_eq!(store.backend_name(), "sqlite");
+//! # Ok::<(), zart_core::StoreError>(())
+//! ```
+//!
+//! Key decision: **one writer thread with group commit**. SQLite allows one writer at
+//! a time; instead of letting connections fight over the lock (and surface
+//! `SQLITE_BUSY`), every write is an op sent to one thread that owns the write
+//! connection. The thread runs everything queued in one `BEGIN IMMEDIATE ... COMMIT`
+//! with a savepoint per op, and answers each caller after the commit: each caller
+//! awaits its own durable write, and concurrent writers share one fsync. Reads run on
+//! a few read-only connections (WAL mode lets them proceed during writes).
+//!
+//! The database runs in WAL mode with `synchronous = FULL` by default. Migrations are
+//! embedded and applied on open; their version numbers match the PostgreSQL backend.
+//! This crate depends on `zart-core` and never on the runtime or HTTP crates.
+
+mod children;
+mod claims;
+mod codec;
+mod error;
+mod events;
+mod executions;
+mod lifecycle;
+mod migrate;
+mod open;
+mod options;
+mod readers;
+mod rows;
+mod signals;
+mod steps;
+mod store;
+mod store_impl;
+mod url;
+mod writer;
+
+pub use migrate::migration_versions;
+pub use options::{SqliteOptions, Synchronous};
+pub use store::{SqliteStore, WriterStats};

@@ -1,0 +1,175 @@
+//! Claims, lease renewal, release and the guarded-write check.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use zart_core::{
+    ClaimedExecution, ExecutionClaim, LeaseGuard, LeaseRenew, Signal, StoreResult, Timestamp,
+};
+
+use crate::codec::*;
+use crate::error::SqlResultExt;
+use crate::rows;
+
+/// The `WHERE` of every guarded write: the fence, the owner and an unexpired lease.
+/// Parameters `?1` id, `?2` fence, `?3` worker, `?4` now.
+pub(crate) const GUARD: &str =
+    "id = ?1 AND fence = ?2 AND lease_owner = ?3 AND lease_expires_at > ?4";
+
+/// Checks the guard with an `UPDATE executions` in the caller's transaction; `false`
+/// when the lease is no longer held. The row is rewritten unchanged (`fence = fence`)
+/// because only the check matters here; the statement form mirrors the PostgreSQL
+/// backend, where the UPDATE also locks the row.
+pub(crate) fn check(conn: &Connection, guard: &LeaseGuard) -> StoreResult<bool> {
+    let sql = format!("UPDATE executions SET fence = fence WHERE {GUARD}");
+    let changed = conn
+        .prepare_cached(&sql)
+        .db()?
+        .execute(guard_params(guard))
+        .db()?;
+    Ok(changed == 1)
+}
+
+/// The four guard parameters, in `GUARD` order.
+pub(crate) fn guard_params(guard: &LeaseGuard) -> (String, i64, String, i64) {
+    (
+        guard.execution_id.clone(),
+        guard.fence,
+        guard.worker_id.clone(),
+        ms(guard.now),
+    )
+}
+
+/// Leases up to `limit` claimable executions, earliest due first: unleased ones due
+/// at or before `now`, and those whose lease expired (due at their expiry).
+pub(crate) fn claim(
+    conn: &Connection,
+    claim: &ExecutionClaim,
+) -> StoreResult<Vec<ClaimedExecution>> {
+    let mut select = conn
+        .prepare_cached(
+            "SELECT id FROM ( \
+               SELECT id, due_at AS t FROM executions \
+                 WHERE lease_owner IS NULL AND due_at IS NOT NULL AND due_at <= ?1 \
+                   AND status IN ('scheduled', 'running') \
+               UNION ALL \
+               SELECT id, lease_expires_at AS t FROM executions \
+                 WHERE lease_owner IS NOT NULL AND lease_expires_at <= ?1 \
+                   AND status IN ('scheduled', 'running') \
+             ) ORDER BY t, id LIMIT ?2",
+        )
+        .db()?;
+    let ids = rows::collect(&mut select, params![ms(claim.now), claim.limit], |r| {
+        r.get::<_, String>(0).db()
+    })?;
+    ids.iter().map(|id| lease(conn, id, claim)).collect()
+}
+
+fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<ClaimedExecution> {
+    let now = ms(claim.now);
+    let (fence, task_name, run_index, deadline_at, parent_id): (
+        i64,
+        String,
+        i32,
+        Option<i64>,
+        Option<String>,
+    ) = conn
+        .prepare_cached(
+            "UPDATE executions SET lease_owner = ?2, leased_at = ?3, lease_expires_at = ?4, \
+             fence = fence + 1, status = 'running', started_at = coalesce(started_at, ?3), \
+             updated_at = ?3, version = version + 1, due_at = NULL, wait_kind = NULL, \
+             wait_ref = NULL, wait_until = NULL, wait_attempt = NULL \
+             WHERE id = ?1 \
+             RETURNING fence, task_name, run_index, deadline_at, parent_id",
+        )
+        .db()?
+        .query_row(
+            params![id, claim.worker_id, now, ms(claim.lease_expires_at)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .db()?;
+    let payload: String = conn
+        .prepare_cached(
+            "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?3) \
+             WHERE execution_id = ?1 AND run_index = ?2 RETURNING payload",
+        )
+        .db()?
+        .query_row(params![id, run_index, now], |r| r.get(0))
+        .db()?;
+    Ok(ClaimedExecution {
+        id: id.to_owned(),
+        task_name,
+        payload: value_of(&payload)?,
+        run_index,
+        fence,
+        deadline_at: opt_ts(deadline_at)?,
+        parent_id,
+    })
+}
+
+/// The earliest due time of unleased work or expiry of a held lease.
+pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Timestamp>> {
+    let earliest: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(t) FROM ( \
+               SELECT min(due_at) AS t FROM executions \
+                 WHERE lease_owner IS NULL AND due_at IS NOT NULL \
+                   AND status IN ('scheduled', 'running') \
+               UNION ALL \
+               SELECT min(lease_expires_at) AS t FROM executions \
+                 WHERE lease_owner IS NOT NULL AND status IN ('scheduled', 'running') \
+             )",
+        )
+        .db()?
+        .query_row([], |r| r.get(0))
+        .optional()
+        .db()?
+        .flatten();
+    opt_ts(earliest)
+}
+
+/// Extends each lease still held by the worker; returns the ids renewed, in request
+/// order.
+pub(crate) fn renew(conn: &Connection, renew: &LeaseRenew) -> StoreResult<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "UPDATE executions SET lease_expires_at = ?5 WHERE {GUARD}"
+        ))
+        .db()?;
+    let mut renewed = Vec::new();
+    for (id, fence) in &renew.leases {
+        let changed = stmt
+            .execute(params![
+                id,
+                fence,
+                renew.worker_id,
+                ms(renew.now),
+                ms(renew.expires_at)
+            ])
+            .db()?;
+        if changed == 1 {
+            renewed.push(id.clone());
+        }
+    }
+    Ok(renewed)
+}
+
+/// Drops the lease and makes the execution due at `guard.now`.
+pub(crate) fn release(
+    conn: &Connection,
+    guard: &LeaseGuard,
+    signals: &mut Vec<Signal>,
+) -> StoreResult<bool> {
+    let sql = format!(
+        "UPDATE executions SET lease_owner = NULL, leased_at = NULL, lease_expires_at = NULL, \
+         due_at = ?4, updated_at = ?4, version = version + 1, wait_kind = NULL, \
+         wait_ref = NULL, wait_until = NULL, wait_attempt = NULL WHERE {GUARD}"
+    );
+    let changed = conn
+        .prepare_cached(&sql)
+        .db()?
+        .execute(guard_params(guard))
+        .db()?;
+    if changed == 1 {
+        signals.push(Signal::Work);
+    }
+    Ok(changed == 1)
+}

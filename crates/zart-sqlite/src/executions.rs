@@ -1,0 +1,150 @@
+//! Creating, listing, counting and purging executions.
+
+use rusqlite::{params, types::Value as SqlValue, Connection};
+use zart_core::{
+    ExecutionPurge, ExecutionQuery, ExecutionRecord, ExecutionStatus, InsertOutcome, NewExecution,
+    SortBy, SortOrder, Stats, StoreError, StoreResult,
+};
+
+use crate::codec::*;
+use crate::error::SqlResultExt;
+use crate::rows::{self, SELECT_EXECUTION};
+
+/// Creates the execution, its data row and run 1, or returns the existing one.
+pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<InsertOutcome> {
+    if let Some(existing) = rows::execution_by_id(conn, &new.id)? {
+        return Ok(InsertOutcome::Existing(existing));
+    }
+    let payload = json_text(&new.payload)?;
+    conn.prepare_cached(
+        "INSERT INTO executions (id, task_name, status, run_index, parent_id, scheduled_at, \
+         updated_at, deadline_at, version, due_at, fence) \
+         VALUES (?1, ?2, 'scheduled', 1, ?3, ?4, ?4, ?5, 1, ?6, 0)",
+    )
+    .db()?
+    .execute(params![
+        new.id,
+        new.task_name,
+        new.parent_id,
+        ms(new.now),
+        opt_ms(new.deadline_at),
+        ms(new.run_at)
+    ])
+    .db()?;
+    conn.prepare_cached("INSERT INTO execution_data (execution_id, payload) VALUES (?1, ?2)")
+        .db()?
+        .execute(params![new.id, payload])
+        .db()?;
+    conn.prepare_cached(
+        "INSERT INTO runs (execution_id, run_index, payload, status, trigger) \
+         VALUES (?1, 1, ?2, 'scheduled', 'initial')",
+    )
+    .db()?
+    .execute(params![new.id, payload])
+    .db()?;
+    let created = rows::execution_by_id(conn, &new.id)?
+        .ok_or_else(|| StoreError::Internal("inserted execution vanished".into()))?;
+    Ok(InsertOutcome::Created(created))
+}
+
+/// A filtered, sorted page. Ties in the sort field are broken by id in the same
+/// direction; `search` is a literal, case-sensitive substring (`instr`, not `LIKE`).
+pub(crate) fn list(conn: &Connection, query: &ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>> {
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut args: Vec<SqlValue> = Vec::new();
+    if let Some(status) = query.status {
+        clauses.push("e.status = ?");
+        args.push(SqlValue::Text(status.as_str().to_owned()));
+    }
+    if let Some(task) = &query.task_name {
+        clauses.push("e.task_name = ?");
+        args.push(SqlValue::Text(task.clone()));
+    }
+    if let Some(from) = query.from {
+        clauses.push("e.scheduled_at >= ?");
+        args.push(SqlValue::Integer(ms(from)));
+    }
+    if let Some(to) = query.to {
+        clauses.push("e.scheduled_at <= ?");
+        args.push(SqlValue::Integer(ms(to)));
+    }
+    if let Some(search) = &query.search {
+        clauses.push("instr(e.id, ?) > 0");
+        args.push(SqlValue::Text(search.clone()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    let column = match query.sort_by {
+        SortBy::ScheduledAt => "e.scheduled_at",
+        SortBy::Status => "e.status",
+        SortBy::TaskName => "e.task_name",
+    };
+    let dir = match query.sort_order {
+        SortOrder::Asc => "ASC",
+        SortOrder::Desc => "DESC",
+    };
+    args.push(SqlValue::Integer(i64::from(query.limit)));
+    args.push(SqlValue::Integer(i64::from(query.offset)));
+    let sql =
+        format!("{SELECT_EXECUTION}{filter} ORDER BY {column} {dir}, e.id {dir} LIMIT ? OFFSET ?");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    rows::collect(&mut stmt, rusqlite::params_from_iter(args), rows::execution)
+}
+
+/// Counts by status.
+pub(crate) fn stats(conn: &Connection) -> StoreResult<Stats> {
+    let mut stmt = conn
+        .prepare_cached("SELECT status, count(*) FROM executions GROUP BY status")
+        .db()?;
+    let counts = rows::collect(&mut stmt, [], |row| {
+        let status: ExecutionStatus = parse_enum(&row.get::<_, String>(0).db()?)?;
+        let count: i64 = row.get(1).db()?;
+        Ok((status, u64::try_from(count).unwrap_or(0)))
+    })?;
+    let mut stats = Stats::default();
+    for (status, count) in counts {
+        let slot = match status {
+            ExecutionStatus::Scheduled => &mut stats.scheduled,
+            ExecutionStatus::Running => &mut stats.running,
+            ExecutionStatus::Completed => &mut stats.completed,
+            ExecutionStatus::Failed => &mut stats.failed,
+            ExecutionStatus::Cancelled => &mut stats.cancelled,
+        };
+        *slot = count;
+    }
+    Ok(stats)
+}
+
+/// Deletes terminal executions finished before the cutoff, oldest first, with
+/// everything that belongs to them.
+pub(crate) fn purge(conn: &Connection, purge: &ExecutionPurge) -> StoreResult<u64> {
+    let mut select = conn
+        .prepare_cached(
+            "SELECT id FROM executions WHERE completed_at < ?1 \
+             AND status IN ('completed', 'failed', 'cancelled') \
+             ORDER BY completed_at, id LIMIT ?2",
+        )
+        .db()?;
+    let ids = rows::collect(
+        &mut select,
+        params![ms(purge.finished_before), purge.limit],
+        |row| row.get::<_, String>(0).db(),
+    )?;
+    const TABLES: [&str; 6] = [
+        "DELETE FROM step_attempts WHERE execution_id = ?1",
+        "DELETE FROM steps WHERE execution_id = ?1",
+        "DELETE FROM events WHERE execution_id = ?1",
+        "DELETE FROM runs WHERE execution_id = ?1",
+        "DELETE FROM execution_data WHERE execution_id = ?1",
+        "DELETE FROM executions WHERE id = ?1",
+    ];
+    for id in &ids {
+        for sql in TABLES {
+            conn.prepare_cached(sql).db()?.execute([id]).db()?;
+        }
+    }
+    Ok(ids.len() as u64)
+}

@@ -1,0 +1,93 @@
+//! Embedded schema migrations, applied on open and tracked in `schema_migrations`.
+//!
+//! Version numbers are shared with the PostgreSQL backend.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use zart_core::StoreError;
+
+use crate::error::SqlResultExt;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/0001_init.sql"),
+}];
+
+/// The versions of the embedded migrations, ascending.
+pub fn migration_versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
+/// Applies every migration not yet recorded, each in its own transaction.
+pub(crate) fn apply(conn: &mut Connection, now_ms: i64) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER NOT NULL PRIMARY KEY,
+            name       TEXT    NOT NULL,
+            applied_at INTEGER NOT NULL
+        )",
+    )
+    .db()?;
+    let newest: Option<i64> = conn
+        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .db()?
+        .flatten();
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    if let Some(newest) = newest.filter(|v| *v > known) {
+        return Err(StoreError::Internal(format!(
+            "database schema version {newest} is newer than this build supports ({known})"
+        )));
+    }
+    for migration in MIGRATIONS {
+        apply_one(conn, migration, now_ms)?;
+    }
+    Ok(())
+}
+
+/// Applies one migration unless recorded; checks inside the write transaction so two
+/// processes opening the same file at once cannot both apply it.
+fn apply_one(conn: &mut Connection, migration: &Migration, now_ms: i64) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .db()?;
+    let applied: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM schema_migrations WHERE version = ?1",
+            [migration.version],
+            |r| r.get(0),
+        )
+        .optional()
+        .db()?;
+    if applied.is_some() {
+        return Ok(());
+    }
+    tx.execute_batch(migration.sql).map_err(|e| {
+        StoreError::Internal(format!(
+            "migration {} ({}) failed: {}",
+            migration.version,
+            migration.name,
+            crate::error::map(e)
+        ))
+    })?;
+    tx.execute(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+        params![migration.version, migration.name, now_ms],
+    )
+    .db()?;
+    tx.commit().db()?;
+    tracing::info!(
+        version = migration.version,
+        name = migration.name,
+        "applied migration"
+    );
+    Ok(())
+}

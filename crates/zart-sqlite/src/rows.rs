@@ -1,0 +1,158 @@
+//! Row → record mapping, with the column lists the queries select.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use zart_core::{
+    AttemptRecord, ExecutionRecord, ExecutionStatus, RunRecord, StepRecord, StoreResult, WaitingFor,
+};
+
+use crate::codec::*;
+use crate::error::SqlResultExt;
+
+/// Selects an [`ExecutionRecord`]: the hot row, the current run's payload and the
+/// result/error from `execution_data`. Append a `WHERE`.
+pub(crate) const SELECT_EXECUTION: &str = "SELECT e.id, e.task_name, e.status, e.run_index, \
+    e.parent_id, e.scheduled_at, e.started_at, e.updated_at, e.completed_at, e.deadline_at, \
+    e.version, e.lease_owner, e.leased_at, e.lease_expires_at, e.wait_kind, e.wait_ref, \
+    e.wait_until, e.wait_attempt, r.payload, d.result, d.error \
+    FROM executions e \
+    JOIN runs r ON r.execution_id = e.id AND r.run_index = e.run_index \
+    JOIN execution_data d ON d.execution_id = e.id";
+
+/// Maps a row of [`SELECT_EXECUTION`].
+pub(crate) fn execution(row: &Row<'_>) -> StoreResult<ExecutionRecord> {
+    let status: ExecutionStatus = parse_enum(&row.get::<_, String>(2).db()?)?;
+    let lease_owner: Option<String> = row.get(11).db()?;
+    let waiting_for = if status.is_terminal() {
+        None
+    } else if let Some(worker_id) = lease_owner {
+        Some(WaitingFor::Lease {
+            worker_id,
+            since: ts(row.get(12).db()?)?,
+            expires_at: ts(row.get(13).db()?)?,
+        })
+    } else {
+        let kind: Option<String> = row.get(14).db()?;
+        waiting_from_columns(
+            kind.as_deref(),
+            row.get(15).db()?,
+            row.get(16).db()?,
+            row.get(17).db()?,
+        )?
+    };
+    Ok(ExecutionRecord {
+        durable_execution_id: row.get(0).db()?,
+        name: row.get(1).db()?,
+        status,
+        run_index: row.get(3).db()?,
+        parent_id: row.get(4).db()?,
+        scheduled_at: ts(row.get(5).db()?)?,
+        started_at: opt_ts(row.get(6).db()?)?,
+        updated_at: ts(row.get(7).db()?)?,
+        completed_at: opt_ts(row.get(8).db()?)?,
+        deadline_at: opt_ts(row.get(9).db()?)?,
+        version: row.get(10).db()?,
+        waiting_for,
+        payload: value_of(&row.get::<_, String>(18).db()?)?,
+        result: opt_from_json(row.get(19).db()?)?,
+        error: opt_from_json(row.get(20).db()?)?,
+    })
+}
+
+/// One execution by id.
+pub(crate) fn execution_by_id(conn: &Connection, id: &str) -> StoreResult<Option<ExecutionRecord>> {
+    let sql = format!("{SELECT_EXECUTION} WHERE e.id = ?1");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut rows = stmt.query([id]).db()?;
+    match rows.next().db()? {
+        Some(row) => execution(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The status of an execution, if it exists.
+pub(crate) fn status_of(conn: &Connection, id: &str) -> StoreResult<Option<ExecutionStatus>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT status FROM executions WHERE id = ?1")
+        .db()?;
+    let text: Option<String> = stmt.query_row([id], |r| r.get(0)).optional().db()?;
+    text.map(|t| parse_enum(&t)).transpose()
+}
+
+/// Selects a [`RunRecord`]. Append a `WHERE`.
+pub(crate) const SELECT_RUN: &str = "SELECT execution_id, run_index, payload, status, result, \
+    started_at, completed_at, trigger FROM runs";
+
+/// Maps a row of [`SELECT_RUN`].
+pub(crate) fn run(row: &Row<'_>) -> StoreResult<RunRecord> {
+    let execution_id: String = row.get(0).db()?;
+    let run_index: i32 = row.get(1).db()?;
+    Ok(RunRecord {
+        run_id: format!("{execution_id}:{run_index}"),
+        execution_id,
+        run_index,
+        payload: value_of(&row.get::<_, String>(2).db()?)?,
+        status: parse_enum(&row.get::<_, String>(3).db()?)?,
+        result: opt_from_json(row.get(4).db()?)?,
+        started_at: opt_ts(row.get(5).db()?)?,
+        completed_at: opt_ts(row.get(6).db()?)?,
+        trigger: parse_enum(&row.get::<_, String>(7).db()?)?,
+    })
+}
+
+/// Selects a [`StepRecord`] (without attempts). Append a `WHERE`.
+pub(crate) const SELECT_STEP: &str = "SELECT name, occurrence, position, kind, status, \
+    retry_attempt, result, last_error, retryable, scheduled_at, completed_at, wake_at FROM steps";
+
+/// Maps a row of [`SELECT_STEP`].
+pub(crate) fn step(row: &Row<'_>) -> StoreResult<StepRecord> {
+    let name: String = row.get(0).db()?;
+    let occurrence = u32_of(row.get(1).db()?)?;
+    Ok(StepRecord {
+        step_id: zart_core::step_id(&name, occurrence),
+        name,
+        occurrence,
+        position: u32_of(row.get(2).db()?)?,
+        kind: parse_enum(&row.get::<_, String>(3).db()?)?,
+        status: parse_enum(&row.get::<_, String>(4).db()?)?,
+        retry_attempt: u32_of(row.get(5).db()?)?,
+        result: opt_from_json(row.get(6).db()?)?,
+        last_error: row.get(7).db()?,
+        retryable: row.get(8).db()?,
+        scheduled_at: ts(row.get(9).db()?)?,
+        completed_at: opt_ts(row.get(10).db()?)?,
+        wake_at: opt_ts(row.get(11).db()?)?,
+        attempts: Vec::new(),
+    })
+}
+
+/// Selects `(name, occurrence)` and an [`AttemptRecord`]. Append a `WHERE`.
+pub(crate) const SELECT_ATTEMPT: &str = "SELECT name, occurrence, attempt_number, status, \
+    result, error, started_at, completed_at FROM step_attempts";
+
+/// Maps a row of [`SELECT_ATTEMPT`] to its step key and the attempt.
+pub(crate) fn attempt(row: &Row<'_>) -> StoreResult<((String, u32), AttemptRecord)> {
+    let key = (row.get(0).db()?, u32_of(row.get(1).db()?)?);
+    let record = AttemptRecord {
+        attempt_number: u32_of(row.get(2).db()?)?,
+        status: parse_enum(&row.get::<_, String>(3).db()?)?,
+        result: opt_from_json(row.get(4).db()?)?,
+        error: row.get(5).db()?,
+        started_at: ts(row.get(6).db()?)?,
+        completed_at: opt_ts(row.get(7).db()?)?,
+    };
+    Ok((key, record))
+}
+
+/// Collects every row of `stmt` run with `params` through `map`.
+pub(crate) fn collect<T>(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+    map: impl Fn(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let mut rows = stmt.query(params).db()?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}

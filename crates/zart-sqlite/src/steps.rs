@@ -1,0 +1,149 @@
+//! The journal: step and attempt upserts, journal loads, the detail view and runs.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection};
+use zart_core::{
+    AttemptWrite, DetailQuery, ExecutionDetail, RunRecord, StepRecord, StepSave, StepWrite,
+    StoreResult,
+};
+
+use crate::claims;
+use crate::codec::*;
+use crate::error::SqlResultExt;
+use crate::rows::{self, SELECT_ATTEMPT, SELECT_RUN, SELECT_STEP};
+
+/// Inserts or updates a journal entry keyed by (execution, run, name, occurrence);
+/// `scheduled_at` keeps its first value.
+pub(crate) fn upsert(
+    conn: &Connection,
+    execution_id: &str,
+    run_index: i32,
+    step: &StepWrite,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO steps (execution_id, run_index, name, occurrence, position, kind, status, \
+         result, last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET \
+         position = excluded.position, kind = excluded.kind, status = excluded.status, \
+         result = excluded.result, last_error = excluded.last_error, \
+         retryable = excluded.retryable, retry_attempt = excluded.retry_attempt, \
+         completed_at = excluded.completed_at, wake_at = excluded.wake_at",
+    )
+    .db()?
+    .execute(params![
+        execution_id,
+        run_index,
+        step.name,
+        step.occurrence,
+        step.position,
+        step.kind.as_str(),
+        step.status.as_str(),
+        opt_json_text(step.result.as_ref())?,
+        step.last_error,
+        step.retryable,
+        step.retry_attempt,
+        ms(step.scheduled_at),
+        opt_ms(step.completed_at),
+        opt_ms(step.wake_at),
+    ])
+    .db()?;
+    Ok(())
+}
+
+fn upsert_attempt(conn: &Connection, save: &StepSave, attempt: &AttemptWrite) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO step_attempts (execution_id, run_index, name, occurrence, attempt_number, \
+         status, result, error, started_at, completed_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+         ON CONFLICT (execution_id, run_index, name, occurrence, attempt_number) DO UPDATE SET \
+         status = excluded.status, result = excluded.result, error = excluded.error, \
+         started_at = excluded.started_at, completed_at = excluded.completed_at",
+    )
+    .db()?
+    .execute(params![
+        save.guard.execution_id,
+        save.run_index,
+        save.step.name,
+        save.step.occurrence,
+        attempt.attempt_number,
+        attempt.status.as_str(),
+        opt_json_text(attempt.result.as_ref())?,
+        attempt.error,
+        ms(attempt.started_at),
+        opt_ms(attempt.completed_at),
+    ])
+    .db()?;
+    Ok(())
+}
+
+/// Writes a journal entry and its attempt if the guard holds.
+pub(crate) fn save(conn: &Connection, save: &StepSave) -> StoreResult<bool> {
+    if !claims::check(conn, &save.guard)? {
+        return Ok(false);
+    }
+    upsert(conn, &save.guard.execution_id, save.run_index, &save.step)?;
+    if let Some(attempt) = &save.attempt {
+        upsert_attempt(conn, save, attempt)?;
+    }
+    Ok(true)
+}
+
+/// The journal of one run by position, without attempts.
+pub(crate) fn journal(
+    conn: &Connection,
+    execution_id: &str,
+    run_index: i32,
+) -> StoreResult<Vec<StepRecord>> {
+    let sql = format!("{SELECT_STEP} WHERE execution_id = ?1 AND run_index = ?2 ORDER BY position, name, occurrence");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    rows::collect(&mut stmt, params![execution_id, run_index], rows::step)
+}
+
+/// All runs, oldest first; `None` if the execution does not exist.
+pub(crate) fn runs(conn: &Connection, execution_id: &str) -> StoreResult<Option<Vec<RunRecord>>> {
+    if rows::status_of(conn, execution_id)?.is_none() {
+        return Ok(None);
+    }
+    let sql = format!("{SELECT_RUN} WHERE execution_id = ?1 ORDER BY run_index");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    rows::collect(&mut stmt, [execution_id], rows::run).map(Some)
+}
+
+/// The execution, its runs, and one run's steps with their attempts.
+pub(crate) fn detail(
+    conn: &Connection,
+    query: &DetailQuery,
+) -> StoreResult<Option<ExecutionDetail>> {
+    let Some(execution) = rows::execution_by_id(conn, &query.execution_id)? else {
+        return Ok(None);
+    };
+    let run_index = query.run_index.unwrap_or(execution.run_index);
+    let runs = runs(conn, &query.execution_id)?.unwrap_or_default();
+    let mut steps = journal(conn, &query.execution_id, run_index)?;
+    let sql = format!(
+        "{SELECT_ATTEMPT} WHERE execution_id = ?1 AND run_index = ?2 \
+         ORDER BY name, occurrence, attempt_number"
+    );
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let attempts = rows::collect(
+        &mut stmt,
+        params![query.execution_id, run_index],
+        rows::attempt,
+    )?;
+    let mut by_step: HashMap<(String, u32), Vec<_>> = HashMap::new();
+    for (key, attempt) in attempts {
+        by_step.entry(key).or_default().push(attempt);
+    }
+    for step in &mut steps {
+        if let Some(list) = by_step.remove(&(step.name.clone(), step.occurrence)) {
+            step.attempts = list;
+        }
+    }
+    Ok(Some(ExecutionDetail {
+        execution,
+        runs,
+        steps,
+    }))
+}

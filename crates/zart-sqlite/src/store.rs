@@ -1,0 +1,133 @@
+//! [`SqliteStore`]: opening, the read/write dispatch, and introspection.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use zart_core::{Signal, StoreError, StoreResult};
+
+use crate::options::SqliteOptions;
+use crate::readers::Readers;
+use crate::signals::Signals;
+use crate::url::{self, Location};
+use crate::writer::{Counters, Writer};
+use crate::{migrate, open};
+
+/// The embedded SQLite [`Store`](zart_core::Store).
+///
+/// One writer thread owns the only write connection and commits concurrent writes
+/// in groups (one transaction, one fsync per batch); a few read-only connections
+/// serve reads concurrently (WAL mode). Dropping the store stops the writer once
+/// queued writes are done.
+pub struct SqliteStore {
+    pub(crate) writer: Writer,
+    readers: Option<Readers>,
+    pub(crate) signals: Signals,
+    counters: Arc<Counters>,
+}
+
+/// Counters of the writer thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Transactions committed (or attempted), each holding one or more write ops.
+    pub batches: u64,
+    /// Write ops run in those transactions.
+    pub ops: u64,
+}
+
+impl SqliteStore {
+    /// Opens (creating if absent) the database at `url` with default options:
+    /// `sqlite://relative/path.db`, `sqlite:///absolute/path.db` or
+    /// `sqlite::memory:`. Applies pending migrations.
+    ///
+    /// ```
+    /// let store = zart_sqlite::SqliteStore::open("sqlite::memory:")?;
+    /// # Ok::<(), zart_core::StoreError>(())
+    /// ```
+    pub fn open(url: &str) -> StoreResult<SqliteStore> {
+        Self::open_with(url, SqliteOptions::default())
+    }
+
+    /// Opens the database at `url` with `options`.
+    pub fn open_with(url: &str, options: SqliteOptions) -> StoreResult<SqliteStore> {
+        let location = url::parse(url)?;
+        let mut conn = open::writer(&location, &options)?;
+        migrate::apply(&mut conn, chrono::Utc::now().timestamp_millis())?;
+        let readers = match &location {
+            Location::File(path) if options.readers > 0 => Some(Readers::new(open::readers(
+                path,
+                options.readers,
+                &options,
+            )?)),
+            _ => None,
+        };
+        let signals = Signals::new();
+        let counters = Arc::new(Counters::default());
+        let writer = Writer::spawn(conn, options.max_batch, signals.clone(), counters.clone())?;
+        Ok(SqliteStore {
+            writer,
+            readers,
+            signals,
+            counters,
+        })
+    }
+
+    /// How many transactions the writer committed and how many ops they held.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.counters.batches.load(Ordering::Relaxed),
+            ops: self.counters.ops.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The value of a pragma on the write connection (e.g. `journal_mode`,
+    /// `synchronous`), as text. For diagnostics and tests.
+    pub async fn pragma(&self, name: &str) -> StoreResult<String> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(StoreError::InvalidInput(format!(
+                "invalid pragma name {name:?}"
+            )));
+        }
+        let sql = format!("PRAGMA {name}");
+        self.write(move |conn, _| {
+            let value: rusqlite::types::Value = conn
+                .query_row(&sql, [], |r| r.get(0))
+                .map_err(crate::error::map)?;
+            Ok(match value {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            })
+        })
+        .await
+    }
+
+    /// Runs a write op in the next group-commit batch.
+    pub(crate) async fn write<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.writer.run(op).await
+    }
+
+    /// Runs a read on a reader connection (or through the writer when there is none).
+    pub(crate) async fn read<T, F>(&self, read: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.readers {
+            Some(readers) => readers.run(read).await,
+            None => self.writer.run(move |conn, _| read(conn)).await,
+        }
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
