@@ -102,6 +102,17 @@ impl SqliteStore {
         .await
     }
 
+    /// The migration versions recorded in `schema_migrations`, ascending.
+    pub async fn applied_migrations(&self) -> StoreResult<Vec<i64>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT version FROM schema_migrations ORDER BY version")
+                .map_err(crate::error::map)?;
+            crate::rows::collect(&mut stmt, [], |r| r.get(0).map_err(crate::error::map))
+        })
+        .await
+    }
+
     /// Runs a write op in the next group-commit batch.
     pub(crate) async fn write<T, F>(&self, op: F) -> StoreResult<T>
     where

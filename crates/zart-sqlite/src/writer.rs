@@ -204,3 +204,7 @@ fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
         .db()?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
