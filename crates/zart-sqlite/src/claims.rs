@@ -40,6 +40,10 @@ pub(crate) fn guard_params(guard: &LeaseGuard) -> (String, i64, String, i64) {
 
 /// Leases up to `limit` claimable executions, earliest due first: unleased ones due
 /// at or before `now`, and those whose lease expired (due at their expiry).
+///
+/// Each arm walks its partial index in order with its own limit, so a large backlog
+/// costs no sort; `+status` keeps the planner off the status index (terminal rows
+/// have neither a due time nor a lease, so the check is only a safety net).
 pub(crate) fn claim(
     conn: &Connection,
     claim: &ExecutionClaim,
@@ -47,13 +51,13 @@ pub(crate) fn claim(
     let mut select = conn
         .prepare_cached(
             "SELECT id FROM ( \
-               SELECT id, due_at AS t FROM executions \
+               SELECT * FROM (SELECT id, due_at AS t FROM executions \
                  WHERE lease_owner IS NULL AND due_at IS NOT NULL AND due_at <= ?1 \
-                   AND status IN ('scheduled', 'running') \
+                   AND +status IN ('scheduled', 'running') ORDER BY due_at, id LIMIT ?2) \
                UNION ALL \
-               SELECT id, lease_expires_at AS t FROM executions \
+               SELECT * FROM (SELECT id, lease_expires_at AS t FROM executions \
                  WHERE lease_owner IS NOT NULL AND lease_expires_at <= ?1 \
-                   AND status IN ('scheduled', 'running') \
+                   AND +status IN ('scheduled', 'running') ORDER BY lease_expires_at, id LIMIT ?2) \
              ) ORDER BY t, id LIMIT ?2",
         )
         .db()?;
@@ -112,10 +116,10 @@ pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Timestamp>> {
             "SELECT min(t) FROM ( \
                SELECT min(due_at) AS t FROM executions \
                  WHERE lease_owner IS NULL AND due_at IS NOT NULL \
-                   AND status IN ('scheduled', 'running') \
+                   AND +status IN ('scheduled', 'running') \
                UNION ALL \
                SELECT min(lease_expires_at) AS t FROM executions \
-                 WHERE lease_owner IS NOT NULL AND status IN ('scheduled', 'running') \
+                 WHERE lease_owner IS NOT NULL AND +status IN ('scheduled', 'running') \
              )",
         )
         .db()?

@@ -123,8 +123,8 @@ pub(crate) fn stats(conn: &Connection) -> StoreResult<Stats> {
 pub(crate) fn purge(conn: &Connection, purge: &ExecutionPurge) -> StoreResult<u64> {
     let mut select = conn
         .prepare_cached(
-            "SELECT id FROM executions WHERE completed_at < ?1 \
-             AND status IN ('completed', 'failed', 'cancelled') \
+            "SELECT id FROM executions WHERE completed_at IS NOT NULL AND completed_at < ?1 \
+             AND +status IN ('completed', 'failed', 'cancelled') \
              ORDER BY completed_at, id LIMIT ?2",
         )
         .db()?;

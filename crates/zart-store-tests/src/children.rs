@@ -152,3 +152,19 @@ pub async fn cancel_unknown_execution_is_not_found(store: DynStore) {
     let outcome = store.execution_cancel("nope", at(0)).await.unwrap();
     assert_eq!(outcome, CancelOutcome::NotFound);
 }
+
+/// Cancelling a child directly wakes a parent parked on it, so the parent can see
+/// the child's outcome instead of waiting forever.
+pub async fn cancel_of_child_wakes_parent_waiting_on_it(store: DynStore) {
+    insert(&store, "p").await;
+    let p = claim_one(&store, "w", 0, "p").await;
+    assert!(spawn(&store, &p, "w", child_of("p", "kid", 1)).await);
+    let wait = zart_core::WaitingFor::Child {
+        execution_id: "kid".into(),
+    };
+    assert!(suspend(&store, guard(&p, "w", 2), None, wait).await);
+    let outcome = store.execution_cancel("kid", at(10)).await.unwrap();
+    assert_eq!(outcome, CancelOutcome::Cancelled(vec!["kid".into()]));
+    assert_eq!(get(&store, "p").await.status, ExecutionStatus::Running);
+    assert_eq!(claim_ids(&store, "w", 10).await, vec!["p"]);
+}

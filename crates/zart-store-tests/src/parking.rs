@@ -41,6 +41,20 @@ pub async fn suspend_parks_until_wake_at(store: DynStore) {
     assert!(again.fence > c.fence);
 }
 
+/// A `wake_at` already reached (a very short backoff) makes the execution due at
+/// once.
+pub async fn suspend_with_past_wake_at_is_due_now(store: DynStore) {
+    insert(&store, "e1").await;
+    let c = claim_one(&store, "w", 0, "e1").await;
+    let retry = WaitingFor::Retry {
+        step: "flaky".into(),
+        attempt: 2,
+        retry_at: at(5),
+    };
+    assert!(suspend(&store, guard(&c, "w", 10), Some(at(5)), retry).await);
+    assert_eq!(claim_ids(&store, "w", 10).await, vec!["e1"]);
+}
+
 /// Without `wake_at`, only a wake-up makes a parked execution runnable.
 pub async fn suspend_without_wake_at_parks_until_woken(store: DynStore) {
     insert(&store, "e1").await;
