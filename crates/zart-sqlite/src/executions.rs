@@ -50,33 +50,7 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
 /// A filtered, sorted page. Ties in the sort field are broken by id in the same
 /// direction; `search` is a literal, case-sensitive substring (`instr`, not `LIKE`).
 pub(crate) fn list(conn: &Connection, query: &ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>> {
-    let mut clauses: Vec<&str> = Vec::new();
-    let mut args: Vec<SqlValue> = Vec::new();
-    if let Some(status) = query.status {
-        clauses.push("e.status = ?");
-        args.push(SqlValue::Text(status.as_str().to_owned()));
-    }
-    if let Some(task) = &query.task_name {
-        clauses.push("e.task_name = ?");
-        args.push(SqlValue::Text(task.clone()));
-    }
-    if let Some(from) = query.from {
-        clauses.push("e.scheduled_at >= ?");
-        args.push(SqlValue::Integer(ms(from)));
-    }
-    if let Some(to) = query.to {
-        clauses.push("e.scheduled_at <= ?");
-        args.push(SqlValue::Integer(ms(to)));
-    }
-    if let Some(search) = &query.search {
-        clauses.push("instr(e.id, ?) > 0");
-        args.push(SqlValue::Text(search.clone()));
-    }
-    let filter = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
-    };
+    let (filter, mut args) = filters(query);
     let column = match query.sort_by {
         SortBy::ScheduledAt => "e.scheduled_at",
         SortBy::Status => "e.status",
@@ -92,6 +66,33 @@ pub(crate) fn list(conn: &Connection, query: &ExecutionQuery) -> StoreResult<Vec
         format!("{SELECT_EXECUTION}{filter} ORDER BY {column} {dir}, e.id {dir} LIMIT ? OFFSET ?");
     let mut stmt = conn.prepare_cached(&sql).db()?;
     rows::collect(&mut stmt, rusqlite::params_from_iter(args), rows::execution)
+}
+
+/// The `WHERE` clause of a list query and its arguments.
+fn filters(query: &ExecutionQuery) -> (String, Vec<SqlValue>) {
+    let text = |s: &str| SqlValue::Text(s.to_owned());
+    let candidates = [
+        ("e.status = ?", query.status.map(|s| text(s.as_str()))),
+        ("e.task_name = ?", query.task_name.as_deref().map(text)),
+        (
+            "e.scheduled_at >= ?",
+            query.from.map(|t| SqlValue::Integer(ms(t))),
+        ),
+        (
+            "e.scheduled_at <= ?",
+            query.to.map(|t| SqlValue::Integer(ms(t))),
+        ),
+        ("instr(e.id, ?) > 0", query.search.as_deref().map(text)),
+    ];
+    let (clauses, args): (Vec<&str>, Vec<SqlValue>) = candidates
+        .into_iter()
+        .filter_map(|(clause, arg)| arg.map(|a| (clause, a)))
+        .unzip();
+    if clauses.is_empty() {
+        (String::new(), args)
+    } else {
+        (format!(" WHERE {}", clauses.join(" AND ")), args)
+    }
 }
 
 /// Counts by status.

@@ -103,6 +103,26 @@ pub(crate) fn finish(
     let Some(parent) = parents.into_iter().next() else {
         return Ok(false);
     };
+    record_outcome(conn, &id, params.run_index, status, (result, error), now)?;
+    signals.push(Signal::Finished {
+        execution_id: id.clone(),
+        status,
+    });
+    if let Some(parent) = parent {
+        wake_parent(conn, &parent, &id, guard.now, signals)?;
+    }
+    Ok(true)
+}
+
+/// Stores the result or error of a finished execution and closes its run.
+fn record_outcome(
+    conn: &Connection,
+    id: &str,
+    run_index: i32,
+    status: ExecutionStatus,
+    (result, error): (Option<String>, Option<String>),
+    now: i64,
+) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE execution_data SET result = ?2, error = ?3 WHERE execution_id = ?1",
     )
@@ -114,16 +134,9 @@ pub(crate) fn finish(
          WHERE execution_id = ?1 AND run_index = ?2",
     )
     .db()?
-    .execute(params![id, params.run_index, status.as_str(), result, now])
+    .execute(params![id, run_index, status.as_str(), result, now])
     .db()?;
-    signals.push(Signal::Finished {
-        execution_id: id.clone(),
-        status,
-    });
-    if let Some(parent) = parent {
-        wake_parent(conn, &parent, &id, guard.now, signals)?;
-    }
-    Ok(true)
+    Ok(())
 }
 
 /// Makes `parent` due now if it is unleased and parked on `child`.
