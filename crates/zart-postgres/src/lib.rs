@@ -1,1 +1,185 @@
-//! zart-postgres (under construction).
+//! The PostgreSQL store for Zart: many worker processes on many machines share one
+//! database.
+//!
+//! This crate owns [`PgStore`], an implementation of [`zart_core::Store`] on `sqlx`.
+//! It depends on `zart-core` only, never on the runtime or the API.
+//!
+//! Key decisions:
+//! - **Claims** use `FOR UPDATE SKIP LOCKED` over two partial indexes (due unleased
+//!   work, expired leases), so concurrent workers never wait on each other's rows.
+//! - **Guarded writes** are single statements: a CTE `UPDATE executions ... WHERE
+//!   id, fence, lease_owner match AND lease_expires_at > now` followed by the write,
+//!   which happens only if the guard returned a row. A step commit is one round trip.
+//! - **Races between waits and wake-ups** (an event offered, a child finishing, while
+//!   the execution suspends) are closed by serializing both sides on the execution's
+//!   row lock; see `parking.rs`. Rare deadlocks between a cancel cascade and a child
+//!   finishing are detected by PostgreSQL and the call is retried.
+//! - **Wake-ups** are `pg_notify` calls inside the writing transaction (they fire on
+//!   commit) on a channel per schema, fanned out from one LISTEN connection per store.
+//!   They are hints; polling is the truth, and `listen: false` works behind a
+//!   transaction-mode pooler.
+//! - **Schema**: every statement names the configured schema (default `zart`), so
+//!   several applications can share a database, and nothing relies on `search_path`.
+//! - **Migrations** are embedded and applied on connect in one transaction under an
+//!   advisory lock, with the SQLite store's version numbers.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), zart_core::StoreError> {
+//! use zart_postgres::{PgOptions, PgStore};
+//!
+//! let store = PgStore::connect("postgres://postgres@localhost/app").await?;
+//! let other = PgStore::connect_with(
+//!     "postgres://postgres@localhost/app",
+//!     PgOptions::default().schema("billing").listen(false),
+//! )
+//! .await?;
+//! # let _ = (store, other);
+//! # Ok(())
+//! # }
+//! ```
+
+mod cancel;
+mod claims;
+mod db;
+mod detail;
+mod errors;
+mod events;
+mod executions;
+mod finish;
+mod listen;
+mod migrate;
+mod options;
+mod parking;
+mod retention;
+mod rows;
+mod steps;
+mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use zart_core::{Signal, StoreError, StoreResult};
+
+use crate::db::Db;
+use crate::errors::PgError;
+
+pub use migrate::migration_versions;
+pub use options::{PgOptions, DEFAULT_SCHEMA};
+
+/// How often a call rolled back by a deadlock or serialization failure is re-run.
+const MAX_RETRIES: u32 = 5;
+
+/// A [`Store`](zart_core::Store) on PostgreSQL. Cheap to clone: clones share the
+/// pool and the listener.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    signals: broadcast::Sender<Signal>,
+    listener: Option<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("schema", &self.inner.db.schema())
+            .field("listen", &self.inner.listener.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects with [`PgOptions::default`]. A `schema` query parameter in the URL
+    /// (`postgres://host/db?schema=billing`) selects the schema.
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        Self::connect_with(url, PgOptions::default()).await
+    }
+
+    /// Connects, creates the schema if absent, applies pending migrations and, with
+    /// [`PgOptions::listen`], starts listening for wake-ups.
+    pub async fn connect_with(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let (connect, schema) = options::resolve(url, &options)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(true)
+            .connect_with(connect.clone())
+            .await
+            .map_err(errors::map_sqlx)?;
+        let db = Db::new(pool, schema);
+        migrate::run(&db).await?;
+        let (signals, _) = broadcast::channel(listen::CAPACITY);
+        let listener = if options.listen {
+            let channel = db.channel().to_owned();
+            let task = listen::start(connect, options.acquire_timeout, channel, signals.clone());
+            Some(task.await?)
+        } else {
+            None
+        };
+        Ok(PgStore {
+            inner: Arc::new(Inner {
+                db,
+                signals,
+                listener,
+            }),
+        })
+    }
+
+    /// The connection pool, for applications that want to run their own statements
+    /// on the same database.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.db.pool
+    }
+
+    /// The schema holding this store's tables.
+    pub fn schema(&self) -> &str {
+        self.inner.db.schema()
+    }
+
+    fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Runs `op`, re-running it when PostgreSQL rolled it back to break a deadlock
+    /// or a serialization conflict.
+    async fn run<T, F, Fut>(&self, mut op: F) -> StoreResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, PgError>>,
+    {
+        let mut retries = 0;
+        loop {
+            match op().await {
+                Ok(value) => return Ok(value),
+                Err(e) if e.is_retryable() && retries < MAX_RETRIES => {
+                    retries += 1;
+                    tracing::debug!(retries, "transaction rolled back by the server; retrying");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Without a LISTEN connection, the store's own writes still wake its own
+    /// subscribers (the runtime in this process); with one, NOTIFY does it.
+    fn signal_locally(&self, signal: Signal) {
+        if self.inner.listener.is_none() {
+            let _ = self.inner.signals.send(signal);
+        }
+    }
+}

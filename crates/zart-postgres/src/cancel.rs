@@ -1,0 +1,143 @@
+//! Cancellation: the execution and its unfinished descendants, in one transaction.
+
+use std::collections::BTreeSet;
+
+use sqlx::{PgConnection, Row};
+use zart_core::{CancelOutcome, ExecutionStatus, Signal, Timestamp};
+
+use crate::db::{work_if, Db, Written};
+use crate::errors::PgError;
+use crate::listen::{finished_payload, WORK};
+use crate::rows::{self, ms};
+
+const LOCK_ROOT: &str = "SELECT status, parent_id FROM {s}.executions WHERE id = $1 FOR UPDATE";
+
+/// Unfinished descendants, locked. Run until the set stops growing: a descendant
+/// spawning a child commits either before the statement's snapshot (found) or while
+/// holding its own row, which this statement then waits for (found by the next
+/// round). Once every member is locked, none can spawn.
+const LOCK_DESCENDANTS: &str = "
+    WITH RECURSIVE tree(id) AS (
+        SELECT id FROM {s}.executions WHERE parent_id = $1
+        UNION
+        SELECT e.id FROM {s}.executions e JOIN tree t ON e.parent_id = t.id
+    )
+    SELECT e.id FROM {s}.executions e JOIN tree USING (id)
+    WHERE e.status IN ('scheduled', 'running')
+    ORDER BY e.id
+    FOR UPDATE OF e";
+
+/// Bumping the fence invalidates every lease on them.
+const CANCEL: &str = "
+    WITH cancelled AS (
+        UPDATE {s}.executions SET status = 'cancelled', completed_at = $2, updated_at = $2,
+            version = version + 1, fence = fence + 1, lease_owner = NULL, leased_at = NULL,
+            lease_expires_at = NULL, due_at = NULL, wait_kind = NULL, wait_ref = NULL,
+            wait_until = NULL, wait_attempt = NULL
+        WHERE id = ANY($1) AND status IN ('scheduled', 'running')
+        RETURNING id, run_index
+    ), run AS (
+        UPDATE {s}.runs r SET status = 'cancelled', completed_at = $2
+        FROM cancelled c WHERE r.execution_id = c.id AND r.run_index = c.run_index
+    ), notify AS (
+        SELECT pg_notify($3, payload) FROM unnest($4::text[]) AS payload
+    )
+    SELECT (SELECT count(*) FROM cancelled), (SELECT count(*) FROM notify)";
+
+/// Wakes the parent of the cancelled execution if it is parked on it.
+const WAKE_PARENT: &str = "
+    WITH parent AS (
+        SELECT id, status, lease_owner, wait_kind, wait_ref
+        FROM {s}.executions WHERE id = $1 FOR UPDATE
+    ), woken AS (
+        UPDATE {s}.executions x SET due_at = LEAST(COALESCE(x.due_at, $3), $3)
+        FROM parent p
+        WHERE x.id = p.id AND p.status IN ('scheduled', 'running')
+          AND p.lease_owner IS NULL AND p.wait_kind = 'child' AND p.wait_ref = $2
+        RETURNING x.id
+    ), notify AS (
+        SELECT pg_notify($4, $5) FROM woken
+    )
+    SELECT count(*) FROM notify";
+
+/// Rounds of [`LOCK_DESCENDANTS`] before giving up on a tree that keeps growing.
+const MAX_ROUNDS: usize = 20;
+
+pub(crate) async fn cancel(
+    db: &Db,
+    id: &str,
+    now: Timestamp,
+) -> Result<Written<CancelOutcome>, PgError> {
+    let mut tx = db.pool.begin().await?;
+    let root = sqlx::query(&db.sql(LOCK_ROOT))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(root) = root else {
+        return Ok((CancelOutcome::NotFound, Vec::new()));
+    };
+    let status: ExecutionStatus = rows::parse(root.try_get::<&str, _>("status")?)?;
+    if status.is_terminal() {
+        return Ok((CancelOutcome::AlreadyTerminal(status), Vec::new()));
+    }
+    let parent: Option<String> = root.try_get("parent_id")?;
+    let descendants = lock_descendants(db, &mut tx, id).await?;
+    let mut ids = vec![id.to_owned()];
+    ids.extend(descendants.into_iter().filter(|d| d != id));
+    let payloads: Vec<String> = ids
+        .iter()
+        .map(|id| finished_payload(id, ExecutionStatus::Cancelled))
+        .collect();
+    sqlx::query(&db.sql(CANCEL))
+        .bind(&ids)
+        .bind(ms(now))
+        .bind(db.channel())
+        .bind(&payloads)
+        .execute(&mut *tx)
+        .await?;
+    let mut signals: Vec<Signal> = ids
+        .iter()
+        .map(|id| Signal::Finished {
+            execution_id: id.clone(),
+            status: ExecutionStatus::Cancelled,
+        })
+        .collect();
+    if let Some(parent) = parent {
+        let woken: i64 = sqlx::query_scalar(&db.sql(WAKE_PARENT))
+            .bind(parent)
+            .bind(id)
+            .bind(ms(now))
+            .bind(db.channel())
+            .bind(WORK)
+            .fetch_one(&mut *tx)
+            .await?;
+        signals.extend(work_if(woken > 0));
+    }
+    tx.commit().await?;
+    Ok((CancelOutcome::Cancelled(ids), signals))
+}
+
+async fn lock_descendants(
+    db: &Db,
+    tx: &mut PgConnection,
+    id: &str,
+) -> Result<BTreeSet<String>, PgError> {
+    let sql = db.sql(LOCK_DESCENDANTS);
+    let mut locked = BTreeSet::new();
+    for _ in 0..MAX_ROUNDS {
+        let found: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        let before = locked.len();
+        locked.extend(found);
+        if locked.len() == before {
+            return Ok(locked);
+        }
+    }
+    tracing::warn!(
+        execution_id = id,
+        "descendants kept growing while cancelling"
+    );
+    Ok(locked)
+}

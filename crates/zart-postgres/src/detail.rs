@@ -1,0 +1,79 @@
+//! The admin detail view: one execution with its runs, steps and attempts.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+use zart_core::{AttemptRecord, DetailQuery, ExecutionDetail};
+
+use crate::db::Db;
+use crate::errors::PgError;
+use crate::executions::runs;
+use crate::rows::{self, EXECUTION_COLUMNS};
+use crate::steps::journal;
+
+/// Reads everything in one read-only snapshot, so the steps match the execution.
+pub(crate) async fn detail(db: &Db, q: &DetailQuery) -> Result<Option<ExecutionDetail>, PgError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let sql = db.sql(&format!(
+        "SELECT {EXECUTION_COLUMNS} FROM {{s}}.executions e
+         JOIN {{s}}.execution_data d ON d.execution_id = e.id WHERE e.id = $1"
+    ));
+    let Some(row) = sqlx::query(&sql)
+        .bind(&q.execution_id)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let execution = rows::execution(&row)?;
+    let run_index = q.run_index.unwrap_or(execution.run_index);
+    let runs = runs(db, &mut *tx, &q.execution_id).await?;
+    let mut steps = journal(db, &mut *tx, &q.execution_id, run_index).await?;
+    let mut attempts = attempts(db, &mut tx, &q.execution_id, run_index).await?;
+    for step in &mut steps {
+        if let Some(found) = attempts.remove(&(step.name.clone(), step.occurrence)) {
+            step.attempts = found;
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(ExecutionDetail {
+        execution,
+        runs,
+        steps,
+    }))
+}
+
+type Attempts = HashMap<(String, u32), Vec<AttemptRecord>>;
+
+async fn attempts(
+    db: &Db,
+    tx: &mut sqlx::PgConnection,
+    execution_id: &str,
+    run_index: i32,
+) -> Result<Attempts, PgError> {
+    let sql = db.sql(
+        "SELECT name, occurrence, attempt_number, status, result, error, started_at,
+            completed_at
+         FROM {s}.step_attempts WHERE execution_id = $1 AND run_index = $2
+         ORDER BY name, occurrence, attempt_number",
+    );
+    let found = sqlx::query(&sql)
+        .bind(execution_id)
+        .bind(run_index)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut by_step = Attempts::new();
+    for row in &found {
+        let name: String = row.try_get("name")?;
+        let occurrence: i32 = row.try_get("occurrence")?;
+        let occurrence = u32::try_from(occurrence).unwrap_or_default();
+        by_step
+            .entry((name, occurrence))
+            .or_default()
+            .push(rows::attempt(row)?);
+    }
+    Ok(by_step)
+}

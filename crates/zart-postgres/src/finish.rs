@@ -1,0 +1,74 @@
+//! Finishing an execution, and waking the parent parked on it, in one statement.
+
+use sqlx::Row;
+use zart_core::{ExecutionFinish, ExecutionOutcome, ExecutionStatus, Signal};
+
+use crate::db::{bind_guard, work_if, Db, Written, GUARD};
+use crate::errors::{corrupt, PgError};
+use crate::listen::{finished_payload, WORK};
+use crate::rows::{json_text, opt_json_text};
+
+/// The `parent` CTE locks the parent row whatever its state and reads its latest
+/// committed version. A parent suspending on this child concurrently either
+/// committed before the lock was granted (and is seen parked here, so it is woken),
+/// or takes its own lock after this commit and then sees the child finished.
+const FINISH: &str = "
+    WITH finished AS (
+        UPDATE {s}.executions SET status = $5, completed_at = $4, updated_at = $4,
+            version = version + 1, lease_owner = NULL, leased_at = NULL,
+            lease_expires_at = NULL, due_at = NULL, wait_kind = NULL, wait_ref = NULL,
+            wait_until = NULL, wait_attempt = NULL
+        WHERE {GUARD} RETURNING id, parent_id
+    ), data AS (
+        UPDATE {s}.execution_data d SET result = $6::json, error = $7::json
+        FROM finished f WHERE d.execution_id = f.id
+    ), run AS (
+        UPDATE {s}.runs r SET status = $5, result = $6::json, completed_at = $4
+        FROM finished f WHERE r.execution_id = f.id AND r.run_index = $8
+    ), parent AS (
+        SELECT p.id, p.status, p.lease_owner, p.wait_kind, p.wait_ref
+        FROM {s}.executions p JOIN finished f ON p.id = f.parent_id
+        FOR UPDATE OF p
+    ), woken AS (
+        UPDATE {s}.executions x SET due_at = LEAST(COALESCE(x.due_at, $4), $4)
+        FROM parent p, finished f
+        WHERE x.id = p.id AND p.status IN ('scheduled', 'running')
+          AND p.lease_owner IS NULL AND p.wait_kind = 'child' AND p.wait_ref = f.id
+        RETURNING x.id
+    ), notify AS (
+        SELECT pg_notify($9, $10) FROM finished
+        UNION ALL
+        SELECT pg_notify($9, $11) FROM woken
+    )
+    SELECT (SELECT count(*) FROM finished) AS applied, (SELECT count(*) FROM notify) AS n";
+
+pub(crate) async fn finish(db: &Db, p: &ExecutionFinish) -> Result<Written<bool>, PgError> {
+    let (status, result, error) = match &p.outcome {
+        ExecutionOutcome::Completed(value) => (ExecutionStatus::Completed, Some(value), None),
+        ExecutionOutcome::Failed(error) => {
+            let error = serde_json::to_value(error).map_err(corrupt)?;
+            (ExecutionStatus::Failed, None, Some(json_text(&error)))
+        }
+    };
+    let sql = db.sql(&FINISH.replace("{GUARD}", GUARD));
+    let row = bind_guard(sqlx::query(&sql), &p.guard)
+        .bind(status.as_str())
+        .bind(opt_json_text(result))
+        .bind(error)
+        .bind(p.run_index)
+        .bind(db.channel())
+        .bind(finished_payload(&p.guard.execution_id, status))
+        .bind(WORK)
+        .fetch_one(&db.pool)
+        .await?;
+    if row.try_get::<i64, _>("applied")? == 0 {
+        return Ok((false, Vec::new()));
+    }
+    let mut signals = vec![Signal::Finished {
+        execution_id: p.guard.execution_id.clone(),
+        status,
+    }];
+    // One hint for the finish itself, one more if the parent was woken.
+    signals.extend(work_if(row.try_get::<i64, _>("n")? > 1));
+    Ok((true, signals))
+}

@@ -1,0 +1,109 @@
+//! Embedded migrations, applied on connect in one transaction under an advisory lock
+//! keyed by the schema name, so concurrent processes starting at once migrate exactly
+//! once. Version numbers are the SQLite store's.
+
+use zart_core::StoreError;
+
+use crate::db::{migration_lock_key, Db};
+use crate::errors::PgError;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/0001_init.sql"),
+}];
+
+/// The version numbers of the embedded migrations, oldest first. The SQLite store
+/// uses the same numbers for the same changes.
+pub fn migration_versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
+/// Creates the schema if needed and applies the migrations it lacks.
+pub(crate) async fn run(db: &Db) -> Result<(), PgError> {
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(migration_lock_key(db.schema()))
+        .execute(&mut *tx)
+        .await?;
+    ensure_schema(db, &mut tx).await?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar(&db.sql("SELECT version FROM {s}.schema_migrations"))
+            .fetch_all(&mut *tx)
+            .await?;
+    if let Some(newer) = applied.iter().find(|v| !migration_versions().contains(v)) {
+        tracing::warn!(
+            version = newer,
+            schema = db.schema(),
+            "database has a migration this build does not know; a newer Zart may be running"
+        );
+    }
+    // The migration files name no schema: they run with the search path set to ours
+    // for this transaction only.
+    sqlx::raw_sql(&db.sql("SET LOCAL search_path TO {s}"))
+        .execute(&mut *tx)
+        .await?;
+    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        apply(db, &mut tx, migration).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates the schema (only when absent, so a role without CREATE on the database
+/// can use a schema made for it) and the migrations table.
+async fn ensure_schema(db: &Db, tx: &mut sqlx::PgConnection) -> Result<(), PgError> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(db.schema())
+            .fetch_one(&mut *tx)
+            .await?;
+    if !exists {
+        sqlx::raw_sql(&db.sql("CREATE SCHEMA {s}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::raw_sql(&db.sql(
+        "CREATE TABLE IF NOT EXISTS {s}.schema_migrations (
+            version    BIGINT PRIMARY KEY,
+            name       TEXT   NOT NULL,
+            applied_at BIGINT NOT NULL
+        )",
+    ))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn apply(db: &Db, tx: &mut sqlx::PgConnection, m: &Migration) -> Result<(), PgError> {
+    sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| {
+        let cause = StoreError::from(PgError::Sql(e));
+        StoreError::Internal(format!(
+            "migration {} ({}) failed: {cause}",
+            m.version, m.name
+        ))
+    })?;
+    sqlx::query(
+        &db.sql(
+            "INSERT INTO {s}.schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        ),
+    )
+    .bind(m.version)
+    .bind(m.name)
+    .bind(chrono::Utc::now().timestamp_millis())
+    .execute(&mut *tx)
+    .await?;
+    tracing::info!(
+        version = m.version,
+        name = m.name,
+        schema = db.schema(),
+        "applied migration"
+    );
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! Connection options: pool size, schema, LISTEN on or off, acquire timeout.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use zart_core::StoreError;
+
+/// The schema used when neither [`PgOptions::schema`] nor the URL names one.
+pub const DEFAULT_SCHEMA: &str = "zart";
+
+/// Longest schema name: the notification channel `zart_<schema>` must fit in
+/// PostgreSQL's 63-byte identifier limit.
+const MAX_SCHEMA_LEN: usize = 58;
+
+/// Options of [`PgStore::connect_with`](crate::PgStore::connect_with).
+///
+/// ```
+/// use std::time::Duration;
+/// use zart_postgres::PgOptions;
+///
+/// let options = PgOptions::default()
+///     .schema("billing")
+///     .max_connections(20)
+///     .listen(false)
+///     .acquire_timeout(Duration::from_secs(2));
+/// assert_eq!(options.schema.as_deref(), Some("billing"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PgOptions {
+    /// The schema holding Zart's tables, created if absent, so several applications
+    /// can share one database. `None` means the URL's `schema` query parameter, or
+    /// [`DEFAULT_SCHEMA`]. Lowercase letters, digits and `_`, at most 58 characters,
+    /// not starting with a digit or `pg_`.
+    pub schema: Option<String>,
+    /// The most connections the pool opens (default 10). The LISTEN connection, if
+    /// any, comes on top.
+    pub max_connections: u32,
+    /// Whether to hold one connection in `LISTEN` for wake-up hints (default true).
+    /// Turn it off behind a transaction-mode pooler (pgbouncer): the store then
+    /// signals only its own writes, and other processes' writes are found by the
+    /// runtime's polling.
+    pub listen: bool,
+    /// How long a call waits for a free connection before failing with
+    /// `StoreError::Unavailable` (default 5 s).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            schema: None,
+            max_connections: 10,
+            listen: true,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl PgOptions {
+    /// Sets [`PgOptions::schema`].
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// Sets [`PgOptions::max_connections`].
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Sets [`PgOptions::listen`].
+    pub fn listen(mut self, listen: bool) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// Sets [`PgOptions::acquire_timeout`].
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+}
+
+/// Splits the `schema` query parameter off `url` and parses the rest, so the
+/// driver never sees (and warns about) a parameter it does not know. The schema
+/// in `options` wins; naming two different schemas is an error.
+pub(crate) fn resolve(
+    url: &str,
+    options: &PgOptions,
+) -> Result<(PgConnectOptions, String), StoreError> {
+    let (url, from_url) = split_schema_param(url);
+    let schema = match (&options.schema, from_url) {
+        (Some(a), Some(b)) if *a != b => {
+            return Err(StoreError::InvalidInput(format!(
+                "schema {a:?} in the options and {b:?} in the URL differ"
+            )))
+        }
+        (Some(a), _) => a.clone(),
+        (None, Some(b)) => b,
+        (None, None) => DEFAULT_SCHEMA.to_owned(),
+    };
+    validate_schema(&schema)?;
+    let connect = PgConnectOptions::from_str(&url)
+        .map_err(|e| StoreError::InvalidInput(format!("invalid PostgreSQL connection URL: {e}")))?;
+    Ok((connect.application_name("zart"), schema))
+}
+
+fn split_schema_param(url: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut schema = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.strip_prefix("schema=") {
+            Some(value) => {
+                schema = Some(value.to_owned());
+                false
+            }
+            None => !pair.is_empty(),
+        })
+        .collect();
+    if kept.is_empty() {
+        (base.to_owned(), schema)
+    } else {
+        (format!("{base}?{}", kept.join("&")), schema)
+    }
+}
+
+fn validate_schema(schema: &str) -> Result<(), StoreError> {
+    let valid_chars = schema
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let starts_ok = schema.bytes().next().is_some_and(|b| !b.is_ascii_digit());
+    if valid_chars && starts_ok && schema.len() <= MAX_SCHEMA_LEN && !schema.starts_with("pg_") {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidInput(format!(
+            "invalid schema name {schema:?}: use 1-{MAX_SCHEMA_LEN} lowercase letters, digits \
+             or '_', not starting with a digit or 'pg_'"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_param_is_taken_from_url_and_removed() {
+        let url = "postgres://u@h/db?sslmode=disable&schema=app_1";
+        let (rest, schema) = split_schema_param(url);
+        assert_eq!(rest, "postgres://u@h/db?sslmode=disable");
+        assert_eq!(schema.as_deref(), Some("app_1"));
+        let (rest, schema) = split_schema_param("postgres://u@h/db?schema=x");
+        assert_eq!(rest, "postgres://u@h/db");
+        assert_eq!(schema.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn schema_defaults_and_conflicts_are_reported() {
+        let (_, schema) = resolve("postgres://u@h/db", &PgOptions::default()).unwrap();
+        assert_eq!(schema, DEFAULT_SCHEMA);
+        let both = PgOptions::default().schema("a");
+        assert!(resolve("postgres://u@h/db?schema=a", &both).is_ok());
+        let err = resolve("postgres://u@h/db?schema=b", &both).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
+    }
+
+    #[test]
+    fn bad_schema_names_are_rejected() {
+        for bad in ["", "Zart", "1abc", "pg_x", "a-b", "a\"b", &"x".repeat(59)] {
+            let options = PgOptions::default().schema(bad);
+            let err = resolve("postgres://u@h/db", &options).unwrap_err();
+            assert!(matches!(err, StoreError::InvalidInput(_)), "{bad}: {err}");
+        }
+        for good in ["zart", "_x", "app_2", &"x".repeat(58)] {
+            validate_schema(good).unwrap();
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Giving up a lease: release (runnable at once) and suspend (parked until a time or a
+//! wake-up).
+//!
+//! Suspending on an event or a child must not miss an offer or a child finish that
+//! races with it. Both sides serialize on the execution's row lock: the suspension
+//! locks its row in one statement and looks for a pending event (or a finished
+//! child) in the next, whose snapshot includes everything committed while it waited
+//! for the lock; an offer (or a child's finish) locks the parked row and wakes it if
+//! the suspension committed first.
+
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+use zart_core::{ExecutionSuspend, LeaseGuard, StoreError, WaitingFor};
+
+use crate::db::{bind_guard, work_if, Db, Written, GUARD};
+use crate::errors::PgError;
+use crate::listen::WORK;
+use crate::rows::{int, ms, opt_ms};
+
+const RELEASE: &str = "
+    WITH released AS (
+        UPDATE {s}.executions SET lease_owner = NULL, leased_at = NULL,
+            lease_expires_at = NULL, due_at = $4, version = version + 1, updated_at = $4
+        WHERE {GUARD} RETURNING id
+    ), notify AS (
+        SELECT pg_notify($5, $6) FROM released
+    )
+    SELECT (SELECT count(*) FROM released) AS applied, (SELECT count(*) FROM notify) AS n";
+
+pub(crate) async fn release(db: &Db, guard: &LeaseGuard) -> Result<Written<bool>, PgError> {
+    let sql = db.sql(&RELEASE.replace("{GUARD}", GUARD));
+    let row = bind_guard(sqlx::query(&sql), guard)
+        .bind(db.channel())
+        .bind(WORK)
+        .fetch_one(&db.pool)
+        .await?;
+    let applied = row.try_get::<i64, _>("applied")? > 0;
+    Ok((applied, work_if(applied)))
+}
+
+/// `{READY}` is a condition that makes the execution due at once.
+const SUSPEND: &str = "
+    WITH parked AS (
+        UPDATE {s}.executions SET lease_owner = NULL, leased_at = NULL,
+            lease_expires_at = NULL,
+            due_at = CASE WHEN {READY} THEN $4 ELSE $5 END,
+            wait_kind = $6, wait_ref = $7, wait_until = $8, wait_attempt = $9,
+            version = version + 1, updated_at = $4
+        WHERE {GUARD} RETURNING due_at
+    ), notify AS (
+        SELECT pg_notify($10, $11) FROM parked WHERE due_at <= $4
+    )
+    SELECT (SELECT count(*) FROM parked) AS applied, (SELECT count(*) FROM notify) AS n";
+
+const EVENT_PENDING: &str = "EXISTS (SELECT 1 FROM {s}.events
+    WHERE execution_id = $1 AND name = $7 AND consumed_at IS NULL)";
+
+const CHILD_FINISHED: &str = "EXISTS (SELECT 1 FROM {s}.executions c
+    WHERE c.id = $7 AND c.status IN ('completed', 'failed', 'cancelled'))";
+
+const LOCK_GUARDED: &str = "SELECT 1 FROM {s}.executions WHERE {GUARD} FOR UPDATE";
+
+/// The parked-on columns: kind, reference, until, attempt.
+type Parked<'a> = (&'static str, &'a str, Option<i64>, Option<i32>);
+
+fn parked_columns(waiting: &WaitingFor) -> Result<Parked<'_>, PgError> {
+    Ok(match waiting {
+        WaitingFor::Timer { step, due_at } => ("timer", step, Some(ms(*due_at)), None),
+        WaitingFor::Event { name, deadline } => ("event", name, opt_ms(*deadline), None),
+        WaitingFor::Child { execution_id } => ("child", execution_id, None, None),
+        WaitingFor::Retry {
+            step,
+            attempt,
+            retry_at,
+        } => (
+            "retry",
+            step,
+            Some(ms(*retry_at)),
+            Some(int(*attempt, "attempt")?),
+        ),
+        WaitingFor::Lease { .. } => {
+            return Err(PgError::Store(StoreError::InvalidInput(
+                "an execution cannot be suspended waiting for a lease".into(),
+            )))
+        }
+    })
+}
+
+pub(crate) async fn suspend(db: &Db, p: &ExecutionSuspend) -> Result<Written<bool>, PgError> {
+    let columns = parked_columns(&p.waiting_for)?;
+    let ready = match p.waiting_for {
+        WaitingFor::Event { .. } => EVENT_PENDING,
+        WaitingFor::Child { .. } => CHILD_FINISHED,
+        _ => "FALSE",
+    };
+    let sql = db.sql(&SUSPEND.replace("{READY}", ready).replace("{GUARD}", GUARD));
+    let (kind, reference, until, attempt) = columns;
+    let query = bind_guard(sqlx::query(&sql), &p.guard)
+        .bind(opt_ms(p.wake_at))
+        .bind(kind)
+        .bind(reference)
+        .bind(until)
+        .bind(attempt)
+        .bind(db.channel())
+        .bind(WORK);
+    if ready == "FALSE" {
+        let row = query.fetch_one(&db.pool).await?;
+        return outcome(&row);
+    }
+    let mut tx = db.pool.begin().await?;
+    let lock = db.sql(&LOCK_GUARDED.replace("{GUARD}", GUARD));
+    let held = bind_guard(sqlx::query(&lock), &p.guard)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if held.is_none() {
+        return Ok((false, Vec::new()));
+    }
+    let row = query.fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    outcome(&row)
+}
+
+fn outcome(row: &PgRow) -> Result<Written<bool>, PgError> {
+    let applied = row.try_get::<i64, _>("applied")? > 0;
+    Ok((applied, work_if(row.try_get::<i64, _>("n")? > 0)))
+}

@@ -1,0 +1,146 @@
+//! The journal: guarded step saves (one statement, one round trip), replay loads,
+//! and child spawns.
+
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{Postgres, Row};
+use zart_core::{ChildSpawn, StepRecord, StepSave, StepWrite};
+
+use crate::db::{bind_guard, renumber, work_if, Db, Written, GUARD};
+use crate::errors::PgError;
+use crate::executions::{bind_new, INSERT_CTES};
+use crate::rows::{self, int, ms, opt_json_text, opt_ms};
+
+/// The guard as a CTE: an `UPDATE` of the execution row whose `WHERE` is the lease
+/// check, so the write and the check are one atomic statement.
+pub(crate) const GUARDED: &str = "guarded AS (
+    UPDATE {s}.executions SET updated_at = GREATEST(updated_at, $4)
+    WHERE {GUARD} RETURNING id
+)";
+
+/// Upserts a journal entry of execution `$1` for each row of `{source}`, keyed by
+/// run, name and occurrence, keeping the first `scheduled_at`. Parameters `#1..#13`
+/// are bound by [`bind_step`]; `{result}` is the stored value.
+const STEP_UPSERT: &str = "
+    INSERT INTO {s}.steps (execution_id, run_index, name, occurrence, position, kind,
+        status, result, last_error, retryable, retry_attempt, scheduled_at,
+        completed_at, wake_at)
+    SELECT $1, #1, #2, #3, #4, #5, #6, {result}, #8, #9, #10, #11, #12, #13
+    FROM {source}
+    ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET
+        position = EXCLUDED.position, kind = EXCLUDED.kind, status = EXCLUDED.status,
+        result = EXCLUDED.result, last_error = EXCLUDED.last_error,
+        retryable = EXCLUDED.retryable, retry_attempt = EXCLUDED.retry_attempt,
+        completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at";
+
+/// [`STEP_UPSERT`] reading from `source`, storing `result`, parameters after `$4`.
+pub(crate) fn step_upsert(source: &str, result: &str) -> String {
+    renumber(
+        &STEP_UPSERT
+            .replace("{source}", source)
+            .replace("{result}", result),
+        4,
+    )
+}
+
+/// Binds `#1..#13` of [`STEP_UPSERT`].
+pub(crate) fn bind_step<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    run_index: i32,
+    step: &'q StepWrite,
+) -> Result<Query<'q, Postgres, PgArguments>, PgError> {
+    Ok(query
+        .bind(run_index)
+        .bind(step.name.as_str())
+        .bind(int(step.occurrence, "occurrence")?)
+        .bind(int(step.position, "position")?)
+        .bind(step.kind.as_str())
+        .bind(step.status.as_str())
+        .bind(opt_json_text(step.result.as_ref()))
+        .bind(step.last_error.as_deref())
+        .bind(step.retryable)
+        .bind(int(step.retry_attempt, "retry_attempt")?)
+        .bind(ms(step.scheduled_at))
+        .bind(opt_ms(step.completed_at))
+        .bind(opt_ms(step.wake_at)))
+}
+
+const ATTEMPT_UPSERT: &str = ", attempt AS (
+    INSERT INTO {s}.step_attempts (execution_id, run_index, name, occurrence,
+        attempt_number, status, result, error, started_at, completed_at)
+    SELECT $1, $5, $6, $7, $18, $19, $20::json, $21, $22, $23 FROM guarded
+    ON CONFLICT (execution_id, run_index, name, occurrence, attempt_number) DO UPDATE SET
+        status = EXCLUDED.status, result = EXCLUDED.result, error = EXCLUDED.error,
+        started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at
+)";
+
+pub(crate) async fn save(db: &Db, p: &StepSave) -> Result<bool, PgError> {
+    let attempt = if p.attempt.is_some() {
+        ATTEMPT_UPSERT
+    } else {
+        ""
+    };
+    let sql = db.sql(&format!(
+        "WITH {}, step AS ({}){attempt} SELECT count(*) FROM guarded",
+        GUARDED.replace("{GUARD}", GUARD),
+        step_upsert("guarded", "#7::json"),
+    ));
+    let mut query = bind_step(
+        bind_guard(sqlx::query(&sql), &p.guard),
+        p.run_index,
+        &p.step,
+    )?;
+    if let Some(a) = &p.attempt {
+        query = query
+            .bind(int(a.attempt_number, "attempt_number")?)
+            .bind(a.status.as_str())
+            .bind(opt_json_text(a.result.as_ref()))
+            .bind(a.error.as_deref())
+            .bind(ms(a.started_at))
+            .bind(opt_ms(a.completed_at));
+    }
+    let applied: i64 = query.fetch_one(&db.pool).await?.try_get(0)?;
+    Ok(applied > 0)
+}
+
+pub(crate) async fn journal(
+    db: &Db,
+    conn: impl sqlx::PgExecutor<'_>,
+    execution_id: &str,
+    run_index: i32,
+) -> Result<Vec<StepRecord>, PgError> {
+    let sql = db.sql(
+        "SELECT name, occurrence, position, kind, status, result, last_error, retryable,
+            retry_attempt, scheduled_at, completed_at, wake_at
+         FROM {s}.steps WHERE execution_id = $1 AND run_index = $2
+         ORDER BY position, name, occurrence",
+    );
+    let found = sqlx::query(&sql)
+        .bind(execution_id)
+        .bind(run_index)
+        .fetch_all(conn)
+        .await?;
+    found.iter().map(rows::step).collect()
+}
+
+/// The parent's guard, its `spawn` entry and the child (created only if absent), in
+/// one statement.
+pub(crate) async fn spawn(db: &Db, p: &ChildSpawn) -> Result<Written<bool>, PgError> {
+    let sql = db.sql(&format!(
+        "WITH {}, step AS ({}), source AS (SELECT 1 FROM guarded), {}
+         SELECT (SELECT count(*) FROM guarded), (SELECT count(*) FROM new_notify)",
+        GUARDED.replace("{GUARD}", GUARD),
+        step_upsert("guarded", "#7::json"),
+        renumber(INSERT_CTES, 17),
+    ));
+    let query = bind_step(
+        bind_guard(sqlx::query(&sql), &p.guard),
+        p.run_index,
+        &p.step,
+    )?;
+    let row = bind_new(query, &p.child, db.channel())
+        .fetch_one(&db.pool)
+        .await?;
+    let applied = row.try_get::<i64, _>(0)? > 0;
+    Ok((applied, work_if(row.try_get::<i64, _>(1)? > 0)))
+}

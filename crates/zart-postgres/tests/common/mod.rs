@@ -1,0 +1,87 @@
+//! Shared test setup: the database URL from the environment and a fresh schema per
+//! test, dropped afterwards.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use zart_postgres::{PgOptions, PgStore};
+use zart_store_tests::TestStore;
+
+/// `ZART_TEST_POSTGRES_URL`, or `None` (with a notice) when unset. With
+/// `ZART_REQUIRE_POSTGRES=1` a missing URL fails the test instead.
+pub fn database_url() -> Option<String> {
+    match std::env::var("ZART_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("ZART_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("ZART_REQUIRE_POSTGRES=1 but ZART_TEST_POSTGRES_URL is not set");
+            }
+            eprintln!("ZART_TEST_POSTGRES_URL is not set: skipping PostgreSQL tests");
+            None
+        }
+    }
+}
+
+/// A schema name no other test (or test run) uses.
+pub fn unique_schema(tag: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("zt_{tag}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// Drops its schema when dropped, on a thread of its own so that it works from any
+/// (or no) async runtime.
+pub struct DropSchema {
+    pub url: String,
+    pub schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let schema = self.schema.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop test schema {}: {e}", self.schema);
+        }
+    }
+}
+
+/// A store on a fresh schema, with the guard that drops it.
+pub async fn fresh_store(tag: &str, options: PgOptions) -> Option<(PgStore, DropSchema)> {
+    let url = database_url()?;
+    let schema = unique_schema(tag);
+    let store = PgStore::connect_with(&url, options.schema(schema.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("connect to {schema}: {e}"));
+    Some((store, DropSchema { url, schema }))
+}
+
+/// The conformance suite's factory.
+pub async fn conformance_store() -> Option<TestStore> {
+    let (store, guard) = fresh_store("c", PgOptions::default().max_connections(8)).await?;
+    Some(TestStore::with_guard(Arc::new(store), guard))
+}
