@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::Value;
 use zart_core::{
     CancelOutcome, Clock, DetailQuery, EventOffer, ExecutionDetail, ExecutionQuery,
-    ExecutionRecord, InsertOutcome, NewExecution, OfferOutcome, RunRecord, Signal, Stats,
-    Store, Timestamp,
+    ExecutionRecord, InsertOutcome, NewExecution, OfferOutcome, RunRecord, Signal, Stats, Store,
+    Timestamp,
 };
 
 use crate::metrics::Metrics;
@@ -118,11 +118,15 @@ impl Client {
             tasks
                 .validate_input(&request.task_name, &request.payload)
                 .map_err(|e| match e.kind() {
-                    zart_core::ErrorKind::UnknownTask => ClientError::UnknownTask(e.message().into()),
+                    zart_core::ErrorKind::UnknownTask => {
+                        ClientError::UnknownTask(e.message().into())
+                    }
                     _ => ClientError::InvalidInput(e.message().into()),
                 })?;
         } else if request.task_name.is_empty() {
-            return Err(ClientError::InvalidInput("taskName must not be empty".into()));
+            return Err(ClientError::InvalidInput(
+                "taskName must not be empty".into(),
+            ));
         }
         let now = self.clock.now();
         let outcome = self
@@ -140,7 +144,10 @@ impl Client {
         match outcome {
             InsertOutcome::Created(execution) => {
                 self.metrics.execution_started(&execution.name);
-                Ok(Started { execution, created: true })
+                Ok(Started {
+                    execution,
+                    created: true,
+                })
             }
             InsertOutcome::Existing(execution) => {
                 if execution.name != request.task_name {
@@ -154,7 +161,10 @@ impl Client {
                         "execution {id:?} already exists with a different payload"
                     )));
                 }
-                Ok(Started { execution, created: false })
+                Ok(Started {
+                    execution,
+                    created: false,
+                })
             }
         }
     }
@@ -181,7 +191,9 @@ impl Client {
             loop {
                 let until = recheck.min(deadline);
                 match tokio::time::timeout_at(until, signals.recv()).await {
-                    Ok(Some(Signal::Finished { execution_id, .. })) if execution_id != id => continue,
+                    Ok(Some(Signal::Finished { execution_id, .. })) if execution_id != id => {
+                        continue
+                    }
                     Ok(Some(Signal::Work)) => continue,
                     Ok(None) => {
                         tokio::time::sleep_until(until).await;
@@ -225,7 +237,12 @@ impl Client {
 
     /// Delivers an event to an execution's inbox. It is kept until the execution waits
     /// for that name, and consumed once.
-    pub async fn offer_event(&self, id: &str, name: &str, payload: Value) -> Result<(), ClientError> {
+    pub async fn offer_event(
+        &self,
+        id: &str,
+        name: &str,
+        payload: Value,
+    ) -> Result<(), ClientError> {
         validate_name("event name", name)?;
         let offer = EventOffer {
             execution_id: id.to_owned(),
@@ -259,7 +276,11 @@ impl Client {
 
     /// An execution with its runs and one run's steps and attempts (the current run
     /// when `run_index` is `None`).
-    pub async fn detail(&self, id: &str, run_index: Option<i32>) -> Result<ExecutionDetail, ClientError> {
+    pub async fn detail(
+        &self,
+        id: &str,
+        run_index: Option<i32>,
+    ) -> Result<ExecutionDetail, ClientError> {
         let query = DetailQuery {
             execution_id: id.to_owned(),
             run_index,

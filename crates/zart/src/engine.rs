@@ -142,8 +142,8 @@ impl ZartBuilder {
 /// are applied on open.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        let store: Arc<dyn Store> = todo_store(url)?;
-        return Ok(store);
+        let store = zart_sqlite::SqliteStore::open(url)?;
+        return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
@@ -157,7 +157,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         ));
     }
     Err(StoreError::InvalidInput(
-        "unsupported database URL: expected sqlite://PATH, sqlite::memory: or postgres://...".to_owned(),
+        "unsupported database URL: expected sqlite://PATH, sqlite::memory: or postgres://..."
+            .to_owned(),
     ))
 }
-fn todo_store(_u: &str) -> Result<Arc<dyn Store>, StoreError> { Err(StoreError::Internal("x".into())) }

@@ -43,15 +43,23 @@ impl Metrics {
     pub fn with_registry(registry: Registry) -> Self {
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry.register(Box::new(c.clone())).expect("metric registered once");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("metric registered once");
             c
         };
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("valid metric");
-            registry.register(Box::new(g.clone())).expect("metric registered once");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("metric registered once");
             g
         };
-        let started = counter("zart_executions_started_total", "Executions created, by task.", &["task"]);
+        let started = counter(
+            "zart_executions_started_total",
+            "Executions created, by task.",
+            &["task"],
+        );
         let finished = counter(
             "zart_executions_finished_total",
             "Executions that reached a terminal status, by task and status (completed, failed, cancelled).",
@@ -63,13 +71,24 @@ impl Metrics {
             &["task", "outcome"],
         );
         let step_seconds = HistogramVec::new(
-            HistogramOpts::new("zart_step_duration_seconds", "Duration of step attempts, by task.")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            HistogramOpts::new(
+                "zart_step_duration_seconds",
+                "Duration of step attempts, by task.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0,
+            ]),
             &["task"],
         )
         .expect("valid metric");
-        registry.register(Box::new(step_seconds.clone())).expect("metric registered once");
-        let in_flight = gauge("zart_executions_in_flight", "Executions this process is running right now.");
+        registry
+            .register(Box::new(step_seconds.clone()))
+            .expect("metric registered once");
+        let in_flight = gauge(
+            "zart_executions_in_flight",
+            "Executions this process is running right now.",
+        );
         let slots_in_use = gauge("zart_worker_slots_in_use", "Worker slots in use.");
         let slots = gauge("zart_worker_slots", "Worker slots (the concurrency limit).");
         Self {
@@ -96,7 +115,10 @@ impl Metrics {
         use prometheus::Encoder;
         let mut buf = Vec::new();
         let encoder = prometheus::TextEncoder::new();
-        if encoder.encode(&self.inner.registry.gather(), &mut buf).is_err() {
+        if encoder
+            .encode(&self.inner.registry.gather(), &mut buf)
+            .is_err()
+        {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
@@ -115,7 +137,10 @@ impl Metrics {
 
     pub(crate) fn step_attempt(&self, task: &str, ok: bool, took: Duration) {
         let outcome = if ok { "completed" } else { "failed" };
-        self.inner.attempts.with_label_values(&[task, outcome]).inc();
+        self.inner
+            .attempts
+            .with_label_values(&[task, outcome])
+            .inc();
         self.inner
             .step_seconds
             .with_label_values(&[task])

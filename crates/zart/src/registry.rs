@@ -12,7 +12,8 @@ use zart_core::ErrorKind;
 
 use crate::{Ctx, TaskError};
 
-type ErasedHandler = Arc<dyn Fn(Ctx, Value) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;
+type ErasedHandler =
+    Arc<dyn Fn(Ctx, Value) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;
 
 #[derive(Clone)]
 pub(crate) struct RegisteredTask {
@@ -65,7 +66,9 @@ impl TaskRegistry {
                 let input: I = decode_input(ctx.task_name(), &payload)?;
                 let output = handler(ctx, input).await?;
                 serde_json::to_value(output).map_err(|e| {
-                    TaskError::permanent(format!("the task's output does not serialize to JSON: {e}"))
+                    TaskError::permanent(format!(
+                        "the task's output does not serialize to JSON: {e}"
+                    ))
                 })
             })
         });

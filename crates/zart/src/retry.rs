@@ -92,7 +92,10 @@ pub struct StepOptions {
 impl StepOptions {
     /// Default options with `retry` as the retry policy.
     pub fn retry(retry: RetryPolicy) -> Self {
-        Self { retry, timeout: None }
+        Self {
+            retry,
+            timeout: None,
+        }
     }
 
     /// Sets a per-attempt timeout.
@@ -108,7 +111,8 @@ mod tests {
 
     #[test]
     fn exponential_backoff_doubles_up_to_the_maximum() {
-        let p = RetryPolicy::exponential(Duration::from_millis(100), Duration::from_millis(350), 10);
+        let p =
+            RetryPolicy::exponential(Duration::from_millis(100), Duration::from_millis(350), 10);
         let delays: Vec<u128> = (1..=4).map(|a| p.delay_after(a).as_millis()).collect();
         assert_eq!(delays, vec![100, 200, 350, 350]);
     }

@@ -5,7 +5,9 @@ use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zart_core::{ChildSpawn, ErrorKind, ExecutionStatus, NewExecution, StepKind, StepStatus, WaitingFor};
+use zart_core::{
+    ChildSpawn, ErrorKind, ExecutionStatus, NewExecution, StepKind, StepStatus, WaitingFor,
+};
 
 use super::{decode, in_flight, park, Ctx, Halt, Slot};
 use crate::{TaskError, TaskResult};
@@ -29,7 +31,12 @@ impl Ctx {
     /// Starts a child execution of `task_name` with `input`, once per run: on replay
     /// the same child is returned. The child's id is derived from the parent's id and
     /// the spawn's step id. Cancelling the parent cancels the child.
-    pub fn spawn<'a, I, O>(&'a self, name: &str, task_name: &str, input: I) -> impl Future<Output = TaskResult<ChildHandle<O>>> + Send + 'a
+    pub fn spawn<'a, I, O>(
+        &'a self,
+        name: &str,
+        task_name: &str,
+        input: I,
+    ) -> impl Future<Output = TaskResult<ChildHandle<O>>> + Send + 'a
     where
         I: Serialize + Send + 'a,
         O: 'a,
@@ -52,13 +59,22 @@ impl Ctx {
         }
     }
 
-    async fn spawn_child<I: Serialize>(&self, slot: &Slot, task_name: String, input: I) -> Result<TaskResult<String>, Halt> {
+    async fn spawn_child<I: Serialize>(
+        &self,
+        slot: &Slot,
+        task_name: String,
+        input: I,
+    ) -> Result<TaskResult<String>, Halt> {
         if let Some(rec) = &slot.recorded {
             return Ok(decode(slot, rec.result.clone()));
         }
         let payload = match serde_json::to_value(input) {
             Ok(p) => p,
-            Err(e) => return Ok(Err(TaskError::permanent(format!("child input does not serialize: {e}")))),
+            Err(e) => {
+                return Ok(Err(TaskError::permanent(format!(
+                    "child input does not serialize: {e}"
+                ))))
+            }
         };
         let id = format!("{}/{}", self.execution_id(), slot.id());
         let now = self.now_wall();
@@ -89,7 +105,10 @@ impl Ctx {
     /// Waits durably for a child's outcome: the parent is parked (holding no worker
     /// slot) until the child finishes. A failed or cancelled child is an error of kind
     /// `child_failed`.
-    pub fn join<'a, O>(&'a self, child: &ChildHandle<O>) -> impl Future<Output = TaskResult<O>> + Send + 'a
+    pub fn join<'a, O>(
+        &'a self,
+        child: &ChildHandle<O>,
+    ) -> impl Future<Output = TaskResult<O>> + Send + 'a
     where
         O: DeserializeOwned + Send + 'a,
     {
@@ -117,19 +136,30 @@ impl Ctx {
         self.join(&handle).await
     }
 
-    async fn await_child<O: DeserializeOwned>(&self, slot: Slot, child_id: String) -> Result<TaskResult<O>, Halt> {
+    async fn await_child<O: DeserializeOwned>(
+        &self,
+        slot: Slot,
+        child_id: String,
+    ) -> Result<TaskResult<O>, Halt> {
         if let Some(rec) = &slot.recorded {
             match rec.status {
                 StepStatus::Completed => return Ok(decode(&slot, rec.result.clone())),
                 StepStatus::Dead => {
-                    return Ok(Err(child_failed(&slot, &rec.last_error.clone().unwrap_or_default())))
+                    return Ok(Err(child_failed(
+                        &slot,
+                        &rec.last_error.clone().unwrap_or_default(),
+                    )))
                 }
                 _ => {}
             }
         }
         let child = match in_flight(self, self.store().execution_get(&child_id)).await {
             Ok(Some(child)) => child,
-            Ok(None) => return Ok(Err(TaskError::permanent(format!("child execution {child_id:?} not found")))),
+            Ok(None) => {
+                return Ok(Err(TaskError::permanent(format!(
+                    "child execution {child_id:?} not found"
+                ))))
+            }
             Err(e) => return Err(self.halt(Halt::Store(e.to_string()))),
         };
         let now = self.now_wall();
@@ -153,7 +183,9 @@ impl Ctx {
                 Ok(Err(child_failed(&slot, &reason)))
             }
             ExecutionStatus::Scheduled | ExecutionStatus::Running => {
-                let waiting_for = WaitingFor::Child { execution_id: child_id };
+                let waiting_for = WaitingFor::Child {
+                    execution_id: child_id,
+                };
                 Err(self.suspend(None, waiting_for))
             }
         }
@@ -161,5 +193,9 @@ impl Ctx {
 }
 
 fn child_failed(slot: &Slot, reason: &str) -> TaskError {
-    TaskError::engine(ErrorKind::ChildFailed, reason.to_owned(), Some(slot.name.clone()))
+    TaskError::engine(
+        ErrorKind::ChildFailed,
+        reason.to_owned(),
+        Some(slot.name.clone()),
+    )
 }

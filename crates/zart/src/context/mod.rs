@@ -28,10 +28,10 @@ use crate::metrics::Metrics;
 use crate::TaskError;
 
 pub use child::ChildHandle;
-pub(crate) use state::{Halt, Suspension};
-pub(crate) use step::panicked;
-pub use step::current_attempt;
 use state::CtxState;
+pub(crate) use state::{Halt, Suspension};
+pub use step::current_attempt;
+pub(crate) use step::panicked;
 
 /// Settings that shape how a context runs steps.
 #[derive(Debug, Clone)]
@@ -192,7 +192,10 @@ impl Ctx {
 
     /// Asks the runner to park the execution (once no step is in flight).
     pub(crate) fn suspend(&self, wake_at: Option<Timestamp>, waiting_for: WaitingFor) -> Halt {
-        self.halt(Halt::Suspend(Suspension { wake_at, waiting_for }))
+        self.halt(Halt::Suspend(Suspension {
+            wake_at,
+            waiting_for,
+        }))
     }
 
     pub(crate) fn guard(&self) -> LeaseGuard {
@@ -213,7 +216,11 @@ impl Ctx {
     }
 
     /// Writes a journal entry; a lost lease halts the run.
-    pub(crate) async fn save(&self, step: StepWrite, attempt: Option<zart_core::AttemptWrite>) -> Result<(), Halt> {
+    pub(crate) async fn save(
+        &self,
+        step: StepWrite,
+        attempt: Option<zart_core::AttemptWrite>,
+    ) -> Result<(), Halt> {
         let params = StepSave {
             guard: self.guard(),
             run_index: self.inner.run_index,
@@ -251,7 +258,10 @@ pub(crate) async fn park<T>(_halt: Halt) -> T {
     std::future::pending().await
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(slot: &Slot, value: Option<Value>) -> Result<T, TaskError> {
+pub(crate) fn decode<T: DeserializeOwned>(
+    slot: &Slot,
+    value: Option<Value>,
+) -> Result<T, TaskError> {
     let value = value.unwrap_or(Value::Null);
     serde_json::from_value(value).map_err(|e| {
         TaskError::permanent(format!(

@@ -23,7 +23,11 @@ impl Ctx {
     /// [`TaskError::is_step_failed`] holds. A step that was running when its worker
     /// crashed runs again: steps are at-least-once while in flight, exactly-once once
     /// completed.
-    pub fn step<'a, T, F, Fut>(&'a self, name: &str, f: F) -> impl Future<Output = TaskResult<T>> + Send + 'a
+    pub fn step<'a, T, F, Fut>(
+        &'a self,
+        name: &str,
+        f: F,
+    ) -> impl Future<Output = TaskResult<T>> + Send + 'a
     where
         T: Serialize + DeserializeOwned + Send + 'a,
         F: FnMut() -> Fut + Send + 'a,
@@ -56,7 +60,12 @@ impl Ctx {
         }
     }
 
-    async fn run_step<T, F, Fut>(&self, slot: Slot, options: StepOptions, mut f: F) -> Result<TaskResult<T>, Halt>
+    async fn run_step<T, F, Fut>(
+        &self,
+        slot: Slot,
+        options: StepOptions,
+        mut f: F,
+    ) -> Result<TaskResult<T>, Halt>
     where
         T: Serialize + DeserializeOwned,
         F: FnMut() -> Fut,
@@ -92,7 +101,13 @@ impl Ctx {
     }
 
     /// Runs one attempt and records its outcome durably.
-    async fn attempt<T, F, Fut>(&self, slot: &Slot, options: &StepOptions, attempt: u32, f: &mut F) -> Result<Attempt<T>, Halt>
+    async fn attempt<T, F, Fut>(
+        &self,
+        slot: &Slot,
+        options: &StepOptions,
+        attempt: u32,
+        f: &mut F,
+    ) -> Result<Attempt<T>, Halt>
     where
         T: Serialize,
         F: FnMut() -> Fut,
@@ -100,8 +115,11 @@ impl Ctx {
     {
         let started_at = self.now_wall();
         let clock = Instant::now();
-        let outcome = ATTEMPT.scope(attempt, run_guarded(f, options.timeout)).await;
-        self.metrics().step_attempt(self.task_name(), outcome.is_ok(), clock.elapsed());
+        let outcome = ATTEMPT
+            .scope(attempt, run_guarded(f, options.timeout))
+            .await;
+        self.metrics()
+            .step_attempt(self.task_name(), outcome.is_ok(), clock.elapsed());
         let now = self.now_wall();
         let mut step = slot.write(StepStatus::Completed, now);
         step.retry_attempt = attempt;
@@ -136,7 +154,10 @@ impl Ctx {
         let json = match serde_json::to_value(&value) {
             Ok(json) => json,
             Err(e) => {
-                let msg = format!("the result of step {:?} does not serialize to JSON: {e}", slot.id());
+                let msg = format!(
+                    "the result of step {:?} does not serialize to JSON: {e}",
+                    slot.id()
+                );
                 return Ok(Attempt::Done(Err(TaskError::permanent(msg))));
             }
         };
@@ -148,7 +169,12 @@ impl Ctx {
 
     /// Waits until `retry_at`: in place when the wait is short, otherwise by parking
     /// the execution so it holds no worker slot.
-    async fn backoff(&self, slot: &Slot, next_attempt: u32, retry_at: zart_core::Timestamp) -> Result<(), Halt> {
+    async fn backoff(
+        &self,
+        slot: &Slot,
+        next_attempt: u32,
+        retry_at: zart_core::Timestamp,
+    ) -> Result<(), Halt> {
         let remaining = (retry_at - self.now_wall()).to_std().unwrap_or_default();
         if remaining.is_zero() {
             return Ok(());

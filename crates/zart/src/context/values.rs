@@ -10,17 +10,20 @@ use super::{in_flight, park, Ctx, Halt};
 impl Ctx {
     /// The current time, recorded the first time the code reaches this call.
     pub async fn now(&self) -> Timestamp {
-        self.journaled("zart.now", StepKind::Now, || self.now_wall()).await
+        self.journaled("zart.now", StepKind::Now, || self.now_wall())
+            .await
     }
 
     /// A random UUID v4, recorded the first time the code reaches this call.
     pub async fn uuid(&self) -> uuid::Uuid {
-        self.journaled("zart.uuid", StepKind::Uuid, uuid::Uuid::new_v4).await
+        self.journaled("zart.uuid", StepKind::Uuid, uuid::Uuid::new_v4)
+            .await
     }
 
     /// A random `f64` in `[0, 1)`, recorded the first time the code reaches this call.
     pub async fn random(&self) -> f64 {
-        self.journaled("zart.random", StepKind::Random, rand::random::<f64>).await
+        self.journaled("zart.random", StepKind::Random, rand::random::<f64>)
+            .await
     }
 
     async fn journaled<T, F>(&self, name: &str, kind: StepKind, make: F) -> T

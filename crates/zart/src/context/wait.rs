@@ -14,13 +14,21 @@ impl Ctx {
     /// Sleeps durably for `duration`: the execution is parked (holding no worker slot)
     /// and resumes when the timer is due, even after a restart. The due time is fixed
     /// the first time the code reaches this call.
-    pub fn sleep<'a>(&'a self, name: &str, duration: Duration) -> impl Future<Output = ()> + Send + 'a {
+    pub fn sleep<'a>(
+        &'a self,
+        name: &str,
+        duration: Duration,
+    ) -> impl Future<Output = ()> + Send + 'a {
         let due = self.now_wall() + chrono_delay(duration);
         self.sleep_until(name, due)
     }
 
     /// Sleeps durably until `at` (see [`Ctx::sleep`]).
-    pub fn sleep_until<'a>(&'a self, name: &str, at: Timestamp) -> impl Future<Output = ()> + Send + 'a {
+    pub fn sleep_until<'a>(
+        &'a self,
+        name: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = ()> + Send + 'a {
         let slot = self.reserve(name, StepKind::Sleep);
         async move {
             let result = match slot {
@@ -66,7 +74,11 @@ impl Ctx {
     /// arrives within `timeout` (counted from the first time the code reached this
     /// call) the result is an error for which [`TaskError::is_timeout`] holds: handle
     /// it to take a fallback path, or return it to fail the execution.
-    pub fn wait_for_event<'a, T>(&'a self, name: &str, timeout: Duration) -> impl Future<Output = TaskResult<T>> + Send + 'a
+    pub fn wait_for_event<'a, T>(
+        &'a self,
+        name: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = TaskResult<T>> + Send + 'a
     where
         T: DeserializeOwned + Send + 'a,
     {
@@ -84,10 +96,18 @@ impl Ctx {
         }
     }
 
-    async fn await_event<T: DeserializeOwned>(&self, slot: Slot, deadline: Timestamp) -> Result<TaskResult<T>, Halt> {
+    async fn await_event<T: DeserializeOwned>(
+        &self,
+        slot: Slot,
+        deadline: Timestamp,
+    ) -> Result<TaskResult<T>, Halt> {
         let deadline = match &slot.recorded {
-            Some(rec) if rec.status == StepStatus::Completed => return Ok(decode(&slot, rec.result.clone())),
-            Some(rec) if rec.status == StepStatus::Dead => return Ok(Err(event_timeout(&slot.name))),
+            Some(rec) if rec.status == StepStatus::Completed => {
+                return Ok(decode(&slot, rec.result.clone()))
+            }
+            Some(rec) if rec.status == StepStatus::Dead => {
+                return Ok(Err(event_timeout(&slot.name)))
+            }
             Some(rec) => rec.wake_at.unwrap_or(deadline),
             None => deadline,
         };

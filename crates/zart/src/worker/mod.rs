@@ -11,7 +11,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use zart_core::{ClaimedExecution, Clock, ExecutionClaim, ExecutionStatus, LeaseRenew, Signal, Store};
+use zart_core::{
+    ClaimedExecution, Clock, ExecutionClaim, ExecutionStatus, LeaseRenew, Signal, Store,
+};
 
 pub use config::WorkerConfig;
 
@@ -84,7 +86,10 @@ impl WorkerHandle {
         metrics: Metrics,
         config: WorkerConfig,
     ) -> Self {
-        let worker_id = config.worker_id.clone().unwrap_or_else(config::generated_worker_id);
+        let worker_id = config
+            .worker_id
+            .clone()
+            .unwrap_or_else(config::generated_worker_id);
         metrics.set_slots(config.concurrency);
         let shared = Arc::new(Shared {
             store,
@@ -158,7 +163,10 @@ async fn claim_loop(shared: Arc<Shared>) {
             return;
         }
         let woken = shared.work.notified();
-        let free = shared.config.concurrency.saturating_sub(shared.running().len());
+        let free = shared
+            .config
+            .concurrency
+            .saturating_sub(shared.running().len());
         let mut wait = shared.config.poll_interval;
         if free > 0 {
             match claim(&shared, free).await {
@@ -190,7 +198,8 @@ async fn claim_loop(shared: Arc<Shared>) {
 
 async fn claim(shared: &Arc<Shared>, free: usize) -> Result<usize, zart_core::StoreError> {
     let now = shared.clock.now();
-    let lease = chrono::Duration::from_std(shared.config.lease_duration).unwrap_or(chrono::Duration::MAX);
+    let lease =
+        chrono::Duration::from_std(shared.config.lease_duration).unwrap_or(chrono::Duration::MAX);
     let claimed = shared
         .store
         .execution_claim(ExecutionClaim {
@@ -265,7 +274,8 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
             continue;
         }
         let now = shared.clock.now();
-        let lease = chrono::Duration::from_std(shared.config.lease_duration).unwrap_or(chrono::Duration::MAX);
+        let lease = chrono::Duration::from_std(shared.config.lease_duration)
+            .unwrap_or(chrono::Duration::MAX);
         let renew = LeaseRenew {
             worker_id: shared.worker_id.clone(),
             now,

@@ -26,7 +26,11 @@ enum Ending {
     Release,
 }
 
-pub(super) async fn run_execution(shared: Arc<Shared>, claimed: ClaimedExecution, stop: CancellationToken) {
+pub(super) async fn run_execution(
+    shared: Arc<Shared>,
+    claimed: ClaimedExecution,
+    stop: CancellationToken,
+) {
     let ending = drive(&shared, &claimed, &stop).await;
     let guard = |shared: &Shared| LeaseGuard {
         execution_id: claimed.id.clone(),
@@ -51,7 +55,9 @@ pub(super) async fn run_execution(shared: Arc<Shared>, claimed: ClaimedExecution
             })
             .await;
             if matches!(written, Ok(true)) {
-                shared.metrics.execution_finished(&claimed.task_name, status);
+                shared
+                    .metrics
+                    .execution_finished(&claimed.task_name, status);
             }
             report(&claimed.id, "finish", written);
         }
@@ -80,7 +86,9 @@ fn report(id: &str, what: &str, written: Result<bool, zart_core::StoreError>) {
     match written {
         Ok(true) => {}
         Ok(false) => tracing::debug!(execution = id, "lease lost before {what}"),
-        Err(e) => tracing::warn!(execution = id, error = %e, "could not {what} execution; its lease will expire and it will be resumed"),
+        Err(e) => {
+            tracing::warn!(execution = id, error = %e, "could not {what} execution; its lease will expire and it will be resumed")
+        }
     }
 }
 
@@ -116,7 +124,11 @@ async fn drive(shared: &Shared, claimed: &ClaimedExecution, stop: &CancellationT
         let err = unknown_task(&claimed.task_name);
         return failure(ErrorKind::UnknownTask, err.message().to_owned());
     };
-    let journal = match shared.store.journal_load(&claimed.id, claimed.run_index).await {
+    let journal = match shared
+        .store
+        .journal_load(&claimed.id, claimed.run_index)
+        .await
+    {
         Ok(journal) => journal,
         Err(e) => {
             tracing::warn!(execution = %claimed.id, error = %e, "could not load journal");
@@ -137,9 +149,12 @@ async fn drive(shared: &Shared, claimed: &ClaimedExecution, stop: &CancellationT
         fence: claimed.fence,
         journal,
     });
-    let handler = AssertUnwindSafe((task.handler)(ctx.clone(), claimed.payload.clone())).catch_unwind();
+    let handler =
+        AssertUnwindSafe((task.handler)(ctx.clone(), claimed.payload.clone())).catch_unwind();
     let mut handler = std::pin::pin!(handler);
-    let until_deadline = claimed.deadline_at.map(|d| (d - now).to_std().unwrap_or_default());
+    let until_deadline = claimed
+        .deadline_at
+        .map(|d| (d - now).to_std().unwrap_or_default());
     let deadline_timer = async {
         match until_deadline {
             Some(left) => tokio::time::sleep(left).await,
@@ -183,7 +198,8 @@ fn halted(ctx: &Ctx) -> Option<Ending> {
     }
 }
 
-type HandlerOutcome = Result<Result<serde_json::Value, crate::TaskError>, Box<dyn std::any::Any + Send>>;
+type HandlerOutcome =
+    Result<Result<serde_json::Value, crate::TaskError>, Box<dyn std::any::Any + Send>>;
 
 fn handler_ended(ctx: &Ctx, outcome: HandlerOutcome) -> Ending {
     match &ctx.lock().halt {

@@ -1,0 +1,98 @@
+//! Shared test harness: a real SQLite file per test, and a fast worker.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use zart::core::{ExecutionRecord, Store};
+use zart::prelude::*;
+
+/// A fresh SQLite database file.
+pub struct Db {
+    pub dir: TempDir,
+    pub url: String,
+    pub store: Arc<dyn Store>,
+}
+
+pub async fn db() -> Db {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("zart.db").display());
+    let store = zart::connect(&url).await.expect("open store");
+    Db { dir, url, store }
+}
+
+impl Db {
+    /// Opens the same database again, as a restarted process would.
+    pub async fn reopen(&self) -> Arc<dyn Store> {
+        zart::connect(&self.url).await.expect("reopen store")
+    }
+}
+
+/// A worker that reacts fast: short polling and lease, short in-place backoffs.
+pub fn fast() -> WorkerConfig {
+    WorkerConfig::default()
+        .concurrency(8)
+        .poll_interval(Duration::from_millis(200))
+        .lease_duration(Duration::from_secs(5))
+        .inline_backoff(Duration::from_millis(300))
+}
+
+/// Counts side effects of steps.
+#[derive(Clone, Default)]
+pub struct Counter(Arc<AtomicU32>);
+
+impl Counter {
+    pub fn bump(&self) -> u32 {
+        self.0.fetch_add(1, Ordering::SeqCst) + 1
+    }
+    pub fn get(&self) -> u32 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub async fn start(client: &Client, task: &str, payload: serde_json::Value) -> String {
+    client
+        .start(StartRequest::new(task, payload))
+        .await
+        .expect("start")
+        .execution
+        .durable_execution_id
+}
+
+pub async fn finish(client: &Client, id: &str) -> ExecutionRecord {
+    client.wait(id, WAIT).await.expect("execution finishes")
+}
+
+/// Polls the store until `pred` holds for the execution. For states no signal
+/// announces (an execution parked on a timer); bounded by a generous limit.
+pub async fn until(
+    client: &Client,
+    id: &str,
+    pred: impl Fn(&ExecutionRecord) -> bool,
+) -> ExecutionRecord {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let e = client.get(id).await.expect("get");
+        if pred(&e) {
+            return e;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition never held: {e:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+pub fn parked_on(kind: &'static str) -> impl Fn(&ExecutionRecord) -> bool {
+    move |e| {
+        e.waiting_for
+            .as_ref()
+            .map(|w| serde_json::to_value(w).unwrap()["kind"] == kind)
+            .unwrap_or(false)
+    }
+}
