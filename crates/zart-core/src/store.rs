@@ -172,7 +172,9 @@ pub struct ClaimedExecution {
     pub payload: Value,
     /// The current run.
     pub run_index: i32,
-    /// The new fencing token: carry it in every [`LeaseGuard`].
+    /// The new fencing token: carry it in every [`LeaseGuard`]. Fences start at 0 and
+    /// every claim adds 1, so `1` means this is the execution's first claim and its
+    /// journal is empty (the runtime then skips loading it).
     pub fence: i64,
     /// The execution deadline, if any.
     pub deadline_at: Option<Timestamp>,

@@ -7,7 +7,8 @@ use zart_core::{ExecutionOutcome, ExecutionStatus, NewExecution, WaitingFor};
 
 use crate::support::*;
 
-/// A claim bumps the fence, marks the execution and its run running, sets
+/// A claim bumps the fence (1 on the first claim, which the runtime relies on to skip
+/// loading an empty journal), marks the execution and its run running, sets
 /// `started_at` the first time only, and shows the lease as `waitingFor`.
 pub async fn claim_increments_fence_and_marks_running(store: DynStore) {
     let before = insert(&store, "e1").await;
@@ -28,6 +29,7 @@ pub async fn claim_increments_fence_and_marks_running(store: DynStore) {
     assert_eq!(run.status, ExecutionStatus::Running);
     assert_eq!(run.started_at, Some(at(100)));
 
+    assert_eq!(first.fence, 1, "the first claim of an execution has fence 1");
     let later = 100 + LEASE_MS;
     let second = claim_one(&store, "w2", later, "e1").await;
     assert!(second.fence > first.fence, "fence must grow on every claim");

@@ -125,6 +125,6 @@ async fn cancelling_a_parent_cancels_its_running_child_and_stops_its_steps() {
     );
     let err = client.cancel(&id).await.unwrap_err();
     assert!(matches!(err, ClientError::Conflict(_)), "{err:?}");
-    assert_eq!(worker.running(), 0);
+    idle(&worker).await;
     worker.shutdown(Duration::from_secs(5)).await;
 }

@@ -10,7 +10,11 @@ use serde_json::json;
 use zart::core::{ExecutionClaim, ExecutionStatus};
 use zart::prelude::*;
 
-fn slow_task(store: std::sync::Arc<dyn zart::core::Store>, runs: Counter, gate: Option<std::sync::Arc<tokio::sync::Notify>>) -> Zart {
+fn slow_task(
+    store: std::sync::Arc<dyn zart::core::Store>,
+    runs: Counter,
+    gate: Option<std::sync::Arc<tokio::sync::Notify>>,
+) -> Zart {
     Zart::builder(store)
         .task("slow", move |ctx: Ctx, _: serde_json::Value| {
             let (runs, gate) = (runs.clone(), gate.clone());
@@ -42,7 +46,10 @@ async fn heartbeats_keep_a_step_longer_than_the_lease_on_one_worker() {
     let a = zart.start_worker(short_lease.clone());
     let b = zart.start_worker(short_lease);
     let id = start(&client, "slow", json!(null)).await;
-    assert_eq!(finish(&client, &id).await.status, ExecutionStatus::Completed);
+    assert_eq!(
+        finish(&client, &id).await.status,
+        ExecutionStatus::Completed
+    );
     assert_eq!(runs.get(), 1, "the lease expired under a live worker");
     a.shutdown(Duration::from_secs(5)).await;
     b.shutdown(Duration::from_secs(5)).await;
@@ -74,7 +81,10 @@ async fn a_worker_that_lost_its_lease_writes_nothing() {
     gate.notify_one(); // the first worker's step finishes now, with a stale fence
     let deadline = tokio::time::Instant::now() + WAIT;
     while worker.running() > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "stale worker kept running");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stale worker kept running"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let journal = db.store.journal_load(&id, 1).await.unwrap();

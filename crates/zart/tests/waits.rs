@@ -136,7 +136,10 @@ async fn a_sleeping_execution_holds_no_worker_slot() {
         finish(&client, &other).await.status,
         ExecutionStatus::Completed
     );
-    assert_eq!(worker.running(), 0);
+    assert_eq!(
+        client.get(&sleeper).await.unwrap().status,
+        ExecutionStatus::Running
+    );
     worker.shutdown(Duration::from_secs(5)).await;
 }
 

@@ -183,6 +183,21 @@ async fn drive(shared: &Shared, claimed: &ClaimedExecution, stop: &CancellationT
     }
 }
 
+/// The run's journal; a first claim has none, which saves a read per execution.
+async fn load_journal(
+    shared: &Shared,
+    claimed: &ClaimedExecution,
+    first_claim: bool,
+) -> Result<Vec<zart_core::StepRecord>, zart_core::StoreError> {
+    if first_claim {
+        return Ok(Vec::new());
+    }
+    shared
+        .store
+        .journal_load(&claimed.id, claimed.run_index)
+        .await
+}
+
 /// Acts on a halt once it is actionable: a suspension waits for in-flight steps.
 fn halted(ctx: &Ctx) -> Option<Ending> {
     let state = ctx.lock();

@@ -96,3 +96,16 @@ pub fn parked_on(kind: &'static str) -> impl Fn(&ExecutionRecord) -> bool {
             .unwrap_or(false)
     }
 }
+
+/// Waits (bounded) until the worker runs nothing: the runner task of an execution
+/// ends just after its final write, so "finished" is observed a moment before "idle".
+pub async fn idle(worker: &WorkerHandle) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while worker.running() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "worker never became idle"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
