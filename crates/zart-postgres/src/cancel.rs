@@ -10,21 +10,27 @@ use crate::errors::PgError;
 use crate::listen::{finished_payload, WORK};
 use crate::rows::{self, ms};
 
+const READ_ROOT: &str = "SELECT status FROM {s}.executions WHERE id = $1";
+
 const LOCK_ROOT: &str = "SELECT status, parent_id FROM {s}.executions WHERE id = $1 FOR UPDATE";
 
-/// Unfinished descendants, locked. Run until the set stops growing: a descendant
-/// spawning a child commits either before the statement's snapshot (found) or while
-/// holding its own row, which this statement then waits for (found by the next
-/// round). Once every member is locked, none can spawn.
+/// Unfinished descendants, locked deepest first: the order in which a finishing
+/// child locks itself and then its parent, so the two do not deadlock.
+///
+/// Run until the set stops growing: a descendant spawning a child commits either
+/// before the statement's snapshot (found) or while holding its own row, which this
+/// statement then waits for (found by the next round). Once every member is locked,
+/// none can spawn. The depth cap guards against a cycle of parent ids.
 const LOCK_DESCENDANTS: &str = "
-    WITH RECURSIVE tree(id) AS (
-        SELECT id FROM {s}.executions WHERE parent_id = $1
-        UNION
-        SELECT e.id FROM {s}.executions e JOIN tree t ON e.parent_id = t.id
+    WITH RECURSIVE tree(id, depth) AS (
+        SELECT id, 1 FROM {s}.executions WHERE parent_id = $1
+        UNION ALL
+        SELECT e.id, t.depth + 1 FROM {s}.executions e JOIN tree t ON e.parent_id = t.id
+        WHERE t.depth < 1000
     )
-    SELECT e.id FROM {s}.executions e JOIN tree USING (id)
+    SELECT e.id FROM {s}.executions e JOIN tree t ON t.id = e.id
     WHERE e.status IN ('scheduled', 'running')
-    ORDER BY e.id
+    ORDER BY t.depth DESC, e.id
     FOR UPDATE OF e";
 
 /// Bumping the fence invalidates every lease on them.
@@ -69,18 +75,27 @@ pub(crate) async fn cancel(
     now: Timestamp,
 ) -> Result<Written<CancelOutcome>, PgError> {
     let mut tx = db.pool.begin().await?;
+    let status: Option<String> = sqlx::query_scalar(&db.sql(READ_ROOT))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(done) = terminal(status.as_deref())? {
+        return Ok((done, Vec::new()));
+    }
+    // Children first, then the root, then any child the root spawned meanwhile.
+    lock_descendants(db, &mut tx, id).await?;
     let root = sqlx::query(&db.sql(LOCK_ROOT))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-    let Some(root) = root else {
-        return Ok((CancelOutcome::NotFound, Vec::new()));
-    };
-    let status: ExecutionStatus = rows::parse(root.try_get::<&str, _>("status")?)?;
-    if status.is_terminal() {
-        return Ok((CancelOutcome::AlreadyTerminal(status), Vec::new()));
+    let status: Option<String> = root.as_ref().map(|r| r.try_get("status")).transpose()?;
+    if let Some(done) = terminal(status.as_deref())? {
+        return Ok((done, Vec::new()));
     }
-    let parent: Option<String> = root.try_get("parent_id")?;
+    let parent: Option<String> = match &root {
+        Some(row) => row.try_get("parent_id")?,
+        None => None,
+    };
     let descendants = lock_descendants(db, &mut tx, id).await?;
     let mut ids = vec![id.to_owned()];
     ids.extend(descendants.into_iter().filter(|d| d != id));
@@ -115,6 +130,17 @@ pub(crate) async fn cancel(
     }
     tx.commit().await?;
     Ok((CancelOutcome::Cancelled(ids), signals))
+}
+
+/// The outcome when the root is missing or already finished.
+fn terminal(status: Option<&str>) -> Result<Option<CancelOutcome>, PgError> {
+    let Some(status) = status else {
+        return Ok(Some(CancelOutcome::NotFound));
+    };
+    let status: ExecutionStatus = rows::parse(status)?;
+    Ok(status
+        .is_terminal()
+        .then_some(CancelOutcome::AlreadyTerminal(status)))
 }
 
 async fn lock_descendants(

@@ -183,3 +183,11 @@ impl PgStore {
         }
     }
 }
+
+/// `PgStore::connect_with` must stay spawnable: its future is `Send + 'static`
+/// whenever its arguments are.
+#[cfg(test)]
+fn _connect_future_is_send(url: &'static str) {
+    fn assert_send<T: Send + 'static>(_: T) {}
+    assert_send(PgStore::connect_with(url, PgOptions::default()));
+}

@@ -2,6 +2,7 @@
 //! keyed by the schema name, so concurrent processes starting at once migrate exactly
 //! once. Version numbers are the SQLite store's.
 
+use sqlx::Executor;
 use zart_core::StoreError;
 
 use crate::db::{migration_lock_key, Db};
@@ -46,8 +47,7 @@ pub(crate) async fn run(db: &Db) -> Result<(), PgError> {
     }
     // The migration files name no schema: they run with the search path set to ours
     // for this transaction only.
-    sqlx::raw_sql(&db.sql("SET LOCAL search_path TO {s}"))
-        .execute(&mut *tx)
+    tx.execute(db.sql("SET LOCAL search_path TO {s}").as_str())
         .await?;
     for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         apply(db, &mut tx, migration).await?;
@@ -65,24 +65,22 @@ async fn ensure_schema(db: &Db, tx: &mut sqlx::PgConnection) -> Result<(), PgErr
             .fetch_one(&mut *tx)
             .await?;
     if !exists {
-        sqlx::raw_sql(&db.sql("CREATE SCHEMA {s}"))
-            .execute(&mut *tx)
-            .await?;
+        tx.execute(db.sql("CREATE SCHEMA {s}").as_str()).await?;
     }
-    sqlx::raw_sql(&db.sql(
+    let table = db.sql(
         "CREATE TABLE IF NOT EXISTS {s}.schema_migrations (
             version    BIGINT PRIMARY KEY,
             name       TEXT   NOT NULL,
             applied_at BIGINT NOT NULL
         )",
-    ))
-    .execute(&mut *tx)
-    .await?;
+    );
+    tx.execute(table.as_str()).await?;
     Ok(())
 }
 
 async fn apply(db: &Db, tx: &mut sqlx::PgConnection, m: &Migration) -> Result<(), PgError> {
-    sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(|e| {
+    // A plain string runs over the simple query protocol: several statements at once.
+    tx.execute(m.sql).await.map_err(|e| {
         let cause = StoreError::from(PgError::Sql(e));
         StoreError::Internal(format!(
             "migration {} ({}) failed: {cause}",

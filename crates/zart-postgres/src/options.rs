@@ -105,7 +105,11 @@ pub(crate) fn resolve(
     validate_schema(&schema)?;
     let connect = PgConnectOptions::from_str(&url)
         .map_err(|e| StoreError::InvalidInput(format!("invalid PostgreSQL connection URL: {e}")))?;
-    Ok((connect.application_name("zart"), schema))
+    let connect = match connect.get_application_name() {
+        Some(_) => connect,
+        None => connect.application_name("zart"),
+    };
+    Ok((connect, schema))
 }
 
 fn split_schema_param(url: &str) -> (String, Option<String>) {

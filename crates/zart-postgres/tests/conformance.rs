@@ -3,4 +3,4 @@
 
 mod common;
 
-zart_store_tests::conformance_suite!(|| common::conformance_store());
+zart_store_tests::conformance_suite!(common::conformance_store);

@@ -70,6 +70,42 @@ impl Drop for DropSchema {
     }
 }
 
+/// `url` with `application_name=name`, so a test can find its store's backends in
+/// `pg_stat_activity`.
+pub fn with_app_name(url: &str, name: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}application_name={name}")
+}
+
+/// A store on a fresh schema, connected as application `tag` (see
+/// [`with_app_name`]), with the guard that drops its schema.
+pub async fn fresh_named_store(tag: &str, options: PgOptions) -> Option<(PgStore, DropSchema)> {
+    let url = database_url()?;
+    let schema = unique_schema(tag);
+    let named = with_app_name(&url, &schema);
+    let store = PgStore::connect_with(&named, options.schema(schema.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("connect to {schema}: {e}"));
+    Some((store, DropSchema { url, schema }))
+}
+
+/// Terminates the backends of application `name` whose last statement starts with
+/// `query_prefix` (any, when empty); returns how many.
+pub async fn kill_backends(store: &PgStore, name: &str, query_prefix: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE application_name = $1 AND pid <> pg_backend_pid()
+              AND starts_with(query, $2)
+        ) AS killed",
+    )
+    .bind(name)
+    .bind(query_prefix)
+    .fetch_one(store.pool())
+    .await
+    .expect("terminate backends")
+}
+
 /// A store on a fresh schema, with the guard that drops it.
 pub async fn fresh_store(tag: &str, options: PgOptions) -> Option<(PgStore, DropSchema)> {
     let url = database_url()?;
