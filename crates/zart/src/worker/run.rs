@@ -124,11 +124,8 @@ async fn drive(shared: &Shared, claimed: &ClaimedExecution, stop: &CancellationT
         let err = unknown_task(&claimed.task_name);
         return failure(ErrorKind::UnknownTask, err.message().to_owned());
     };
-    let journal = match shared
-        .store
-        .journal_load(&claimed.id, claimed.run_index)
-        .await
-    {
+    let first_claim = claimed.fence == 1 && claimed.run_index == 1;
+    let journal = match load_journal(shared, claimed, first_claim).await {
         Ok(journal) => journal,
         Err(e) => {
             tracing::warn!(execution = %claimed.id, error = %e, "could not load journal");
