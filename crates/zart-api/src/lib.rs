@@ -1,1 +1,77 @@
-//! zart-api (under construction).
+//! The HTTP layer of Zart: an [axum] router exposing a [`zart::Client`] as the Zart
+//! HTTP API (`docs` of the contract: `API.md`), and a server helper with graceful
+//! shutdown.
+//!
+//! This crate owns routing, request parsing, the JSON error shape, authentication,
+//! CORS, body limits, HTTP metrics and the OpenAPI document. It holds no SQL and no
+//! engine logic: every handler is one [`zart::Client`] call, and client errors map to
+//! statuses in one place ([`ApiError`]).
+//!
+//! Routes:
+//! - public routes under [`ApiConfig::api_prefix`] (`/api/v1`): executions, stats, events;
+//! - admin routes under [`ApiConfig::admin_prefix`] (`/zart/admin/v1`): detail and runs;
+//! - at the root: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/swagger-ui`.
+//!
+//! # Serving
+//!
+//! ```no_run
+//! use zart::prelude::*;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let zart = Zart::builder(zart::connect("sqlite://app.db").await?)
+//!     .task("greet", |_ctx: Ctx, name: String| async move { Ok(format!("hello {name}")) })
+//!     .build();
+//! let _worker = zart.start_worker(WorkerConfig::default());
+//! let config = zart_api::ApiConfig::from_env()?;
+//! let app = zart_api::router(zart.client(), zart.metrics().clone(), config);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! zart_api::serve(listener, app, zart_api::shutdown_signal()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Mounting in your own axum app
+//!
+//! [`router`] returns a plain `axum::Router` with its state applied, so it merges into
+//! an application of yours. It has a fallback (a JSON 404), so merge a router *without*
+//! a fallback into it, and keep your paths clear of the prefixes and root routes:
+//!
+//! ```no_run
+//! # fn demo(client: zart::Client, metrics: zart::metrics::Metrics) {
+//! use axum::routing::get;
+//!
+//! let zart_routes = zart_api::router(client, metrics, zart_api::ApiConfig::default());
+//! let app = axum::Router::new()
+//!     .route("/", get(|| async { "my app" }))
+//!     .merge(zart_routes);
+//! # let _ = app; }
+//! ```
+
+mod auth;
+mod config;
+pub mod dto;
+mod error;
+mod extract;
+mod json_errors;
+mod metrics;
+mod openapi;
+mod routes;
+mod server;
+
+pub use config::{
+    ApiConfig, ConfigError, DEFAULT_ADMIN_PREFIX, DEFAULT_API_PREFIX, DEFAULT_MAX_BODY_BYTES,
+};
+pub use error::ApiError;
+pub use extract::MAX_WAIT;
+pub use metrics::UNMATCHED_ROUTE;
+pub use openapi::{OPENAPI_PATH, SWAGGER_UI_PATH};
+pub use server::{serve, shutdown_signal};
+
+mod app;
+pub use app::router;
+
+/// What every handler receives.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    client: zart::Client,
+    metrics: zart::metrics::Metrics,
+}

@@ -1,0 +1,120 @@
+//! [`router`]: assembles the route groups, their authentication, the OpenAPI document
+//! and the cross-cutting layers (metrics, CORS, body limit, JSON errors, tracing).
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::any;
+use axum::Router;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{require_bearer, RequiredToken};
+use crate::json_errors::{json_errors, unknown_route};
+use crate::metrics::{record, tag_route, HttpMetrics};
+use crate::{openapi, routes, ApiConfig, AppState};
+
+/// The Zart HTTP API as an axum router, ready to [`serve`](crate::serve) or to merge
+/// into your own app.
+///
+/// HTTP metrics are registered in `metrics.registry()` and `/metrics` renders that
+/// whole registry (the engine's metrics included). Build one router per [`Metrics`]:
+/// a second router over the same registry cannot register its HTTP metrics and does
+/// not count its requests (a warning is logged).
+///
+/// # Panics
+/// If `config` fails [`ApiConfig::validate`] (a configuration from
+/// [`ApiConfig::from_env`] never does).
+///
+/// [`Metrics`]: zart::metrics::Metrics
+pub fn router(client: zart::Client, metrics: zart::metrics::Metrics, config: ApiConfig) -> Router {
+    if let Err(err) = config.validate() {
+        panic!("invalid zart_api::ApiConfig: {err}");
+    }
+    let http_metrics = HttpMetrics::register(metrics.registry());
+    let state = AppState { client, metrics };
+    let api_token = config.api_token.as_deref().map(RequiredToken::new);
+    let admin_token = config
+        .admin_token
+        .as_deref()
+        .map(RequiredToken::new)
+        .or_else(|| api_token.clone());
+
+    let (public, public_doc) = routes::public().split_for_parts();
+    let (admin, admin_doc) = routes::admin::routes().split_for_parts();
+    let (ops, ops_doc) = OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(crate::metrics::render))
+        .split_for_parts();
+    let (health, health_doc) = routes::health::routes().split_for_parts();
+    let mut root_doc = ops_doc;
+    root_doc.merge(health_doc);
+    let doc = openapi::document(root_doc, public_doc, admin_doc, &config);
+
+    let app = Router::new()
+        .nest(
+            &config.api_prefix,
+            with_fallback(guarded(public, &api_token), &api_token),
+        )
+        .nest(
+            &config.admin_prefix,
+            with_fallback(guarded(admin, &admin_token), &admin_token),
+        )
+        .merge(guarded(ops.merge(openapi::swagger(doc)), &api_token))
+        .merge(health.route_layer(from_fn(tag_route)))
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(from_fn(json_errors));
+    let app = match cors(&config.cors_origins) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.layer(from_fn_with_state(http_metrics, record))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Tags the routes for metrics and, with a token, requires it on them. The token check
+/// runs inside the tag so that rejected requests are still counted under their route.
+fn guarded(routes: Router<AppState>, token: &Option<RequiredToken>) -> Router<AppState> {
+    let routes = match token {
+        Some(token) => routes.route_layer(from_fn_with_state(token.clone(), require_bearer)),
+        None => routes,
+    };
+    routes.route_layer(from_fn(tag_route))
+}
+
+/// A JSON 404 for unknown paths under a prefix, behind the group's token so that an
+/// anonymous caller learns nothing about the routes.
+fn with_fallback(routes: Router<AppState>, token: &Option<RequiredToken>) -> Router<AppState> {
+    match token {
+        Some(token) => routes.fallback_service(
+            any(unknown_route).layer(from_fn_with_state(token.clone(), require_bearer)),
+        ),
+        None => routes.fallback(unknown_route),
+    }
+}
+
+/// CORS for the configured origins (already validated); none when the list is empty.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::from(Any)
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(600)),
+    )
+}

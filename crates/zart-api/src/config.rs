@@ -1,0 +1,265 @@
+//! [`ApiConfig`]: prefixes, tokens, body limit and CORS origins, from the environment or
+//! a builder.
+
+use std::fmt;
+
+/// The default public API prefix.
+pub const DEFAULT_API_PREFIX: &str = "/api/v1";
+/// The default admin API prefix.
+pub const DEFAULT_ADMIN_PREFIX: &str = "/zart/admin/v1";
+/// The default request body limit: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Configuration of the HTTP layer.
+///
+/// ```
+/// use zart_api::ApiConfig;
+///
+/// let config = ApiConfig::default()
+///     .api_prefix("/workflows/v2")
+///     .api_token("s3cret")
+///     .max_body_bytes(64 * 1024)
+///     .cors_origins(["https://console.example.com"]);
+/// assert_eq!(config.api_prefix, "/workflows/v2");
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Where the public routes live (default `/api/v1`): starts with `/`, no trailing `/`.
+    pub api_prefix: String,
+    /// Where the admin routes live (default `/zart/admin/v1`).
+    pub admin_prefix: String,
+    /// When set, every route except `/healthz` and `/readyz` requires
+    /// `Authorization: Bearer <token>`.
+    pub api_token: Option<String>,
+    /// When set, admin routes require this token instead of the API token.
+    pub admin_token: Option<String>,
+    /// Request bodies larger than this get 413.
+    pub max_body_bytes: usize,
+    /// Origins allowed by CORS (`*` for any); none by default.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            api_prefix: DEFAULT_API_PREFIX.to_owned(),
+            admin_prefix: DEFAULT_ADMIN_PREFIX.to_owned(),
+            api_token: None,
+            admin_token: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+// Tokens are secrets: never print them.
+impl fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |t: &Option<String>| t.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ApiConfig")
+            .field("api_prefix", &self.api_prefix)
+            .field("admin_prefix", &self.admin_prefix)
+            .field("api_token", &redact(&self.api_token))
+            .field("admin_token", &redact(&self.admin_token))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("cors_origins", &self.cors_origins)
+            .finish()
+    }
+}
+
+/// An invalid configuration value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A prefix is empty, `/`, or contains characters a route prefix cannot hold.
+    #[error("invalid {name} {value:?}: {reason}")]
+    InvalidPrefix {
+        /// The setting (`ZART_API_PREFIX`, ...).
+        name: &'static str,
+        /// The rejected value.
+        value: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The API and admin prefixes are the same.
+    #[error("ZART_API_PREFIX and ZART_ADMIN_PREFIX must differ, both are {0:?}")]
+    SamePrefixes(String),
+    /// `ZART_MAX_BODY_BYTES` is not a positive integer.
+    #[error("invalid ZART_MAX_BODY_BYTES {0:?}: expected a positive number of bytes")]
+    InvalidBodyLimit(String),
+    /// A token is empty or not valid in an HTTP header.
+    #[error("invalid {0}: a token must be non-empty visible ASCII without spaces")]
+    InvalidToken(&'static str),
+    /// A CORS origin is not `*` or an `http(s)://host[:port]` origin.
+    #[error("invalid CORS origin {0:?}: expected `*` or an origin like https://example.com")]
+    InvalidOrigin(String),
+    /// An environment variable is not valid Unicode.
+    #[error("environment variable {0} is not valid Unicode")]
+    NotUnicode(&'static str),
+}
+
+impl ApiConfig {
+    /// Reads `ZART_API_PREFIX`, `ZART_ADMIN_PREFIX`, `ZART_API_TOKEN`,
+    /// `ZART_ADMIN_TOKEN`, `ZART_MAX_BODY_BYTES` and `ZART_CORS_ORIGINS` (comma-separated);
+    /// unset or empty variables keep the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| match std::env::var(name) {
+            Ok(v) if v.trim().is_empty() => Ok(None),
+            Ok(v) => Ok(Some(v)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::NotUnicode(name)),
+        })
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    fn from_lookup(
+        lookup: impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        if let Some(v) = lookup("ZART_API_PREFIX")? {
+            config = config.api_prefix(v);
+        }
+        if let Some(v) = lookup("ZART_ADMIN_PREFIX")? {
+            config = config.admin_prefix(v);
+        }
+        config.api_token = lookup("ZART_API_TOKEN")?;
+        config.admin_token = lookup("ZART_ADMIN_TOKEN")?;
+        if let Some(v) = lookup("ZART_MAX_BODY_BYTES")? {
+            config.max_body_bytes = match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(ConfigError::InvalidBodyLimit(v)),
+            };
+        }
+        if let Some(v) = lookup("ZART_CORS_ORIGINS")? {
+            config = config.cors_origins(v.split(',').map(str::trim).filter(|o| !o.is_empty()));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Sets the public API prefix. A missing leading `/` is added and a trailing `/`
+    /// removed; [`validate`](Self::validate) rejects what remains invalid.
+    pub fn api_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.api_prefix = normalize_prefix(prefix.into());
+        self
+    }
+
+    /// Sets the admin API prefix (normalized like [`api_prefix`](Self::api_prefix)).
+    pub fn admin_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.admin_prefix = normalize_prefix(prefix.into());
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on every route except the health checks.
+    pub fn api_token(mut self, token: impl Into<String>) -> Self {
+        self.api_token = Some(token.into());
+        self
+    }
+
+    /// Requires this token (and not the API token) on admin routes.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// Rejects request bodies larger than `bytes` with 413.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Allows these CORS origins (`*` for any).
+    pub fn cors_origins<I, O>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = O>,
+        O: Into<String>,
+    {
+        self.cors_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Checks every value. [`router`](crate::router) panics on a configuration this
+    /// rejects; [`from_env`](Self::from_env) returns the error.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_prefix("ZART_API_PREFIX", &self.api_prefix)?;
+        check_prefix("ZART_ADMIN_PREFIX", &self.admin_prefix)?;
+        if self.api_prefix == self.admin_prefix {
+            return Err(ConfigError::SamePrefixes(self.api_prefix.clone()));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::InvalidBodyLimit("0".to_owned()));
+        }
+        check_token("ZART_API_TOKEN", self.api_token.as_deref())?;
+        check_token("ZART_ADMIN_TOKEN", self.admin_token.as_deref())?;
+        for origin in &self.cors_origins {
+            check_origin(origin)?;
+        }
+        Ok(())
+    }
+}
+
+fn normalize_prefix(prefix: String) -> String {
+    let trimmed = prefix.trim().trim_end_matches('/');
+    if trimmed.starts_with('/') {
+        trimmed.to_owned()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+fn check_prefix(name: &'static str, value: &str) -> Result<(), ConfigError> {
+    let invalid = |reason| ConfigError::InvalidPrefix {
+        name,
+        value: value.to_owned(),
+        reason,
+    };
+    if value.is_empty() || value == "/" {
+        return Err(invalid(
+            "the routes cannot live at the root: use a prefix such as /api/v1",
+        ));
+    }
+    if !value.starts_with('/') || value.ends_with('/') || value.contains("//") {
+        return Err(invalid(
+            "a prefix starts with `/`, has no empty segment and no trailing `/`",
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.' | '~');
+    if !value.chars().all(allowed) {
+        return Err(invalid(
+            "a prefix may contain only letters, digits, `/`, `-`, `_`, `.` and `~`",
+        ));
+    }
+    Ok(())
+}
+
+fn check_token(name: &'static str, token: Option<&str>) -> Result<(), ConfigError> {
+    match token {
+        Some(t) if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) => {
+            Err(ConfigError::InvalidToken(name))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let valid = rest.is_some_and(|host| {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidOrigin(origin.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

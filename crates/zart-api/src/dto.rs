@@ -1,0 +1,232 @@
+//! The JSON bodies of the API, with their OpenAPI schemas.
+//!
+//! Responses mirror the `zart-core` domain types field for field (a unit test checks
+//! that each serializes exactly like its core twin); keeping them here lets the HTTP
+//! contract carry its own schema without the core depending on an HTTP crate.
+
+pub mod enums;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use zart_core as core;
+
+/// Every error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// A human-readable message.
+    pub error: String,
+}
+
+/// The body of `POST /executions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartExecution {
+    /// The execution id and idempotency key (1–255 characters, no control characters);
+    /// a UUID v4 is generated when omitted.
+    #[serde(default)]
+    pub execution_id: Option<String>,
+    /// The registered task name.
+    pub task_name: String,
+    /// The task's input; `null` when omitted.
+    #[serde(default)]
+    pub payload: Value,
+}
+
+/// One execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    /// The task name.
+    pub name: String,
+    /// The execution id.
+    pub durable_execution_id: String,
+    /// The input payload of the current run.
+    pub payload: Value,
+    /// The lifecycle state.
+    #[schema(value_type = enums::ExecutionStatus)]
+    pub status: core::ExecutionStatus,
+    /// When the execution was created.
+    pub scheduled_at: DateTime<Utc>,
+    /// When it finished.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Increases with every change of the execution's state.
+    pub version: i64,
+    /// The task's output, once completed.
+    pub result: Option<Value>,
+    /// Why it failed, once failed.
+    pub error: Option<ExecutionError>,
+    /// What it is blocked on, while not terminal.
+    pub waiting_for: Option<WaitingFor>,
+    /// The current run (1 for the initial run).
+    pub run_index: i32,
+    /// When the first run started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the execution last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The parent execution, for a child.
+    pub parent_id: Option<String>,
+    /// The execution deadline, if any.
+    pub deadline_at: Option<DateTime<Utc>>,
+}
+
+impl From<core::ExecutionRecord> for Execution {
+    fn from(r: core::ExecutionRecord) -> Self {
+        Self {
+            name: r.name,
+            durable_execution_id: r.durable_execution_id,
+            payload: r.payload,
+            status: r.status,
+            scheduled_at: r.scheduled_at,
+            completed_at: r.completed_at,
+            version: r.version,
+            result: r.result,
+            error: r.error.map(Into::into),
+            waiting_for: r.waiting_for.map(Into::into),
+            run_index: r.run_index,
+            started_at: r.started_at,
+            updated_at: r.updated_at,
+            parent_id: r.parent_id,
+            deadline_at: r.deadline_at,
+        }
+    }
+}
+
+/// Why an execution failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionError {
+    /// The class of failure.
+    #[schema(value_type = enums::ErrorKind)]
+    pub kind: core::ErrorKind,
+    /// A human-readable message.
+    pub message: String,
+    /// The failing step (or wait), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// How many attempts the failing step made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+}
+
+impl From<core::ExecutionError> for ExecutionError {
+    fn from(e: core::ExecutionError) -> Self {
+        Self {
+            kind: e.kind,
+            message: e.message,
+            step: e.step,
+            attempts: e.attempts,
+        }
+    }
+}
+
+/// What a non-terminal execution is blocked on, tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum WaitingFor {
+    /// A durable timer.
+    #[serde(rename_all = "camelCase")]
+    Timer {
+        /// The sleep's step name.
+        step: String,
+        /// When it fires.
+        due_at: DateTime<Utc>,
+    },
+    /// An event.
+    #[serde(rename_all = "camelCase")]
+    Event {
+        /// The event name.
+        name: String,
+        /// When the wait times out, if ever.
+        deadline: Option<DateTime<Utc>>,
+    },
+    /// A child execution.
+    #[serde(rename_all = "camelCase")]
+    Child {
+        /// The child's id.
+        execution_id: String,
+    },
+    /// A retry backoff.
+    #[serde(rename_all = "camelCase")]
+    Retry {
+        /// The failing step.
+        step: String,
+        /// The attempt that will run next.
+        attempt: u32,
+        /// When it runs.
+        retry_at: DateTime<Utc>,
+    },
+    /// A worker holds the execution.
+    #[serde(rename_all = "camelCase")]
+    Lease {
+        /// The worker holding it.
+        worker_id: String,
+        /// When the lease was taken.
+        since: DateTime<Utc>,
+        /// When the lease expires unless renewed.
+        expires_at: DateTime<Utc>,
+    },
+}
+
+impl From<core::WaitingFor> for WaitingFor {
+    fn from(w: core::WaitingFor) -> Self {
+        use core::WaitingFor as W;
+        match w {
+            W::Timer { step, due_at } => Self::Timer { step, due_at },
+            W::Event { name, deadline } => Self::Event { name, deadline },
+            W::Child { execution_id } => Self::Child { execution_id },
+            W::Retry {
+                step,
+                attempt,
+                retry_at,
+            } => Self::Retry {
+                step,
+                attempt,
+                retry_at,
+            },
+            W::Lease {
+                worker_id,
+                since,
+                expires_at,
+            } => Self::Lease {
+                worker_id,
+                since,
+                expires_at,
+            },
+        }
+    }
+}
+
+/// Counts of executions by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Stats {
+    /// Created, never started.
+    pub scheduled: u64,
+    /// Started and unfinished.
+    pub running: u64,
+    /// Completed.
+    pub completed: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Cancelled.
+    pub cancelled: u64,
+}
+
+impl From<core::Stats> for Stats {
+    fn from(s: core::Stats) -> Self {
+        Self {
+            scheduled: s.scheduled,
+            running: s.running,
+            completed: s.completed,
+            failed: s.failed,
+            cancelled: s.cancelled,
+        }
+    }
+}
+
+mod admin;
+pub use admin::{Attempt, ExecutionDetail, Run, Step};
+
+#[cfg(test)]
+mod tests;

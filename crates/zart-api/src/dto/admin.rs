@@ -1,0 +1,162 @@
+//! Bodies of the admin routes: runs, steps and attempts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use zart_core as core;
+
+use super::{enums, Execution};
+
+/// One run of an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    /// `"{executionId}:{runIndex}"`.
+    pub run_id: String,
+    /// The execution.
+    pub execution_id: String,
+    /// 1 for the initial run.
+    pub run_index: i32,
+    /// The run's input.
+    pub payload: Value,
+    /// The run's state.
+    #[schema(value_type = enums::ExecutionStatus)]
+    pub status: core::ExecutionStatus,
+    /// The run's output.
+    pub result: Option<Value>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Why it started.
+    #[schema(value_type = enums::RunTrigger)]
+    pub trigger: core::RunTrigger,
+}
+
+impl From<core::RunRecord> for Run {
+    fn from(r: core::RunRecord) -> Self {
+        Self {
+            run_id: r.run_id,
+            execution_id: r.execution_id,
+            run_index: r.run_index,
+            payload: r.payload,
+            status: r.status,
+            result: r.result,
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+            trigger: r.trigger,
+        }
+    }
+}
+
+/// One journal entry of a run: a step, a timer, a wait, a child, a journaled value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    /// `"{name}#{occurrence}"`: unique within a run.
+    pub step_id: String,
+    /// The name given in code.
+    pub name: String,
+    /// 0 for the first call with this name in the run, 1 for the second, ...
+    pub occurrence: u32,
+    /// The order in which the code reached this entry (0-based).
+    pub position: u32,
+    /// What the entry records.
+    #[schema(value_type = enums::StepKind)]
+    pub kind: core::StepKind,
+    /// Its state.
+    #[schema(value_type = enums::StepStatus)]
+    pub status: core::StepStatus,
+    /// Attempts made so far.
+    pub retry_attempt: u32,
+    /// The memoized value, once completed.
+    pub result: Option<Value>,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// Whether the last error may be retried.
+    pub retryable: bool,
+    /// When the entry was first recorded.
+    pub scheduled_at: DateTime<Utc>,
+    /// When it completed (or died).
+    pub completed_at: Option<DateTime<Utc>>,
+    /// For timers, waits and backoffs: when the entry is due.
+    pub wake_at: Option<DateTime<Utc>>,
+    /// Every finished attempt, oldest first.
+    pub attempts: Vec<Attempt>,
+}
+
+impl From<core::StepRecord> for Step {
+    fn from(s: core::StepRecord) -> Self {
+        Self {
+            step_id: s.step_id,
+            name: s.name,
+            occurrence: s.occurrence,
+            position: s.position,
+            kind: s.kind,
+            status: s.status,
+            retry_attempt: s.retry_attempt,
+            result: s.result,
+            last_error: s.last_error,
+            retryable: s.retryable,
+            scheduled_at: s.scheduled_at,
+            completed_at: s.completed_at,
+            wake_at: s.wake_at,
+            attempts: s.attempts.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One attempt at a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// 1-based.
+    pub attempt_number: u32,
+    /// The outcome.
+    #[schema(value_type = enums::AttemptStatus)]
+    pub status: core::AttemptStatus,
+    /// The value returned, on success.
+    pub result: Option<Value>,
+    /// The error, on failure.
+    pub error: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<core::AttemptRecord> for Attempt {
+    fn from(a: core::AttemptRecord) -> Self {
+        Self {
+            attempt_number: a.attempt_number,
+            status: a.status,
+            result: a.result,
+            error: a.error,
+            started_at: a.started_at,
+            completed_at: a.completed_at,
+        }
+    }
+}
+
+/// An execution with its runs and one run's steps and attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionDetail {
+    /// The execution.
+    pub execution: Execution,
+    /// All runs, oldest first.
+    pub runs: Vec<Run>,
+    /// The selected run's journal, by position, with attempts.
+    pub steps: Vec<Step>,
+}
+
+impl From<core::ExecutionDetail> for ExecutionDetail {
+    fn from(d: core::ExecutionDetail) -> Self {
+        Self {
+            execution: d.execution.into(),
+            runs: d.runs.into_iter().map(Into::into).collect(),
+            steps: d.steps.into_iter().map(Into::into).collect(),
+        }
+    }
+}

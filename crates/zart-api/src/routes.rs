@@ -1,0 +1,19 @@
+//! The route groups: each module holds its handlers (with their OpenAPI annotations)
+//! and a `routes()` function mounting them.
+
+pub(crate) mod admin;
+pub(crate) mod events;
+pub(crate) mod executions;
+pub(crate) mod health;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+
+/// The public routes, relative to the API prefix.
+pub(crate) fn public() -> OpenApiRouter<AppState> {
+    executions::routes().merge(events::routes())
+}
+
+/// The path parameter shared by every execution route.
+pub(crate) const EXECUTION_ID_DOC: &str = "The execution id";

@@ -1,0 +1,240 @@
+//! Shared harness: a real SQLite file per test, a real worker running the test tasks,
+//! and the router called in-process with `tower::ServiceExt::oneshot`.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tower::ServiceExt;
+use zart::prelude::*;
+use zart_api::ApiConfig;
+
+/// The public prefix of the default configuration.
+pub const API: &str = "/api/v1";
+/// The admin prefix of the default configuration.
+pub const ADMIN: &str = "/zart/admin/v1";
+/// The most any test waits for an execution.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Input of the `typed` task: the payload must be `{"n": <unsigned>}`.
+#[derive(Deserialize)]
+pub struct Typed {
+    pub n: u64,
+}
+
+/// An engine with the test tasks, a running worker and the router over them.
+pub struct TestApp {
+    pub app: Router,
+    pub zart: Zart,
+    pub worker: WorkerHandle,
+    pub dir: TempDir,
+}
+
+/// The test tasks:
+/// - `echo`: returns its payload from a step;
+/// - `approval`: waits for the event `approved` and returns its payload;
+/// - `fail`: a step that fails permanently;
+/// - `typed`: takes [`Typed`] and returns `n * 2`;
+/// - `nap`: sleeps for an hour.
+pub fn tasks() -> TaskRegistry {
+    let mut tasks = TaskRegistry::new();
+    tasks.register("echo", |ctx: Ctx, payload: Value| async move {
+        ctx.step("echo", || {
+            let payload = payload.clone();
+            async move { Ok(payload) }
+        })
+        .await
+    });
+    tasks.register("approval", |ctx: Ctx, _: Value| async move {
+        let decision: Value = ctx
+            .wait_for_event("approved", Duration::from_secs(3600))
+            .await?;
+        Ok(decision)
+    });
+    tasks.register("fail", |ctx: Ctx, _: Value| async move {
+        ctx.step("explode", || async {
+            Err::<(), _>(TaskError::permanent("boom"))
+        })
+        .await?;
+        Ok(())
+    });
+    tasks.register(
+        "typed",
+        |_ctx: Ctx, input: Typed| async move { Ok(input.n * 2) },
+    );
+    tasks.register("nap", |ctx: Ctx, _: Value| async move {
+        ctx.sleep("nap", Duration::from_secs(3600)).await;
+        Ok(())
+    });
+    tasks
+}
+
+/// The default configuration.
+pub async fn app() -> TestApp {
+    app_with(ApiConfig::default()).await
+}
+
+/// A fresh database, engine, worker and router with `config`.
+pub async fn app_with(config: ApiConfig) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("zart.db").display());
+    let store = zart::connect(&url).await.expect("open store");
+    let zart = Zart::builder(store).tasks(tasks()).build();
+    let worker = zart.start_worker(
+        WorkerConfig::default()
+            .concurrency(8)
+            .poll_interval(Duration::from_millis(200))
+            .lease_duration(Duration::from_secs(5)),
+    );
+    let app = zart_api::router(zart.client(), zart.metrics().clone(), config);
+    TestApp {
+        app,
+        zart,
+        worker,
+        dir,
+    }
+}
+
+/// A response, fully read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text()))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Asserts the status and returns the JSON body.
+    pub fn expect(&self, status: StatusCode) -> Value {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        if self.body.is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+
+    /// Asserts a JSON error body `{"error": "..."}` with `status`; returns the message.
+    pub fn error(&self, status: StatusCode) -> String {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        let content_type = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap());
+        assert_eq!(
+            content_type,
+            Some("application/json"),
+            "body: {}",
+            self.text()
+        );
+        let body = self.json();
+        let object = body.as_object().expect("error body is an object");
+        assert_eq!(object.len(), 1, "error body has only `error`: {body}");
+        let message = object["error"]
+            .as_str()
+            .expect("error is a string")
+            .to_owned();
+        assert!(!message.is_empty());
+        message
+    }
+}
+
+impl TestApp {
+    /// Sends `request` through the router in-process.
+    pub async fn call(&self, request: Request<Body>) -> Reply {
+        call(&self.app, request).await
+    }
+
+    /// `GET uri`.
+    pub async fn get(&self, uri: &str) -> Reply {
+        get(&self.app, uri).await
+    }
+
+    /// `POST uri` with a JSON body.
+    pub async fn post_json(&self, uri: &str, body: &Value) -> Reply {
+        let request = request(Method::POST, uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.call(request).await
+    }
+
+    /// `POST uri` without a body.
+    pub async fn post_empty(&self, uri: &str) -> Reply {
+        self.call(request(Method::POST, uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// Starts `task` with `payload` over HTTP under `id`; returns the execution JSON.
+    pub async fn start(&self, id: &str, task: &str, payload: Value) -> Value {
+        let body = json!({"executionId": id, "taskName": task, "payload": payload});
+        self.post_json(&format!("{API}/executions"), &body)
+            .await
+            .expect(StatusCode::CREATED)
+    }
+
+    /// Waits until `id` is terminal, through the engine client.
+    pub async fn finish(&self, id: &str) -> ExecutionRecord {
+        self.zart
+            .client()
+            .wait(id, WAIT)
+            .await
+            .expect("execution finishes")
+    }
+
+    /// Waits until `id` is parked waiting for an event: polls the store, because no
+    /// signal announces a suspension.
+    pub async fn until_waiting_for_event(&self, id: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let e = self.zart.client().get(id).await.expect("get");
+            if matches!(e.waiting_for, Some(zart::core::WaitingFor::Event { .. })) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{id} never waited: {e:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A request builder for `method uri`.
+pub fn request(method: Method, uri: &str) -> axum::http::request::Builder {
+    Request::builder().method(method).uri(uri)
+}
+
+/// Sends `request` through `app` in-process.
+pub async fn call(app: &Router, request: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// `GET uri` through `app`.
+pub async fn get(app: &Router, uri: &str) -> Reply {
+    call(app, request(Method::GET, uri).body(Body::empty()).unwrap()).await
+}
