@@ -23,6 +23,11 @@
 //! - **Migrations** are embedded and applied on connect in one transaction under an
 //!   advisory lock, with the SQLite store's version numbers.
 //!
+//! Behind a transaction-mode pooler (pgbouncer), set [`PgOptions::listen`] to false
+//! (LISTEN needs a session) and use pgbouncer 1.21+ with `max_prepared_statements`
+//! set, since `sqlx` prepares statements per connection. Crash semantics are PostgreSQL's: a
+//! call returns `Ok` only after its transaction committed.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), zart_core::StoreError> {
 //! use zart_postgres::{PgOptions, PgStore};
