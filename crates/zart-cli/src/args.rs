@@ -1,0 +1,185 @@
+//! The command line: every subcommand, flag and environment variable of `zart`.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::Value;
+
+/// Durable execution for Rust: the server, and a client for its HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "zart", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options of the client subcommands.
+    #[command(flatten)]
+    pub client: ClientOptions,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How the client subcommands reach the server.
+#[derive(Debug, Clone, Args)]
+pub struct ClientOptions {
+    /// The server's base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "ZART_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// Bearer token for the public API.
+    #[arg(long, global = true, env = "ZART_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Bearer token for the admin API (`detail`); the API token is used when unset.
+    #[arg(long, global = true, env = "ZART_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Path prefix of the public API.
+    #[arg(
+        long,
+        global = true,
+        env = "ZART_API_PREFIX",
+        default_value = "/api/v1"
+    )]
+    pub api_prefix: String,
+    /// Path prefix of the admin API.
+    #[arg(
+        long,
+        global = true,
+        env = "ZART_ADMIN_PREFIX",
+        default_value = "/zart/admin/v1"
+    )]
+    pub admin_prefix: String,
+    /// Print the server's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// A `zart` subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API, a worker and the demo tasks in one process.
+    Serve(ServeArgs),
+    /// Open the database and apply any pending schema migrations.
+    Migrate(MigrateArgs),
+    /// Start an execution of a task (idempotent by --id).
+    Start {
+        /// The registered task name.
+        task: String,
+        /// The execution id (idempotency key); generated when omitted.
+        #[arg(long)]
+        id: Option<String>,
+        /// The input payload, as JSON.
+        #[arg(long, value_parser = parse_json)]
+        payload: Option<Value>,
+    },
+    /// Show one execution.
+    Get {
+        /// The execution id.
+        id: String,
+    },
+    /// List executions, newest first.
+    List {
+        /// Only executions in this status (scheduled, running, completed, failed, cancelled).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only executions of this task.
+        #[arg(long)]
+        task: Option<String>,
+        /// At most this many (the server allows up to 1000).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Cancel an unfinished execution.
+    Cancel {
+        /// The execution id.
+        id: String,
+    },
+    /// Wait until an execution finishes and show it.
+    Wait {
+        /// The execution id.
+        id: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Deliver an event to an execution.
+    Event {
+        /// The execution id.
+        id: String,
+        /// The event name.
+        name: String,
+        /// The event payload, as JSON.
+        #[arg(long, value_parser = parse_json)]
+        payload: Option<Value>,
+    },
+    /// Count executions by status.
+    Stats,
+    /// Show an execution with its runs, steps and attempts (admin API).
+    Detail {
+        /// The execution id.
+        id: String,
+    },
+}
+
+/// Options of `zart serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Database URL: sqlite://PATH (created if absent) or postgres://...
+    #[arg(long, env = "ZART_DATABASE_URL", default_value = "sqlite://zart.db")]
+    pub db: String,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "ZART_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Worker slots: the most executions run at once.
+    #[arg(long, env = "ZART_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+    /// Worker lease duration in seconds: a crashed server's executions are resumed
+    /// after at most this long.
+    #[arg(long, env = "ZART_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_secs: u64,
+    /// How long shutdown lets running executions finish before releasing them.
+    #[arg(long, env = "ZART_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
+    pub shutdown_grace_secs: u64,
+    /// Do not register the demo tasks.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+/// Options of `zart migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// Database URL: sqlite://PATH (created if absent) or postgres://...
+    #[arg(long, env = "ZART_DATABASE_URL", default_value = "sqlite://zart.db")]
+    pub db: String,
+}
+
+fn parse_json(text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn payload_that_is_not_json_is_a_usage_error() {
+        let err = Cli::try_parse_from(["zart", "start", "echo", "--payload", "{nope"])
+            .expect_err("invalid JSON must be rejected");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn client_options_are_accepted_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["zart", "get", "abc", "--server", "http://h:1", "--json"])
+            .expect("valid command line");
+        assert_eq!(cli.client.server, "http://h:1");
+        assert!(cli.client.json);
+    }
+}

@@ -1,0 +1,164 @@
+//! A thin HTTP helper over reqwest for driving the server's API in tests.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// The public API prefix.
+pub const API: &str = "/api/v1";
+/// The admin API prefix.
+pub const ADMIN: &str = "/zart/admin/v1";
+
+/// A response: status, content type and body (JSON when it parses, else a string).
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: StatusCode,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The body as JSON (`Value::String` of the raw text when it is not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `{"error"}` message of an error body.
+    pub fn error(&self) -> &str {
+        self.body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not a JSON error body: {self:?}"))
+    }
+}
+
+/// Calls one server.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    /// A helper for the server at `base`.
+    pub fn new(base: &str) -> Api {
+        Api {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("build a reqwest client"),
+            base: base.to_owned(),
+            token: None,
+        }
+    }
+
+    /// Sends `Authorization: Bearer token` from now on.
+    pub fn with_token(mut self, token: &str) -> Api {
+        self.token = Some(token.to_owned());
+        self
+    }
+
+    /// Sends a request with a raw body.
+    pub async fn raw(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = response.text().await.expect("read the body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.raw(Method::GET, path, None).await
+    }
+
+    /// POST with a JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        let bytes = serde_json::to_vec(body).expect("serialize JSON");
+        self.raw(Method::POST, path, Some(("application/json", bytes)))
+            .await
+    }
+
+    /// POST without a body.
+    pub async fn post_empty(&self, path: &str) -> Reply {
+        self.raw(Method::POST, path, None).await
+    }
+
+    /// Starts an execution: `POST /executions`.
+    pub async fn start(&self, body: Value) -> Reply {
+        self.post(&format!("{API}/executions"), &body).await
+    }
+
+    /// Starts `task` with `payload` under `id`, asserting 201.
+    pub async fn start_ok(&self, id: &str, task: &str, payload: Value) -> Value {
+        let reply = self
+            .start(serde_json::json!({ "executionId": id, "taskName": task, "payload": payload }))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{reply:?}");
+        reply.body
+    }
+
+    /// `GET /executions/{id}`.
+    pub async fn execution(&self, id: &str) -> Reply {
+        self.get(&format!("{API}/executions/{id}")).await
+    }
+
+    /// Long-polls `GET /executions/{id}/wait`, asserting 200.
+    pub async fn wait(&self, id: &str, timeout_secs: u64) -> Value {
+        let reply = self
+            .get(&format!(
+                "{API}/executions/{id}/wait?timeoutSecs={timeout_secs}"
+            ))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply.body
+    }
+
+    /// `POST /executions/{id}/cancel`.
+    pub async fn cancel(&self, id: &str) -> Reply {
+        self.post_empty(&format!("{API}/executions/{id}/cancel"))
+            .await
+    }
+
+    /// `POST /events/{id}/{name}`.
+    pub async fn event(&self, id: &str, name: &str, payload: &Value) -> Reply {
+        self.post(&format!("{API}/events/{id}/{name}"), payload)
+            .await
+    }
+
+    /// The admin detail of an execution, asserting 200.
+    pub async fn detail(&self, id: &str) -> Value {
+        let reply = self.get(&format!("{ADMIN}/executions/{id}/detail")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply.body
+    }
+}
+
+/// The steps of a detail named `name` that completed.
+pub fn completed_steps<'a>(detail: &'a Value, name: &str) -> Vec<&'a Value> {
+    detail["steps"]
+        .as_array()
+        .map(|steps| {
+            steps
+                .iter()
+                .filter(|s| s["name"] == name && s["status"] == "completed")
+                .collect()
+        })
+        .unwrap_or_default()
+}

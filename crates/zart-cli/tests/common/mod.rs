@@ -1,0 +1,225 @@
+//! Test support: a real `zart serve` process on a free port, and a small HTTP helper.
+//!
+//! Each test owns its servers; a [`Server`] kills its process when dropped, so no child
+//! outlives a test, failing or not.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+pub mod http;
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+pub use http::Api;
+
+/// The `zart` binary under test.
+pub const ZART: &str = env!("CARGO_BIN_EXE_zart");
+/// How long a server may take to print its address.
+const START_LIMIT: Duration = Duration::from_secs(30);
+
+/// Every environment variable `zart` reads: cleared for each child so the caller's
+/// environment cannot change a test.
+const ZART_ENV: &[&str] = &[
+    "ZART_DATABASE_URL",
+    "ZART_BIND",
+    "ZART_CONCURRENCY",
+    "ZART_LEASE_SECS",
+    "ZART_SHUTDOWN_GRACE_SECS",
+    "ZART_API_PREFIX",
+    "ZART_ADMIN_PREFIX",
+    "ZART_API_TOKEN",
+    "ZART_ADMIN_TOKEN",
+    "ZART_MAX_BODY_BYTES",
+    "ZART_CORS_ORIGINS",
+    "ZART_SERVER",
+];
+
+/// A `zart` command with a clean environment.
+pub fn zart_command() -> Command {
+    let mut cmd = Command::new(ZART);
+    for var in ZART_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_LOG", "info,zart=debug");
+    cmd
+}
+
+/// How to start a server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Extra `zart serve` arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
+}
+
+impl ServerOptions {
+    /// Adds command-line arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// A running `zart serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `zart serve` on a free port with the SQLite database `db` and waits until
+    /// `/healthz` answers.
+    pub async fn start(db: &Path, options: ServerOptions) -> Server {
+        let log = db.with_extension(format!("server{}.log", log_suffix()));
+        let log_file = std::fs::File::create(&log).expect("create the server log");
+        let mut cmd = zart_command();
+        cmd.arg("serve")
+            .arg("--db")
+            .arg(format!("sqlite://{}", db.display()))
+            .args(["--bind", "127.0.0.1:0"])
+            .args(&options.args)
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn zart serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(read_address(stdout, tx));
+        let base = match tokio::time::timeout(START_LIMIT, rx).await {
+            Ok(Ok(base)) => base,
+            _ => panic!("zart serve printed no address; log:\n{}", read_log(&log)),
+        };
+        let server = Server { child, base, log };
+        server.wait_healthy().await;
+        server
+    }
+
+    async fn wait_healthy(&self) {
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(format!("{}/healthz", self.base)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{} never became healthy; log:\n{}", self.base, self.log());
+    }
+
+    /// An HTTP helper for this server.
+    pub fn api(&self) -> Api {
+        Api::new(&self.base)
+    }
+
+    /// The server's log (stderr) so far.
+    pub fn log(&self) -> String {
+        read_log(&self.log)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server is running")
+    }
+
+    /// SIGKILL: the process dies at once, mid-step, without releasing anything.
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("send SIGKILL");
+        self.child.wait().await.expect("reap the server");
+    }
+
+    /// SIGTERM, then waits (at most `limit`) for the process to exit.
+    pub async fn terminate(mut self, limit: Duration) -> ExitStatus {
+        let pid = self.pid().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(status) => status.expect("reap the server"),
+            Err(_) => panic!(
+                "zart serve did not exit within {limit:?} of SIGTERM; log:\n{}",
+                self.log()
+            ),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // kill_on_drop also does this; being explicit keeps the guarantee visible.
+        let _ = self.child.start_kill();
+        if std::thread::panicking() {
+            eprintln!("--- zart serve log ({}) ---\n{}", self.base, self.log());
+        }
+    }
+}
+
+/// Reads the server's stdout, sends the address of the `listening on` line, then
+/// keeps draining so the server never blocks on a full pipe.
+async fn read_address(stdout: tokio::process::ChildStdout, tx: oneshot::Sender<String>) {
+    let mut lines = BufReader::new(stdout).lines();
+    let mut tx = Some(tx);
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some((_, addr)) = line.split_once("listening on ") {
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(addr.trim().to_owned());
+            }
+        }
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("<no log: {e}>"))
+}
+
+/// A distinct log name for every server a test starts (restarts share the database).
+fn log_suffix() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    STARTED.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A fresh temporary directory and a database path in it.
+pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("create a temp dir");
+    let db = dir.path().join("zart.db");
+    (dir, db)
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `limit`. For state
+/// only visible over HTTP (there is no signal to await across processes).
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
