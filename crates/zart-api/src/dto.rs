@@ -50,24 +50,31 @@ pub struct Execution {
     /// When the execution was created.
     pub scheduled_at: DateTime<Utc>,
     /// When it finished.
+    #[schema(required = true)]
     pub completed_at: Option<DateTime<Utc>>,
     /// Increases with every change of the execution's state.
     pub version: i64,
     /// The task's output, once completed.
+    #[schema(required = true)]
     pub result: Option<Value>,
     /// Why it failed, once failed.
+    #[schema(required = true)]
     pub error: Option<ExecutionError>,
     /// What it is blocked on, while not terminal.
+    #[schema(required = true)]
     pub waiting_for: Option<WaitingFor>,
     /// The current run (1 for the initial run).
     pub run_index: i32,
     /// When the first run started.
+    #[schema(required = true)]
     pub started_at: Option<DateTime<Utc>>,
     /// When the execution last changed.
     pub updated_at: DateTime<Utc>,
     /// The parent execution, for a child.
+    #[schema(required = true)]
     pub parent_id: Option<String>,
     /// The execution deadline, if any.
+    #[schema(required = true)]
     pub deadline_at: Option<DateTime<Utc>>,
 }
 
@@ -139,6 +146,7 @@ pub enum WaitingFor {
         /// The event name.
         name: String,
         /// When the wait times out, if ever.
+        #[schema(required = true)]
         deadline: Option<DateTime<Utc>>,
     },
     /// A child execution.

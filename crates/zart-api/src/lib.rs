@@ -1,6 +1,6 @@
 //! The HTTP layer of Zart: an [axum] router exposing a [`zart::Client`] as the Zart
-//! HTTP API (`docs` of the contract: `API.md`), and a server helper with graceful
-//! shutdown.
+//! HTTP API (paths, JSON field names and status codes fixed by the original Zart API),
+//! and a server helper with graceful shutdown.
 //!
 //! This crate owns routing, request parsing, the JSON error shape, authentication,
 //! CORS, body limits, HTTP metrics and the OpenAPI document. It holds no SQL and no
@@ -46,6 +46,7 @@
 //! # let _ = app; }
 //! ```
 
+mod app;
 mod auth;
 mod config;
 pub mod dto;
@@ -57,6 +58,7 @@ mod openapi;
 mod routes;
 mod server;
 
+pub use app::router;
 pub use config::{
     ApiConfig, ConfigError, DEFAULT_ADMIN_PREFIX, DEFAULT_API_PREFIX, DEFAULT_MAX_BODY_BYTES,
 };
@@ -65,9 +67,6 @@ pub use extract::MAX_WAIT;
 pub use metrics::UNMATCHED_ROUTE;
 pub use openapi::{OPENAPI_PATH, SWAGGER_UI_PATH};
 pub use server::{serve, shutdown_signal};
-
-mod app;
-pub use app::router;
 
 /// What every handler receives.
 #[derive(Clone)]

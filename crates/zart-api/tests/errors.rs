@@ -94,3 +94,27 @@ async fn the_default_limit_is_one_mebibyte() {
         .await
         .expect(StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn declared_oversized_bodies_are_refused_over_a_socket() {
+    let t = app_with(ApiConfig::default().max_body_bytes(1024)).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(zart_api::serve(
+        listener,
+        t.app.clone(),
+        std::future::pending(),
+    ));
+    // reqwest declares the Content-Length: the limit layer refuses before reading.
+    let response = reqwest::Client::new()
+        .post(format!("{base}{API}/executions"))
+        .json(&json!({"taskName": "echo", "payload": "x".repeat(4096)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"error": "request body too large"}));
+    server.abort();
+}

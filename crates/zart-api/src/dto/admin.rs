@@ -24,10 +24,13 @@ pub struct Run {
     #[schema(value_type = enums::ExecutionStatus)]
     pub status: core::ExecutionStatus,
     /// The run's output.
+    #[schema(required = true)]
     pub result: Option<Value>,
     /// When it started.
+    #[schema(required = true)]
     pub started_at: Option<DateTime<Utc>>,
     /// When it finished.
+    #[schema(required = true)]
     pub completed_at: Option<DateTime<Utc>>,
     /// Why it started.
     #[schema(value_type = enums::RunTrigger)]
@@ -71,16 +74,20 @@ pub struct Step {
     /// Attempts made so far.
     pub retry_attempt: u32,
     /// The memoized value, once completed.
+    #[schema(required = true)]
     pub result: Option<Value>,
     /// The last attempt's error.
+    #[schema(required = true)]
     pub last_error: Option<String>,
     /// Whether the last error may be retried.
     pub retryable: bool,
     /// When the entry was first recorded.
     pub scheduled_at: DateTime<Utc>,
     /// When it completed (or died).
+    #[schema(required = true)]
     pub completed_at: Option<DateTime<Utc>>,
     /// For timers, waits and backoffs: when the entry is due.
+    #[schema(required = true)]
     pub wake_at: Option<DateTime<Utc>>,
     /// Every finished attempt, oldest first.
     pub attempts: Vec<Attempt>,
@@ -117,12 +124,15 @@ pub struct Attempt {
     #[schema(value_type = enums::AttemptStatus)]
     pub status: core::AttemptStatus,
     /// The value returned, on success.
+    #[schema(required = true)]
     pub result: Option<Value>,
     /// The error, on failure.
+    #[schema(required = true)]
     pub error: Option<String>,
     /// When it started.
     pub started_at: DateTime<Utc>,
     /// When it ended.
+    #[schema(required = true)]
     pub completed_at: Option<DateTime<Utc>>,
 }
 

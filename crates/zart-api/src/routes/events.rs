@@ -25,7 +25,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         ("eventName" = String, Path, description = "The event name (1–255 characters)"),
     ),
     request_body(
-        content = serde_json::Value,
+        content = Option<serde_json::Value>,
         description = "The event payload: any JSON value; an empty body is `null`",
         content_type = "application/json",
     ),

@@ -2,6 +2,7 @@
 //! and the router called in-process with `tower::ServiceExt::oneshot`.
 #![allow(dead_code)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -12,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tower::ServiceExt;
+use zart::core::Store;
 use zart::prelude::*;
 use zart_api::ApiConfig;
 
@@ -85,6 +87,11 @@ pub async fn app_with(config: ApiConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("zart.db").display());
     let store = zart::connect(&url).await.expect("open store");
+    app_on(store, dir, config)
+}
+
+/// An engine over `store` with the test tasks, a worker and the router.
+pub fn app_on(store: Arc<dyn Store>, dir: TempDir, config: ApiConfig) -> TestApp {
     let zart = Zart::builder(store).tasks(tasks()).build();
     let worker = zart.start_worker(
         WorkerConfig::default()
