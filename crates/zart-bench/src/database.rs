@@ -1,0 +1,184 @@
+//! A fresh database per run: a new SQLite file, or a new PostgreSQL schema that is
+//! dropped at the end.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sqlx::Connection;
+use zart_core::Store;
+use zart_postgres::{PgOptions, PgStore};
+use zart_sqlite::{SqliteOptions, SqliteStore};
+
+use crate::args::{Args, Backend, DEFAULT_POSTGRES_URL};
+use crate::error::{BenchError, BenchResult};
+
+/// The database of one run and the engine's store on it.
+pub struct BenchDb {
+    /// The store the engine runs on.
+    pub store: Arc<dyn Store>,
+    /// Where the database lives.
+    pub target: Target,
+}
+
+/// Where a run's database lives.
+pub enum Target {
+    /// A SQLite file.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The temporary directory holding it, removed on drop (`None` for `--db`).
+        _dir: Option<tempfile::TempDir>,
+    },
+    /// A schema of a PostgreSQL database.
+    Postgres {
+        /// The connection URL.
+        url: String,
+        /// The run's schema, dropped by [`BenchDb::close`].
+        schema: String,
+        /// The pool size of the store (and of the baseline).
+        pool_size: u32,
+    },
+}
+
+impl BenchDb {
+    /// Creates the run's database and opens the store on it.
+    pub async fn open(args: &Args) -> BenchResult<BenchDb> {
+        match args.backend {
+            Backend::Sqlite => Self::open_sqlite(args.db.as_deref()),
+            Backend::Postgres => {
+                let url = args.db.as_deref().unwrap_or(DEFAULT_POSTGRES_URL);
+                Self::open_postgres(url, args.pool_size).await
+            }
+        }
+    }
+
+    fn open_sqlite(url: Option<&str>) -> BenchResult<BenchDb> {
+        let (path, dir) = match url {
+            Some(url) => (sqlite_path(url)?, None),
+            None => {
+                let dir = tempfile::Builder::new().prefix("zart-bench-").tempdir()?;
+                (dir.path().join("bench.db"), Some(dir))
+            }
+        };
+        if path.exists() {
+            return Err(BenchError::Usage(format!(
+                "{} exists; the benchmark needs a fresh database (remove it or pick another path)",
+                path.display()
+            )));
+        }
+        let url = format!("sqlite://{}", path.display());
+        let store = SqliteStore::open_with(&url, SqliteOptions::default())?;
+        Ok(BenchDb {
+            store: Arc::new(store),
+            target: Target::Sqlite { path, _dir: dir },
+        })
+    }
+
+    async fn open_postgres(url: &str, pool_size: u32) -> BenchResult<BenchDb> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(BenchError::Usage(format!(
+                "--backend postgres needs a postgres:// URL, got {url:?}"
+            )));
+        }
+        if url.contains("schema=") {
+            return Err(BenchError::Usage(
+                "leave the schema out of the URL: every run creates (and drops) its own".into(),
+            ));
+        }
+        let schema = format!("bench_{}_{:08x}", std::process::id(), rand::random::<u32>());
+        let options = PgOptions::default()
+            .schema(schema.clone())
+            .max_connections(pool_size);
+        let store = PgStore::connect_with(url, options).await?;
+        Ok(BenchDb {
+            store: Arc::new(store),
+            target: Target::Postgres {
+                url: url.to_owned(),
+                schema,
+                pool_size,
+            },
+        })
+    }
+
+    /// The backend's name.
+    pub fn backend(&self) -> Backend {
+        match self.target {
+            Target::Sqlite { .. } => Backend::Sqlite,
+            Target::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// Where the database is, for progress messages.
+    pub fn describe(&self) -> String {
+        match &self.target {
+            Target::Sqlite { path, .. } => format!("SQLite file {}", path.display()),
+            Target::Postgres { schema, .. } => format!("PostgreSQL schema {schema}"),
+        }
+    }
+
+    /// Drops the run's PostgreSQL schema (a SQLite temporary file is removed when
+    /// the directory is dropped). Call it after the engine has stopped.
+    pub async fn close(self) -> BenchResult<()> {
+        let BenchDb { store, target } = self;
+        drop(store);
+        if let Target::Postgres { url, schema, .. } = target {
+            let mut conn = sqlx::PgConnection::connect(&url).await?;
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&mut conn)
+                .await?;
+            conn.close().await?;
+        }
+        Ok(())
+    }
+}
+
+/// The file of a `sqlite://` URL; in-memory databases are refused because the
+/// benchmark measures durable commits.
+fn sqlite_path(url: &str) -> BenchResult<PathBuf> {
+    let rest = url.strip_prefix("sqlite:").ok_or_else(|| {
+        BenchError::Usage(format!(
+            "--backend sqlite needs a sqlite:// URL, got {url:?}"
+        ))
+    })?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.strip_suffix("?mode=rwc").unwrap_or(rest);
+    if path.is_empty() || path.contains(":memory:") || path.contains('?') {
+        return Err(BenchError::Usage(format!(
+            "{url:?} is not a SQLite file URL: the benchmark measures durable commits, so \
+             it needs sqlite://PATH"
+        )));
+    }
+    Ok(Path::new(path).to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_name_files_and_memory_is_refused() {
+        assert_eq!(
+            sqlite_path("sqlite://a/b.db").unwrap(),
+            PathBuf::from("a/b.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x.db").unwrap(),
+            PathBuf::from("/tmp/x.db")
+        );
+        assert_eq!(
+            sqlite_path("sqlite:x.db?mode=rwc").unwrap(),
+            PathBuf::from("x.db")
+        );
+        for bad in [
+            "sqlite::memory:",
+            "sqlite://",
+            "postgres://x",
+            "sqlite://x.db?cache=shared",
+        ] {
+            assert!(
+                matches!(sqlite_path(bad), Err(BenchError::Usage(_))),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Results: one JSON object (`--json`) or a readable table.
+
+use serde::Serialize;
+
+use crate::percentiles::Percentiles;
+
+/// `--scenario throughput`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThroughputReport {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// Executions run.
+    pub executions: u64,
+    /// No-op steps per execution.
+    pub steps_per_execution: u32,
+    /// Worker slots, and concurrent baseline writers.
+    pub concurrency: u32,
+    /// Single-row insert transactions per second, same database and concurrency.
+    pub baseline_commits_per_sec: f64,
+    /// Executions per second, first start to last completion.
+    pub executions_per_sec: f64,
+    /// Steps per second over the same time.
+    pub steps_per_sec: f64,
+    /// `steps_per_sec / baseline_commits_per_sec`.
+    pub steps_per_baseline_commit: f64,
+    /// Peak resident memory of this process (engine and worker included), in MiB.
+    pub peak_rss_mb: f64,
+    /// First start to last completion, in seconds.
+    pub wall_secs: f64,
+}
+
+/// `--scenario latency`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencyReport {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// Start requested → execution seen completed, for a 3-step execution.
+    pub start_to_complete_ms: Percentiles,
+    /// Event offered → handler resumed after `wait_for_event`.
+    pub event_to_resume_ms: Percentiles,
+    /// Handler resumed after a 100 ms durable sleep − the sleep's due instant.
+    pub timer_lateness_ms: Percentiles,
+    /// Samples per measurement.
+    pub samples: u32,
+}
+
+/// `--scenario suspended`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SuspendedReport {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// Executions parked on `wait_for_event` at once.
+    pub suspended: u64,
+    /// Peak resident memory of this process (worker included), in MiB.
+    pub peak_rss_mb: f64,
+    /// First event offered → last execution completed, in seconds.
+    pub wake_all_secs: f64,
+    /// First start → all parked, in seconds.
+    pub park_all_secs: f64,
+}
+
+/// `--scenario http`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpReport {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// `POST /api/v1/executions` round trip over loopback, sequential.
+    pub http_start_ms: Percentiles,
+    /// Samples measured (after the warm-up).
+    pub samples: u32,
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Report {
+    /// Throughput.
+    Throughput(ThroughputReport),
+    /// Latency.
+    Latency(LatencyReport),
+    /// Suspended executions.
+    Suspended(SuspendedReport),
+    /// HTTP start latency.
+    Http(HttpReport),
+}
+
+impl Report {
+    /// The report as one JSON object.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The report as an aligned two-column table.
+    pub fn to_table(&self) -> String {
+        let rows = match self {
+            Report::Throughput(r) => vec![
+                ("scenario", "throughput".to_owned()),
+                ("backend", r.backend.clone()),
+                ("executions", r.executions.to_string()),
+                ("steps per execution", r.steps_per_execution.to_string()),
+                ("concurrency", r.concurrency.to_string()),
+                ("wall time", format!("{:.2} s", r.wall_secs)),
+                (
+                    "baseline commits/s",
+                    format!("{:.0}", r.baseline_commits_per_sec),
+                ),
+                ("executions/s", format!("{:.0}", r.executions_per_sec)),
+                ("steps/s", format!("{:.0}", r.steps_per_sec)),
+                (
+                    "steps per baseline commit",
+                    format!("{:.2}", r.steps_per_baseline_commit),
+                ),
+                ("peak RSS", format!("{:.1} MiB", r.peak_rss_mb)),
+            ],
+            Report::Latency(r) => vec![
+                ("scenario", "latency".to_owned()),
+                ("backend", r.backend.clone()),
+                ("samples each", r.samples.to_string()),
+                ("start→complete (3 steps)", ms(r.start_to_complete_ms)),
+                ("event→resume", ms(r.event_to_resume_ms)),
+                ("100 ms timer lateness", ms(r.timer_lateness_ms)),
+            ],
+            Report::Suspended(r) => vec![
+                ("scenario", "suspended".to_owned()),
+                ("backend", r.backend.clone()),
+                ("suspended executions", r.suspended.to_string()),
+                ("park all", format!("{:.2} s", r.park_all_secs)),
+                ("wake all", format!("{:.2} s", r.wake_all_secs)),
+                ("peak RSS", format!("{:.1} MiB", r.peak_rss_mb)),
+            ],
+            Report::Http(r) => vec![
+                ("scenario", "http".to_owned()),
+                ("backend", r.backend.clone()),
+                ("samples", r.samples.to_string()),
+                ("POST /executions", ms(r.http_start_ms)),
+            ],
+        };
+        let width = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        rows.iter()
+            .map(|(k, v)| format!("{k:<width$}  {v}\n"))
+            .collect()
+    }
+}
+
+fn ms(p: Percentiles) -> String {
+    format!("p50 {:.2} ms, p99 {:.2} ms", p.p50, p.p99)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(report: &Report) -> Vec<String> {
+        let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    const P: Percentiles = Percentiles { p50: 1.0, p99: 2.0 };
+
+    #[test]
+    fn throughput_json_has_the_contract_keys() {
+        let report = Report::Throughput(ThroughputReport {
+            backend: "sqlite".into(),
+            executions: 10,
+            steps_per_execution: 3,
+            concurrency: 64,
+            baseline_commits_per_sec: 100.0,
+            executions_per_sec: 50.0,
+            steps_per_sec: 150.0,
+            steps_per_baseline_commit: 1.5,
+            peak_rss_mb: 20.0,
+            wall_secs: 0.2,
+        });
+        let keys = keys(&report);
+        for key in [
+            "backend",
+            "executions",
+            "steps_per_execution",
+            "concurrency",
+            "baseline_commits_per_sec",
+            "executions_per_sec",
+            "steps_per_sec",
+            "steps_per_baseline_commit",
+            "peak_rss_mb",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+        }
+        assert!(report
+            .to_table()
+            .contains("steps per baseline commit  1.50"));
+    }
+
+    #[test]
+    fn latency_json_has_p50_and_p99_under_each_key() {
+        let report = Report::Latency(LatencyReport {
+            backend: "postgres".into(),
+            start_to_complete_ms: P,
+            event_to_resume_ms: P,
+            timer_lateness_ms: P,
+            samples: 200,
+        });
+        let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        for key in [
+            "start_to_complete_ms",
+            "event_to_resume_ms",
+            "timer_lateness_ms",
+        ] {
+            assert_eq!(value[key]["p50"], 1.0, "{key}");
+            assert_eq!(value[key]["p99"], 2.0, "{key}");
+        }
+    }
+
+    #[test]
+    fn suspended_and_http_json_have_the_contract_keys() {
+        let suspended = Report::Suspended(SuspendedReport {
+            backend: "sqlite".into(),
+            suspended: 100,
+            peak_rss_mb: 30.0,
+            wake_all_secs: 1.0,
+            park_all_secs: 2.0,
+        });
+        for key in ["suspended", "peak_rss_mb", "wake_all_secs"] {
+            assert!(keys(&suspended).iter().any(|k| k == key), "{key}");
+        }
+        let http = Report::Http(HttpReport {
+            backend: "sqlite".into(),
+            http_start_ms: P,
+            samples: 1000,
+        });
+        let value: serde_json::Value = serde_json::from_str(&http.to_json()).unwrap();
+        assert_eq!(value["http_start_ms"]["p99"], 2.0);
+        assert!(http.to_table().contains("p50 1.00 ms, p99 2.00 ms"));
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per scenario.
+
+pub mod http;
+pub mod latency;
+pub mod suspended;
+pub mod throughput;

@@ -1,0 +1,106 @@
+//! Runs the real binary on a quick throughput scenario and checks the JSON it
+//! prints: every contract key present, every number positive.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+const THROUGHPUT_KEYS: &[&str] = &[
+    "executions",
+    "steps_per_execution",
+    "concurrency",
+    "baseline_commits_per_sec",
+    "executions_per_sec",
+    "steps_per_sec",
+    "steps_per_baseline_commit",
+    "peak_rss_mb",
+];
+
+fn run_json(args: &[&str]) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_zart-bench"))
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("the benchmark binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "failed: {stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "one JSON line expected: {stdout}"
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+fn assert_throughput_report(report: &Value, backend: &str, executions: u64) {
+    assert_eq!(report["backend"], backend, "{report}");
+    assert_eq!(report["executions"], executions, "{report}");
+    for key in THROUGHPUT_KEYS {
+        let value = report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing or not a number in {report}"));
+        assert!(value > 0.0, "{key} = {value} in {report}");
+    }
+    let ratio = report["steps_per_sec"].as_f64().unwrap()
+        / report["baseline_commits_per_sec"].as_f64().unwrap();
+    let reported = report["steps_per_baseline_commit"].as_f64().unwrap();
+    assert!((ratio - reported).abs() < 1e-6 * ratio.max(1.0), "{report}");
+}
+
+#[test]
+fn throughput_on_sqlite_reports_every_key_positive() {
+    let report = run_json(&[
+        "--scenario",
+        "throughput",
+        "--backend",
+        "sqlite",
+        "--executions",
+        "50",
+        "--concurrency",
+        "8",
+        "--baseline-secs",
+        "0.4",
+    ]);
+    assert_throughput_report(&report, "sqlite", 50);
+    assert_eq!(report["steps_per_execution"], 3);
+}
+
+#[test]
+fn throughput_on_postgres_reports_every_key_positive() {
+    let Some(url) = std::env::var("ZART_TEST_POSTGRES_URL").ok() else {
+        if std::env::var("ZART_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+            panic!("ZART_REQUIRE_POSTGRES=1 but ZART_TEST_POSTGRES_URL is not set");
+        }
+        eprintln!("ZART_TEST_POSTGRES_URL is not set: skipping the PostgreSQL smoke test");
+        return;
+    };
+    let report = run_json(&[
+        "--backend",
+        "postgres",
+        "--db",
+        &url,
+        "--executions",
+        "30",
+        "--concurrency",
+        "8",
+        "--baseline-secs",
+        "0.4",
+    ]);
+    assert_throughput_report(&report, "postgres", 30);
+}
+
+#[test]
+fn an_existing_sqlite_file_is_refused_rather_than_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("taken.db");
+    std::fs::write(&path, b"").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_zart-bench"))
+        .args(["--db", &format!("sqlite://{}", path.display()), "--json"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("fresh database"), "{stderr}");
+}
