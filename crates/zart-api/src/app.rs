@@ -38,6 +38,13 @@ pub fn router(client: zart::Client, metrics: zart::metrics::Metrics, config: Api
     }
     let http_metrics = HttpMetrics::register(metrics.registry());
     let state = AppState { client, metrics };
+    let app = routed(&config).fallback(unknown_route);
+    layered(app, &config, http_metrics).with_state(state)
+}
+
+/// Every route group under its prefix (or at the root), with its token, and the
+/// OpenAPI document describing them.
+fn routed(config: &ApiConfig) -> Router<AppState> {
     let api_token = config.api_token.as_deref().map(RequiredToken::new);
     let admin_token = config
         .admin_token
@@ -47,26 +54,26 @@ pub fn router(client: zart::Client, metrics: zart::metrics::Metrics, config: Api
 
     let (public, public_doc) = routes::public().split_for_parts();
     let (admin, admin_doc) = routes::admin::routes().split_for_parts();
-    let (ops, ops_doc) = OpenApiRouter::with_openapi(openapi::base())
+    let (ops, mut root_doc) = OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(crate::metrics::render))
         .split_for_parts();
     let (health, health_doc) = routes::health::routes().split_for_parts();
-    let mut root_doc = ops_doc;
     root_doc.merge(health_doc);
-    let doc = openapi::document(root_doc, public_doc, admin_doc, &config);
+    let doc = openapi::document(root_doc, public_doc, admin_doc, config);
 
-    let app = Router::new()
-        .nest(
-            &config.api_prefix,
-            with_fallback(guarded(public, &api_token), &api_token),
-        )
-        .nest(
-            &config.admin_prefix,
-            with_fallback(guarded(admin, &admin_token), &admin_token),
-        )
+    let public = with_fallback(guarded(public, &api_token), &api_token);
+    let admin = with_fallback(guarded(admin, &admin_token), &admin_token);
+    Router::new()
+        .nest(&config.api_prefix, public)
+        .nest(&config.admin_prefix, admin)
         .merge(guarded(ops.merge(openapi::swagger(doc)), &api_token))
         .merge(health.route_layer(from_fn(tag_route)))
-        .fallback(unknown_route)
+}
+
+/// The layers around every route, innermost first: body limits, JSON errors, CORS,
+/// HTTP metrics, tracing.
+fn layered(app: Router<AppState>, config: &ApiConfig, metrics: HttpMetrics) -> Router<AppState> {
+    let app = app
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(from_fn(json_errors));
@@ -74,9 +81,8 @@ pub fn router(client: zart::Client, metrics: zart::metrics::Metrics, config: Api
         Some(cors) => app.layer(cors),
         None => app,
     };
-    app.layer(from_fn_with_state(http_metrics, record))
+    app.layer(from_fn_with_state(metrics, record))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// Tags the routes for metrics and, with a token, requires it on them. The token check

@@ -158,6 +158,9 @@ async fn openapi_follows_custom_prefixes_and_declares_bearer_auth() {
 #[tokio::test]
 async fn swagger_ui_is_served_from_vendored_assets() {
     let t = app().await;
+    let bare = t.get("/swagger-ui").await;
+    assert_eq!(bare.status, StatusCode::SEE_OTHER);
+    assert_eq!(bare.headers[header::LOCATION], "/swagger-ui/");
     let page = t.get("/swagger-ui/").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("swagger"), "{}", page.text());
