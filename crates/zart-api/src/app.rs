@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::any;
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -15,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{require_bearer, RequiredToken};
-use crate::json_errors::{json_errors, unknown_route};
+use crate::json_errors::{json_errors, panic_response, unknown_route};
 use crate::metrics::{record, tag_route, HttpMetrics};
 use crate::{openapi, routes, ApiConfig, AppState};
 
@@ -70,10 +71,11 @@ fn routed(config: &ApiConfig) -> Router<AppState> {
         .merge(health.route_layer(from_fn(tag_route)))
 }
 
-/// The layers around every route, innermost first: body limits, JSON errors, CORS,
-/// HTTP metrics, tracing.
+/// The layers around every route, innermost first: a panic guard, body limits, JSON
+/// errors, CORS, HTTP metrics, tracing.
 fn layered(app: Router<AppState>, config: &ApiConfig, metrics: HttpMetrics) -> Router<AppState> {
     let app = app
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(from_fn(json_errors));

@@ -2,6 +2,8 @@
 //! fallback), wrong methods (axum's 405), oversized bodies caught by the body-limit
 //! layer, and anything else that answers 4xx/5xx with a non-JSON body.
 
+use std::any::Any;
+
 use axum::body::{to_bytes, Body};
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
@@ -21,6 +23,17 @@ const MAX_ECHOED_BODY: usize = 1024;
 /// Fallback: a JSON 404 for any path no route matches.
 pub(crate) async fn unknown_route(method: Method, uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+/// A handler panicked: log the panic, answer a generic JSON 500.
+pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("non-string panic payload");
+    tracing::error!(%detail, "request handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE).into_response()
 }
 
 /// Rewrites 4xx/5xx responses that are not JSON into `{"error": "..."}`.
@@ -78,4 +91,17 @@ fn reason(status: StatusCode) -> String {
         .canonical_reason()
         .unwrap_or("error")
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn panics_become_generic_json_500s() {
+        let response = panic_response(Box::new("secret: postgres://u:pw@db".to_owned()));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = to_bytes(response.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], br#"{"error":"internal server error"}"#);
+    }
 }
