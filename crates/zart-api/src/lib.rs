@@ -3,9 +3,16 @@
 //! and a server helper with graceful shutdown.
 //!
 //! This crate owns routing, request parsing, the JSON error shape, authentication,
-//! CORS, body limits, HTTP metrics and the OpenAPI document. It holds no SQL and no
-//! engine logic: every handler is one [`zart::Client`] call, and client errors map to
+//! CORS, body limits, HTTP metrics and the OpenAPI document. It depends on the runtime
+//! (`zart`) and the core types only, never on a store backend: it holds no SQL and no
+//! engine logic. Every handler is one [`zart::Client`] call, and client errors map to
 //! statuses in one place ([`ApiError`]).
+//!
+//! Key decisions: every error, including those axum and tower produce themselves
+//! (unknown routes, wrong methods, oversized bodies), leaves as `{"error": "..."}`; and
+//! the response bodies are this crate's own [`dto`] types, mirroring the core types
+//! field for field, so the OpenAPI schemas are generated from the very types that are
+//! serialized.
 //!
 //! Routes:
 //! - public routes under [`ApiConfig::api_prefix`] (`/api/v1`): executions, stats, events;
