@@ -7,7 +7,8 @@
 //!
 //! curl -s -X POST localhost:3000/api/v1/executions -H 'content-type: application/json' \
 //!      -d '{"executionId": "ada", "taskName": "welcome", "payload": {"email": "ada@example.com"}}'
-//! curl -s -X POST localhost:3000/api/v1/events/ada/email_confirmed -d '{"confirmed": true}'
+//! curl -s -X POST localhost:3000/api/v1/events/ada/email_confirmed -H 'content-type: application/json' \
+//!      -d '{"confirmed": true}'
 //! curl -s localhost:3000/api/v1/executions/ada/wait
 //! curl -s localhost:3000/signup-count     # a route of the host application
 //! ```

@@ -2,26 +2,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::http::completed_steps;
+use common::http::{assert_completed_ticks_did_not_run_again, completed_steps, ticks};
 use common::{eventually, temp_db, Server, ServerOptions};
-use serde_json::{json, Value};
-
-/// Completed `tick` steps by step id: their completion time and attempt count.
-fn ticks(detail: &Value) -> BTreeMap<String, (Value, usize)> {
-    completed_steps(detail, "tick")
-        .into_iter()
-        .map(|s| {
-            let attempts = s["attempts"].as_array().map_or(0, Vec::len);
-            (
-                s["stepId"].as_str().unwrap_or_default().to_owned(),
-                (s["completedAt"].clone(), attempts),
-            )
-        })
-        .collect()
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn countdown_killed_mid_run_resumes_after_restart_without_rerunning_completed_ticks() {
@@ -45,20 +30,8 @@ async fn countdown_killed_mid_run_resumes_after_restart_without_rerunning_comple
     assert_eq!(done["result"], json!({"completed": 8}), "{done}");
 
     let detail = api.detail("crash-1").await;
-    let after = ticks(&detail);
-    assert_eq!(after.len(), 8, "{detail}");
-    for (id, (completed_at, attempts)) in &before {
-        let (again_at, again_attempts) = &after[id];
-        assert_eq!(*attempts, 1, "{id} before the kill: {detail}");
-        assert_eq!(
-            *again_attempts, 1,
-            "{id} ran again after the restart: {detail}"
-        );
-        assert_eq!(
-            again_at, completed_at,
-            "{id} completed again after the restart"
-        );
-    }
+    assert_eq!(ticks(&detail).len(), 8, "{detail}");
+    assert_completed_ticks_did_not_run_again(&before, &detail);
     assert_eq!(detail["runs"].as_array().map(Vec::len), Some(1), "{detail}");
 }
 

@@ -168,6 +168,24 @@ async fn health_metrics_and_swagger_are_served_at_the_printed_address() {
     api.start_ok("metric-1", "echo", json!(1)).await;
     api.wait("metric-1", 20).await;
 
+    let base = &server.base;
+    let urls = [
+        format!("{base}/api/v1"),
+        format!("{base}/swagger-ui"),
+        format!("{base}/metrics"),
+    ];
+    // The lines are printed before the server serves; the test's reader may lag.
+    eventually(
+        "the API, Swagger UI and metrics URLs printed",
+        Duration::from_secs(10),
+        || async {
+            let printed = server.stdout().join("\n");
+            urls.iter()
+                .all(|url| printed.contains(url.as_str()))
+                .then_some(())
+        },
+    )
+    .await;
     assert_eq!(api.get("/readyz").await.status, StatusCode::OK);
     let metrics = api.get("/metrics").await;
     assert_eq!(metrics.status, StatusCode::OK);

@@ -1,5 +1,6 @@
 //! A thin HTTP helper over reqwest for driving the server's API in tests.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -161,4 +162,39 @@ pub fn completed_steps<'a>(detail: &'a Value, name: &str) -> Vec<&'a Value> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Completed `tick` steps of a countdown by step id: completion time and attempt count.
+pub fn ticks(detail: &Value) -> BTreeMap<String, (Value, usize)> {
+    completed_steps(detail, "tick")
+        .into_iter()
+        .map(|s| {
+            let attempts = s["attempts"].as_array().map_or(0, Vec::len);
+            let id = s["stepId"].as_str().unwrap_or_default().to_owned();
+            (id, (s["completedAt"].clone(), attempts))
+        })
+        .collect()
+}
+
+/// Every tick in `before` (seen completed before a crash) still shows its one attempt
+/// and its original completion time in `detail`: it did not run again.
+pub fn assert_completed_ticks_did_not_run_again(
+    before: &BTreeMap<String, (Value, usize)>,
+    detail: &Value,
+) {
+    let after = ticks(detail);
+    for (id, (completed_at, attempts)) in before {
+        assert_eq!(*attempts, 1, "{id} before the crash: {detail}");
+        let (again_at, again_attempts) = after
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} is gone: {detail}"));
+        assert_eq!(
+            *again_attempts, 1,
+            "{id} ran again after the crash: {detail}"
+        );
+        assert_eq!(
+            again_at, completed_at,
+            "{id} completed again after the crash: {detail}"
+        );
+    }
 }

@@ -9,6 +9,7 @@ pub mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -78,18 +79,26 @@ pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     log: PathBuf,
+    stdout: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts `zart serve` on a free port with the SQLite database `db` and waits until
-    /// `/healthz` answers.
+    /// `/healthz` answers. Its log goes next to the database.
     pub async fn start(db: &Path, options: ServerOptions) -> Server {
-        let log = db.with_extension(format!("server{}.log", log_suffix()));
+        let log_dir = db.parent().expect("the database is in a directory");
+        Server::start_url(&format!("sqlite://{}", db.display()), log_dir, options).await
+    }
+
+    /// Starts `zart serve` on a free port with the database at `url`, logging to a file
+    /// in `log_dir`, and waits until `/healthz` answers.
+    pub async fn start_url(url: &str, log_dir: &Path, options: ServerOptions) -> Server {
+        let log = log_dir.join(format!("server{}.log", log_suffix()));
         let log_file = std::fs::File::create(&log).expect("create the server log");
         let mut cmd = zart_command();
         cmd.arg("serve")
             .arg("--db")
-            .arg(format!("sqlite://{}", db.display()))
+            .arg(url)
             .args(["--bind", "127.0.0.1:0"])
             .args(&options.args)
             .envs(options.env.iter().map(|(k, v)| (k, v)))
@@ -100,12 +109,18 @@ impl Server {
         let mut child = cmd.spawn().expect("spawn zart serve");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, rx) = oneshot::channel();
-        tokio::spawn(read_address(stdout, tx));
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(read_address(stdout, tx, Arc::clone(&printed)));
         let base = match tokio::time::timeout(START_LIMIT, rx).await {
             Ok(Ok(base)) => base,
             _ => panic!("zart serve printed no address; log:\n{}", read_log(&log)),
         };
-        let server = Server { child, base, log };
+        let server = Server {
+            child,
+            base,
+            log,
+            stdout: printed,
+        };
         server.wait_healthy().await;
         server
     }
@@ -131,6 +146,14 @@ impl Server {
     /// The server's log (stderr) so far.
     pub fn log(&self) -> String {
         read_log(&self.log)
+    }
+
+    /// The lines the server printed on stdout so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout
+            .lock()
+            .map(|lines| lines.clone())
+            .unwrap_or_default()
     }
 
     /// The process id.
@@ -172,9 +195,13 @@ impl Drop for Server {
     }
 }
 
-/// Reads the server's stdout, sends the address of the `listening on` line, then
-/// keeps draining so the server never blocks on a full pipe.
-async fn read_address(stdout: tokio::process::ChildStdout, tx: oneshot::Sender<String>) {
+/// Reads the server's stdout, sends the address of the `listening on` line, and keeps
+/// every line (draining the pipe so the server never blocks on it).
+async fn read_address(
+    stdout: tokio::process::ChildStdout,
+    tx: oneshot::Sender<String>,
+    printed: Arc<Mutex<Vec<String>>>,
+) {
     let mut lines = BufReader::new(stdout).lines();
     let mut tx = Some(tx);
     while let Ok(Some(line)) = lines.next_line().await {
@@ -182,6 +209,9 @@ async fn read_address(stdout: tokio::process::ChildStdout, tx: oneshot::Sender<S
             if let Some(tx) = tx.take() {
                 let _ = tx.send(addr.trim().to_owned());
             }
+        }
+        if let Ok(mut all) = printed.lock() {
+            all.push(line);
         }
     }
 }
