@@ -96,6 +96,9 @@ pub struct Args {
     /// How long the baseline inserts run, in seconds.
     #[arg(long, default_value_t = 3.0, value_parser = parse_secs)]
     pub baseline_secs: f64,
+    /// Time every store call and print a per-call breakdown on stderr at the end.
+    #[arg(long)]
+    pub profile: bool,
     /// Samples per latency measurement (default 200 for latency, 1000 for http).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub samples: Option<u32>,

@@ -11,6 +11,7 @@ use zart_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::args::{Args, Backend, DEFAULT_POSTGRES_URL};
 use crate::error::{BenchError, BenchResult};
+use crate::profile::TimedStore;
 
 /// The database of one run and the engine's store on it.
 pub struct BenchDb {
@@ -18,6 +19,8 @@ pub struct BenchDb {
     pub store: Arc<dyn Store>,
     /// Where the database lives.
     pub target: Target,
+    /// The timing wrapper around the store, with `--profile`.
+    pub profile: Option<Arc<TimedStore>>,
 }
 
 /// Where a run's database lives.
@@ -28,6 +31,8 @@ pub enum Target {
         path: PathBuf,
         /// The temporary directory holding it, removed on drop (`None` for `--db`).
         _dir: Option<tempfile::TempDir>,
+        /// The store, for its writer's batching counters.
+        sqlite: Arc<SqliteStore>,
     },
     /// A schema of a PostgreSQL database.
     Postgres {
@@ -43,13 +48,19 @@ pub enum Target {
 impl BenchDb {
     /// Creates the run's database and opens the store on it.
     pub async fn open(args: &Args) -> BenchResult<BenchDb> {
-        match args.backend {
-            Backend::Sqlite => Self::open_sqlite(args.db.as_deref()),
+        let mut db = match args.backend {
+            Backend::Sqlite => Self::open_sqlite(args.db.as_deref())?,
             Backend::Postgres => {
                 let url = args.db.as_deref().unwrap_or(DEFAULT_POSTGRES_URL);
-                Self::open_postgres(url, args.pool_size).await
+                Self::open_postgres(url, args.pool_size).await?
             }
+        };
+        if args.profile {
+            let timed = Arc::new(TimedStore::new(Arc::clone(&db.store)));
+            db.store = timed.clone();
+            db.profile = Some(timed);
         }
+        Ok(db)
     }
 
     fn open_sqlite(url: Option<&str>) -> BenchResult<BenchDb> {
@@ -67,10 +78,15 @@ impl BenchDb {
             )));
         }
         let url = format!("sqlite://{}", path.display());
-        let store = SqliteStore::open_with(&url, SqliteOptions::default())?;
+        let sqlite = Arc::new(SqliteStore::open_with(&url, SqliteOptions::default())?);
         Ok(BenchDb {
-            store: Arc::new(store),
-            target: Target::Sqlite { path, _dir: dir },
+            store: sqlite.clone(),
+            target: Target::Sqlite {
+                path,
+                _dir: dir,
+                sqlite,
+            },
+            profile: None,
         })
     }
 
@@ -97,6 +113,7 @@ impl BenchDb {
                 schema,
                 pool_size,
             },
+            profile: None,
         })
     }
 
@@ -116,11 +133,31 @@ impl BenchDb {
         }
     }
 
+    /// With `--profile`: what the SQLite writer batched (transactions and write ops).
+    pub fn writer_summary(&self) -> Option<String> {
+        match &self.target {
+            Target::Sqlite { sqlite, .. } => {
+                let stats = sqlite.stats();
+                Some(format!(
+                    "SQLite writer: {} write ops in {} transactions ({:.1} ops per commit)\n",
+                    stats.ops,
+                    stats.batches,
+                    stats.ops as f64 / stats.batches.max(1) as f64
+                ))
+            }
+            Target::Postgres { .. } => None,
+        }
+    }
+
     /// Drops the run's PostgreSQL schema (a SQLite temporary file is removed when
     /// the directory is dropped). Call it after the engine has stopped.
     pub async fn close(self) -> BenchResult<()> {
-        let BenchDb { store, target } = self;
-        drop(store);
+        let BenchDb {
+            store,
+            target,
+            profile,
+        } = self;
+        drop((store, profile));
         if let Target::Postgres { url, schema, .. } = target {
             let mut conn = sqlx::PgConnection::connect(&url).await?;
             sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))

@@ -15,6 +15,7 @@ pub mod completion;
 pub mod database;
 pub mod error;
 pub mod percentiles;
+pub mod profile;
 pub mod progress;
 pub mod report;
 pub mod rss;
@@ -42,6 +43,14 @@ pub async fn run(args: &Args) -> BenchResult<Report> {
         outcome = scenario(&db, args, &progress) => outcome,
         _ = tokio::signal::ctrl_c() => Err(BenchError::Unexpected("interrupted".into())),
     };
+    if let Some(profile) = &db.profile {
+        let executions = match args.scenario {
+            Scenario::Throughput | Scenario::Suspended => Some(args.executions()),
+            Scenario::Latency | Scenario::Http => None,
+        };
+        eprint!("{}", profile.render(executions));
+        eprint!("{}", db.writer_summary().unwrap_or_default());
+    }
     let closed = db.close().await;
     let report = outcome?;
     closed?;
