@@ -7,20 +7,22 @@ use serde_json::Value;
 
 /// Durable execution for Rust: the server, and a client for its HTTP API.
 #[derive(Debug, Parser)]
-#[command(name = "zart", version, about, propagate_version = true)]
+#[command(name = "zart", version, propagate_version = true)]
 pub struct Cli {
-    /// Options of the client subcommands.
+    /// Where the HTTP API is and how it is protected.
     #[command(flatten)]
-    pub client: ClientOptions,
+    pub api: ApiOptions,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// How the client subcommands reach the server.
+/// The HTTP API's address, tokens and prefixes, shared by every subcommand: `serve`
+/// protects its API with the tokens and mounts it under the prefixes; the client
+/// subcommands use them to call a server.
 #[derive(Debug, Clone, Args)]
-pub struct ClientOptions {
-    /// The server's base URL.
+pub struct ApiOptions {
+    /// The server's base URL (client subcommands).
     #[arg(
         long,
         global = true,
@@ -28,10 +30,11 @@ pub struct ClientOptions {
         default_value = "http://127.0.0.1:8080"
     )]
     pub server: String,
-    /// Bearer token for the public API.
+    /// Bearer token of the public API: required by `serve` when set, sent by the client.
     #[arg(long, global = true, env = "ZART_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Bearer token for the admin API (`detail`); the API token is used when unset.
+    /// Bearer token of the admin API: required by `serve` for admin routes when set;
+    /// the client sends it for `detail` (the API token when unset).
     #[arg(long, global = true, env = "ZART_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Path prefix of the public API.
@@ -50,7 +53,7 @@ pub struct ClientOptions {
         default_value = "/zart/admin/v1"
     )]
     pub admin_prefix: String,
-    /// Print the server's JSON instead of a table.
+    /// Print the server's JSON instead of a table (client subcommands).
     #[arg(long, global = true)]
     pub json: bool,
 }
@@ -179,7 +182,7 @@ mod tests {
     fn client_options_are_accepted_after_the_subcommand() {
         let cli = Cli::try_parse_from(["zart", "get", "abc", "--server", "http://h:1", "--json"])
             .expect("valid command line");
-        assert_eq!(cli.client.server, "http://h:1");
-        assert!(cli.client.json);
+        assert_eq!(cli.api.server, "http://h:1");
+        assert!(cli.api.json);
     }
 }

@@ -26,7 +26,7 @@ mod migrate;
 mod output;
 mod serve;
 
-pub use args::{Cli, ClientOptions, Command, MigrateArgs, ServeArgs};
+pub use args::{ApiOptions, Cli, Command, MigrateArgs, ServeArgs};
 pub use client::HttpError;
 
 use std::io::IsTerminal;
@@ -38,14 +38,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             init_tracing();
-            serve::serve(args).await
+            serve::serve(args, &cli.api).await
         }
         Command::Migrate(args) => {
             init_tracing();
             migrate::migrate(args).await
         }
         command => {
-            let client = client::ApiClient::new(&cli.client)?;
+            let client = client::ApiClient::new(&cli.api)?;
             client::run_command(&client, command).await
         }
     }

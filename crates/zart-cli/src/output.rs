@@ -3,7 +3,19 @@
 //! They read fields by name from the JSON rather than from typed records, so a server
 //! that adds fields (which the contract allows) or omits an optional one still prints.
 
+use std::io::Write;
+
 use serde_json::Value;
+
+/// Writes `text` to stdout. A reader that went away (`zart list | head -1`) is not an
+/// error: the output is simply no longer wanted.
+pub fn emit(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
 
 /// One execution as a key/value block.
 pub fn execution(e: &Value) -> String {

@@ -1,6 +1,7 @@
 //! `zart serve`: the HTTP API, a worker and (unless `--no-demo`) the demo tasks in one
 //! process, with a graceful shutdown on SIGINT or SIGTERM.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use zart::metrics::Metrics;
 use zart::{TaskRegistry, WorkerConfig, Zart};
 use zart_api::ApiConfig;
 
-use crate::args::ServeArgs;
+use crate::args::{ApiOptions, ServeArgs};
 use crate::{database, demo};
 
 /// How long in-flight HTTP requests (long polls included) may run after a shutdown
@@ -21,8 +22,8 @@ const HTTP_DRAIN_LIMIT: Duration = Duration::from_secs(35);
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully: stops
 /// accepting, lets in-flight requests finish, and stops the worker, which gives the
 /// leases of executions still running after the grace period back to the database.
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = ApiConfig::from_env().context("invalid HTTP configuration")?;
+pub async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
+    let config = api_config(api)?;
     let store = database::open(&args.db).await?;
     let metrics = Metrics::new();
     let mut tasks = TaskRegistry::new();
@@ -67,6 +68,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The HTTP settings: the `ZART_*` environment (body limit, CORS) overridden by the
+/// flags (tokens and prefixes, which clap already reads from the same variables).
+fn api_config(api: &ApiOptions) -> anyhow::Result<ApiConfig> {
+    let mut config = ApiConfig::from_env()
+        .context("invalid HTTP configuration")?
+        .api_prefix(api.api_prefix.as_str())
+        .admin_prefix(api.admin_prefix.as_str());
+    if let Some(token) = api.token.as_deref().filter(|t| !t.is_empty()) {
+        config = config.api_token(token);
+    }
+    if let Some(token) = api.admin_token.as_deref().filter(|t| !t.is_empty()) {
+        config = config.admin_token(token);
+    }
+    config.validate().context("invalid HTTP configuration")?;
+    Ok(config)
+}
+
 fn worker_config(args: &ServeArgs) -> WorkerConfig {
     let slots = usize::try_from(args.concurrency).unwrap_or(usize::MAX);
     WorkerConfig::default()
@@ -78,17 +96,26 @@ fn worker_config(args: &ServeArgs) -> WorkerConfig {
 /// and tests parse the bound address (the real port when `--bind` used port 0).
 fn announce(addr: SocketAddr, config: &ApiConfig, zart: &Zart) {
     let base = format!("http://{addr}");
-    println!("zart {} listening on {base}", env!("CARGO_PKG_VERSION"));
-    println!("  API:        {base}{}", config.api_prefix);
-    println!("  admin API:  {base}{}", config.admin_prefix);
-    println!("  Swagger UI: {base}/swagger-ui");
-    println!("  metrics:    {base}/metrics");
     let names = zart.tasks().names();
-    if names.is_empty() {
-        println!("  tasks:      none registered (--no-demo)");
+    let tasks = if names.is_empty() {
+        "none registered (--no-demo)".to_owned()
     } else {
-        println!("  tasks:      {}", names.join(", "));
-    }
+        names.join(", ")
+    };
+    let text = format!(
+        "zart {version} listening on {base}\n  \
+         API:        {base}{api}\n  \
+         admin API:  {base}{admin}\n  \
+         Swagger UI: {base}/swagger-ui\n  \
+         metrics:    {base}/metrics\n  \
+         tasks:      {tasks}\n",
+        version = env!("CARGO_PKG_VERSION"),
+        api = config.api_prefix,
+        admin = config.admin_prefix,
+    );
+    // A closed stdout (piped into `head`, say) must not stop the server.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     tracing::info!(%addr, backend = zart.store().backend_name(), "server started");
 }
 

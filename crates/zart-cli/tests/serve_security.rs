@@ -89,3 +89,33 @@ async fn body_above_the_limit_is_413_with_a_json_error() {
         .await;
     assert_eq!(small.status, StatusCode::CREATED, "{small:?}");
 }
+
+#[tokio::test]
+async fn token_and_prefix_flags_configure_the_server() {
+    let (_dir, db) = temp_db();
+    let args = [
+        "--token",
+        "flag-token",
+        "--api-prefix",
+        "/wf/v2",
+        "--admin-prefix",
+        "/ops",
+    ];
+    let server = Server::start(&db, ServerOptions::default().args(&args)).await;
+    let anonymous = server.api();
+    assert_eq!(
+        anonymous.get("/wf/v2/stats").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let api = server.api().with_token("flag-token");
+    let body = json!({"executionId": "flag-1", "taskName": "echo", "payload": 2});
+    let started = api.post("/wf/v2/executions", &body).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{started:?}");
+    let detail = api.get("/ops/executions/flag-1/detail").await;
+    assert_eq!(detail.status, StatusCode::OK, "{detail:?}");
+    assert_eq!(
+        api.get(&format!("{API}/stats")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::time::Instant;
@@ -62,8 +63,7 @@ pub async fn run_command(client: &ApiClient, command: Command) -> anyhow::Result
         }
         Command::Serve(_) | Command::Migrate(_) => anyhow::bail!("not a client subcommand"),
     };
-    print!("{text}");
-    Ok(())
+    output::emit(&text).context("writing to stdout")
 }
 
 fn get(client: &ApiClient, segments: &[&str]) -> reqwest::RequestBuilder {

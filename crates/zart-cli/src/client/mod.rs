@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde_json::Value;
 
-use crate::args::ClientOptions;
+use crate::args::ApiOptions;
 
 pub use commands::run_command;
 
@@ -70,12 +70,12 @@ pub enum Scope {
 pub struct ApiClient {
     http: reqwest::Client,
     base: Url,
-    options: ClientOptions,
+    options: ApiOptions,
 }
 
 impl ApiClient {
     /// A client for the server named in `options`.
-    pub fn new(options: &ClientOptions) -> Result<Self, HttpError> {
+    pub fn new(options: &ApiOptions) -> Result<Self, HttpError> {
         let invalid = |reason: String| HttpError::InvalidServerUrl {
             url: options.server.clone(),
             reason,
@@ -193,7 +193,7 @@ mod tests {
         argv.extend_from_slice(args);
         argv.push("stats");
         let cli = crate::args::Cli::try_parse_from(argv).expect("valid command line");
-        ApiClient::new(&cli.client).expect("valid server URL")
+        ApiClient::new(&cli.api).expect("valid server URL")
     }
 
     #[test]
@@ -217,7 +217,7 @@ mod tests {
     fn server_url_that_is_not_http_is_rejected() {
         let cli = crate::args::Cli::try_parse_from(["zart", "--server", "ftp://h", "stats"])
             .expect("parses");
-        let err = ApiClient::new(&cli.client).expect_err("ftp is not supported");
+        let err = ApiClient::new(&cli.api).expect_err("ftp is not supported");
         assert!(err.to_string().contains("invalid server URL"), "{err}");
     }
 }

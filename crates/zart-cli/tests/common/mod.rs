@@ -127,7 +127,8 @@ impl Server {
 
     async fn wait_healthy(&self) {
         let http = reqwest::Client::new();
-        for _ in 0..200 {
+        let deadline = tokio::time::Instant::now() + START_LIMIT;
+        while tokio::time::Instant::now() < deadline {
             if let Ok(r) = http.get(format!("{}/healthz", self.base)).send().await {
                 if r.status().is_success() {
                     return;
