@@ -14,23 +14,25 @@ async fn countdown_killed_mid_run_resumes_after_restart_without_rerunning_comple
     let options = ServerOptions::default().args(&["--lease-secs", "2"]);
     let first = Server::start(&db, options.clone()).await;
     let api = first.api();
-    api.start_ok("crash-1", "countdown", json!({"steps": 8, "stepMs": 200}))
+    api.start_ok("crash-1", "countdown", json!({"steps": 12, "stepMs": 200}))
         .await;
     let before = eventually("two completed ticks", Duration::from_secs(20), || async {
         let seen = ticks(&api.detail("crash-1").await);
         (seen.len() >= 2).then_some(seen)
     })
     .await;
+    // Ten or more ticks (two seconds) are left: the kill lands mid-run.
+    assert_eq!(api.execution("crash-1").await.body["status"], "running");
     first.kill().await;
 
     let second = Server::start(&db, options).await;
     let api = second.api();
     let done = api.wait("crash-1", 30).await;
     assert_eq!(done["status"], "completed", "{done}");
-    assert_eq!(done["result"], json!({"completed": 8}), "{done}");
+    assert_eq!(done["result"], json!({"completed": 12}), "{done}");
 
     let detail = api.detail("crash-1").await;
-    assert_eq!(ticks(&detail).len(), 8, "{detail}");
+    assert_eq!(ticks(&detail).len(), 12, "{detail}");
     assert_completed_ticks_did_not_run_again(&before, &detail);
     assert_eq!(detail["runs"].as_array().map(Vec::len), Some(1), "{detail}");
 }
