@@ -87,12 +87,19 @@ pub(crate) async fn next_due(db: &Db) -> Result<Option<Timestamp>, PgError> {
     next.map(ts).transpose()
 }
 
-/// One statement for all leases; a lease renews only while it is still valid.
+/// One statement for all leases; a lease renews only while it is still valid. Rows
+/// are locked in id order, like a batch of step saves, so the two never deadlock.
 const RENEW: &str = "
+    WITH held AS (
+        SELECT e.id FROM {s}.executions e
+        JOIN unnest($4::text[], $5::bigint[]) AS l(id, fence)
+            ON e.id = l.id AND e.fence = l.fence
+        WHERE e.lease_owner = $1 AND e.lease_expires_at > $2
+        ORDER BY e.id
+        FOR NO KEY UPDATE OF e
+    )
     UPDATE {s}.executions e SET lease_expires_at = $3
-    FROM unnest($4::text[], $5::bigint[]) AS l(id, fence)
-    WHERE e.id = l.id AND e.fence = l.fence AND e.lease_owner = $1
-      AND e.lease_expires_at > $2
+    FROM held WHERE e.id = held.id
     RETURNING e.id";
 
 pub(crate) async fn renew(db: &Db, p: &LeaseRenew) -> Result<Vec<String>, PgError> {

@@ -33,6 +33,29 @@ impl From<PgError> for StoreError {
     }
 }
 
+/// How often a call rolled back by a deadlock or serialization failure is re-run.
+const MAX_RETRIES: u32 = 5;
+
+/// Runs `op`, re-running it when PostgreSQL rolled it back to break a deadlock or a
+/// serialization conflict (nothing of it was written), then classifies the error.
+pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, PgError>>,
+{
+    let mut retries = 0;
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(e) if e.is_retryable() && retries < MAX_RETRIES => {
+                retries += 1;
+                tracing::debug!(retries, "transaction rolled back by the server; retrying");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Shorthand for corrupt or unexpected stored data.
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> PgError {
     PgError::Store(StoreError::Internal(format!(

@@ -43,6 +43,7 @@
 //! # }
 //! ```
 
+mod batch;
 mod cancel;
 mod claims;
 mod db;
@@ -58,6 +59,7 @@ mod parking;
 mod retention;
 mod rows;
 mod steps;
+mod steps_many;
 mod store;
 
 use std::future::Future;
@@ -72,11 +74,9 @@ use zart_core::{Signal, StoreError, StoreResult};
 use crate::db::Db;
 use crate::errors::PgError;
 
+pub use batch::GroupCommitStats;
 pub use migrate::migration_versions;
 pub use options::{PgOptions, DEFAULT_SCHEMA};
-
-/// How often a call rolled back by a deadlock or serialization failure is re-run.
-const MAX_RETRIES: u32 = 5;
 
 /// A [`Store`](zart_core::Store) on PostgreSQL. Cheap to clone: clones share the
 /// pool and the listener.
@@ -86,7 +86,8 @@ pub struct PgStore {
 }
 
 struct Inner {
-    db: Db,
+    db: Arc<Db>,
+    batcher: Option<batch::Batcher>,
     signals: broadcast::Sender<Signal>,
     listener: Option<JoinHandle<()>>,
 }
@@ -126,8 +127,11 @@ impl PgStore {
             .connect_with(connect.clone())
             .await
             .map_err(errors::map_sqlx)?;
-        let db = Db::new(pool, schema);
+        let db = Arc::new(Db::new(pool, schema));
         migrate::run(&db).await?;
+        let batcher = options
+            .group_commit
+            .then(|| batch::Batcher::start(db.clone(), group_commit_writers(&options)));
         let (signals, _) = broadcast::channel(listen::CAPACITY);
         let listener = if options.listen {
             let channel = db.channel().to_owned();
@@ -139,6 +143,7 @@ impl PgStore {
         Ok(PgStore {
             inner: Arc::new(Inner {
                 db,
+                batcher,
                 signals,
                 listener,
             }),
@@ -151,6 +156,12 @@ impl PgStore {
         &self.inner.db.pool
     }
 
+    /// How many step saves the group commit wrote in how many commits, or `None`
+    /// when [`PgOptions::group_commit`] is off.
+    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        self.inner.batcher.as_ref().map(batch::Batcher::stats)
+    }
+
     /// The schema holding this store's tables.
     pub fn schema(&self) -> &str {
         self.inner.db.schema()
@@ -160,24 +171,13 @@ impl PgStore {
         &self.inner.db
     }
 
-    /// Runs `op`, re-running it when PostgreSQL rolled it back to break a deadlock
-    /// or a serialization conflict.
-    async fn run<T, F, Fut>(&self, mut op: F) -> StoreResult<T>
+    /// Runs `op`, retrying deadlocks and serialization failures.
+    async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, PgError>>,
     {
-        let mut retries = 0;
-        loop {
-            match op().await {
-                Ok(value) => return Ok(value),
-                Err(e) if e.is_retryable() && retries < MAX_RETRIES => {
-                    retries += 1;
-                    tracing::debug!(retries, "transaction rolled back by the server; retrying");
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        errors::retrying(op).await
     }
 
     /// Without a LISTEN connection, the store's own writes still wake its own
@@ -187,6 +187,12 @@ impl PgStore {
             let _ = self.inner.signals.send(signal);
         }
     }
+}
+
+/// Group commit writers: each holds a connection while it writes, so they take a
+/// third of the pool and leave the rest to claims, reads and other writes.
+fn group_commit_writers(options: &PgOptions) -> usize {
+    (options.max_connections / 3).max(1) as usize
 }
 
 /// `PgStore::connect_with` must stay spawnable: its future is `Send + 'static`

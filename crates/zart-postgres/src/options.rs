@@ -45,6 +45,10 @@ pub struct PgOptions {
     /// How long a call waits for a free connection before failing with
     /// `StoreError::Unavailable` (default 5 s).
     pub acquire_timeout: Duration,
+    /// Whether concurrent step saves are written together, one commit per batch
+    /// (default true). Each caller still returns only after the commit holding its
+    /// step; turning it off writes every step in its own commit.
+    pub group_commit: bool,
 }
 
 impl Default for PgOptions {
@@ -54,6 +58,7 @@ impl Default for PgOptions {
             max_connections: 10,
             listen: true,
             acquire_timeout: Duration::from_secs(5),
+            group_commit: true,
         }
     }
 }
@@ -74,6 +79,12 @@ impl PgOptions {
     /// Sets [`PgOptions::listen`].
     pub fn listen(mut self, listen: bool) -> Self {
         self.listen = listen;
+        self
+    }
+
+    /// Sets [`PgOptions::group_commit`].
+    pub fn group_commit(mut self, on: bool) -> Self {
+        self.group_commit = on;
         self
     }
 

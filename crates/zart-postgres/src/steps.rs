@@ -43,6 +43,14 @@ pub(crate) fn step_upsert(source: &str, result: &str) -> String {
     )
 }
 
+/// Rejects counters that do not fit the journal's `INTEGER` columns.
+pub(crate) fn check(step: &StepWrite) -> Result<(), PgError> {
+    int(step.occurrence, "occurrence")?;
+    int(step.position, "position")?;
+    int(step.retry_attempt, "retry_attempt")?;
+    Ok(())
+}
+
 /// Binds `#1..#13` of [`STEP_UPSERT`].
 pub(crate) fn bind_step<'q>(
     query: Query<'q, Postgres, PgArguments>,

@@ -105,7 +105,10 @@ impl Store for PgStore {
     }
 
     async fn step_save(&self, params: StepSave) -> StoreResult<bool> {
-        self.run(|| steps::save(self.db(), &params)).await
+        match &self.inner.batcher {
+            Some(batcher) => batcher.save(params).await,
+            None => self.run(|| steps::save(self.db(), &params)).await,
+        }
     }
 
     async fn event_offer(&self, params: EventOffer) -> StoreResult<OfferOutcome> {

@@ -121,3 +121,10 @@ pub async fn conformance_store() -> Option<TestStore> {
     let (store, guard) = fresh_store("c", PgOptions::default().max_connections(8)).await?;
     Some(TestStore::with_guard(Arc::new(store), guard))
 }
+
+/// The conformance suite's factory with group commit off.
+pub async fn conformance_store_without_group_commit() -> Option<TestStore> {
+    let options = PgOptions::default().max_connections(8).group_commit(false);
+    let (store, guard) = fresh_store("d", options).await?;
+    Some(TestStore::with_guard(Arc::new(store), guard))
+}

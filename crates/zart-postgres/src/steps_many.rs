@@ -1,0 +1,171 @@
+//! The batched step save: many guarded journal writes in one statement (see
+//! `batch.rs` for when it is used).
+
+use std::collections::HashSet;
+
+use zart_core::StepSave;
+
+use crate::db::Db;
+use crate::errors::PgError;
+use crate::rows::{int, ms, opt_json_text, opt_ms};
+
+/// `locked` takes the execution rows in id order and reads their latest committed
+/// version; `ok` keeps the saves whose guard holds against it. Returns the indexes
+/// of the saves written.
+const SAVE_MANY: &str = "
+    WITH input AS (
+        SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[],
+            $5::bigint[], $6::int[], $7::text[], $8::int[], $9::int[], $10::text[],
+            $11::text[], $12::text[], $13::text[], $14::bool[], $15::int[],
+            $16::bigint[], $17::bigint[], $18::bigint[])
+        AS i(req, id, fence, owner, now, run_index, name, occurrence, position, kind,
+            status, result, last_error, retryable, retry_attempt, scheduled_at,
+            completed_at, wake_at)
+    ), locked AS (
+        SELECT e.id, e.fence, e.lease_owner, e.lease_expires_at FROM {s}.executions e
+        WHERE e.id = ANY($2) ORDER BY e.id
+        FOR NO KEY UPDATE
+    ), ok AS (
+        SELECT i.* FROM input i JOIN locked l ON l.id = i.id AND l.fence = i.fence
+            AND l.lease_owner = i.owner AND l.lease_expires_at > i.now
+    ), touched AS (
+        UPDATE {s}.executions e SET updated_at = GREATEST(e.updated_at, t.now)
+        FROM (SELECT id, max(now) AS now FROM ok GROUP BY id) t WHERE e.id = t.id
+    ), step AS (
+        INSERT INTO {s}.steps (execution_id, run_index, name, occurrence, position, kind,
+            status, result, last_error, retryable, retry_attempt, scheduled_at,
+            completed_at, wake_at)
+        SELECT id, run_index, name, occurrence, position, kind, status, result::json,
+            last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at
+        FROM ok
+        ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET
+            position = EXCLUDED.position, kind = EXCLUDED.kind, status = EXCLUDED.status,
+            result = EXCLUDED.result, last_error = EXCLUDED.last_error,
+            retryable = EXCLUDED.retryable, retry_attempt = EXCLUDED.retry_attempt,
+            completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at
+    ), attempt AS (
+        INSERT INTO {s}.step_attempts (execution_id, run_index, name, occurrence,
+            attempt_number, status, result, error, started_at, completed_at)
+        SELECT ok.id, ok.run_index, ok.name, ok.occurrence, a.number, a.status,
+            a.result::json, a.error, a.started_at, a.completed_at
+        FROM unnest($19::int[], $20::int[], $21::text[], $22::text[], $23::text[],
+            $24::bigint[], $25::bigint[])
+            AS a(req, number, status, result, error, started_at, completed_at)
+        JOIN ok ON ok.req = a.req
+        ON CONFLICT (execution_id, run_index, name, occurrence, attempt_number)
+        DO UPDATE SET status = EXCLUDED.status, result = EXCLUDED.result,
+            error = EXCLUDED.error, started_at = EXCLUDED.started_at,
+            completed_at = EXCLUDED.completed_at
+    )
+    SELECT req FROM ok";
+
+/// One array per column of `input`.
+#[derive(Default)]
+struct Columns<'a> {
+    req: Vec<i32>,
+    id: Vec<&'a str>,
+    fence: Vec<i64>,
+    owner: Vec<&'a str>,
+    now: Vec<i64>,
+    run_index: Vec<i32>,
+    name: Vec<&'a str>,
+    occurrence: Vec<i32>,
+    position: Vec<i32>,
+    kind: Vec<&'static str>,
+    status: Vec<&'static str>,
+    result: Vec<Option<String>>,
+    last_error: Vec<Option<&'a str>>,
+    retryable: Vec<bool>,
+    retry_attempt: Vec<i32>,
+    scheduled_at: Vec<i64>,
+    completed_at: Vec<Option<i64>>,
+    wake_at: Vec<Option<i64>>,
+}
+
+/// One array per column of the attempts.
+#[derive(Default)]
+struct Attempts<'a> {
+    req: Vec<i32>,
+    number: Vec<i32>,
+    status: Vec<&'static str>,
+    result: Vec<Option<String>>,
+    error: Vec<Option<&'a str>>,
+    started_at: Vec<i64>,
+    completed_at: Vec<Option<i64>>,
+}
+
+fn columns<'a>(saves: &[&'a StepSave]) -> Result<(Columns<'a>, Attempts<'a>), PgError> {
+    let mut c = Columns::default();
+    let mut a = Attempts::default();
+    for (i, save) in saves.iter().enumerate() {
+        let req = i32::try_from(i).map_err(|_| crate::errors::corrupt("batch too large"))?;
+        let (g, s) = (&save.guard, &save.step);
+        c.req.push(req);
+        c.id.push(&g.execution_id);
+        c.fence.push(g.fence);
+        c.owner.push(&g.worker_id);
+        c.now.push(ms(g.now));
+        c.run_index.push(save.run_index);
+        c.name.push(&s.name);
+        c.occurrence.push(int(s.occurrence, "occurrence")?);
+        c.position.push(int(s.position, "position")?);
+        c.kind.push(s.kind.as_str());
+        c.status.push(s.status.as_str());
+        c.result.push(opt_json_text(s.result.as_ref()));
+        c.last_error.push(s.last_error.as_deref());
+        c.retryable.push(s.retryable);
+        c.retry_attempt.push(int(s.retry_attempt, "retry_attempt")?);
+        c.scheduled_at.push(ms(s.scheduled_at));
+        c.completed_at.push(opt_ms(s.completed_at));
+        c.wake_at.push(opt_ms(s.wake_at));
+        if let Some(attempt) = &save.attempt {
+            a.req.push(req);
+            a.number
+                .push(int(attempt.attempt_number, "attempt_number")?);
+            a.status.push(attempt.status.as_str());
+            a.result.push(opt_json_text(attempt.result.as_ref()));
+            a.error.push(attempt.error.as_deref());
+            a.started_at.push(ms(attempt.started_at));
+            a.completed_at.push(opt_ms(attempt.completed_at));
+        }
+    }
+    Ok((c, a))
+}
+
+/// Writes `saves` (at most one per journal entry) in one statement; returns the
+/// indexes of those whose guard held.
+pub(crate) async fn save_many(db: &Db, saves: &[&StepSave]) -> Result<HashSet<usize>, PgError> {
+    let (c, a) = columns(saves)?;
+    let written: Vec<i32> = sqlx::query_scalar(&db.sql(SAVE_MANY))
+        .bind(c.req)
+        .bind(c.id)
+        .bind(c.fence)
+        .bind(c.owner)
+        .bind(c.now)
+        .bind(c.run_index)
+        .bind(c.name)
+        .bind(c.occurrence)
+        .bind(c.position)
+        .bind(c.kind)
+        .bind(c.status)
+        .bind(c.result)
+        .bind(c.last_error)
+        .bind(c.retryable)
+        .bind(c.retry_attempt)
+        .bind(c.scheduled_at)
+        .bind(c.completed_at)
+        .bind(c.wake_at)
+        .bind(a.req)
+        .bind(a.number)
+        .bind(a.status)
+        .bind(a.result)
+        .bind(a.error)
+        .bind(a.started_at)
+        .bind(a.completed_at)
+        .fetch_all(&db.pool)
+        .await?;
+    Ok(written
+        .into_iter()
+        .filter_map(|r| usize::try_from(r).ok())
+        .collect())
+}
