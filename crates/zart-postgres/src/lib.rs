@@ -10,6 +10,11 @@
 //! - **Guarded writes** are single statements: a CTE `UPDATE executions ... WHERE
 //!   id, fence, lease_owner match AND lease_expires_at > now` followed by the write,
 //!   which happens only if the guard returned a row. A step commit is one round trip.
+//! - **Group commit** (on by default): concurrent step saves are written together,
+//!   one statement and one commit per batch, each caller answered after the commit
+//!   holding its step, so steps/s can exceed the single-commit rate without weaker
+//!   durability. A batch locks its execution rows in id order and checks each save's
+//!   guard against them; see `batch.rs`.
 //! - **Races between waits and wake-ups** (an event offered, a child finishing, while
 //!   the execution suspends) are closed by serializing both sides on the execution's
 //!   row lock; see `parking.rs`. Rare deadlocks between a cancel cascade and a child
