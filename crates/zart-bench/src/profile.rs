@@ -1,6 +1,7 @@
 //! `--profile`: a [`Store`] wrapper that times every call of the real store it wraps,
 //! so a run can say which store calls an execution makes and which of them are slow.
-//! It adds a mutex and a clock read per call, nothing else.
+//! It adds a mutex, a clock read and 4 bytes of memory per call, nothing else (so
+//! peak RSS is best read from a run without `--profile`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use crate::percentiles::Percentiles;
 /// Times the calls made through it to the store it wraps.
 pub struct TimedStore {
     inner: Arc<dyn Store>,
-    calls: Mutex<BTreeMap<&'static str, Vec<Duration>>>,
+    calls: Mutex<BTreeMap<&'static str, Vec<u32>>>,
 }
 
 /// The timings of one store method.
@@ -46,9 +47,9 @@ impl TimedStore {
     ) -> T {
         let started = Instant::now();
         let out = call.await;
-        let took = started.elapsed();
+        let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
         let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-        calls.entry(method).or_default().push(took);
+        calls.entry(method).or_default().push(micros);
         out
     }
 
@@ -57,12 +58,16 @@ impl TimedStore {
         let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<MethodTimes> = calls
             .iter()
-            .filter_map(|(method, took)| {
+            .filter_map(|(method, micros)| {
+                let took: Vec<Duration> = micros
+                    .iter()
+                    .map(|m| Duration::from_micros(u64::from(*m)))
+                    .collect();
                 Some(MethodTimes {
                     method,
                     calls: took.len(),
                     total: took.iter().sum(),
-                    percentiles: Percentiles::of(took)?,
+                    percentiles: Percentiles::of(&took)?,
                 })
             })
             .collect();
