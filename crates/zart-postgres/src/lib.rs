@@ -115,10 +115,11 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
-    /// Connects with [`PgOptions::default`]. A `schema` query parameter in the URL
-    /// (`postgres://host/db?schema=billing`) selects the schema.
+    /// Connects with [`PgOptions::from_url`]: default options, except that the URL's
+    /// `schema`, `listen` and `max_connections` query parameters
+    /// (`postgres://host/db?schema=billing&listen=false&max_connections=4`) apply.
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
-        Self::connect_with(url, PgOptions::default()).await
+        Self::connect_with(url, PgOptions::from_url(url)?).await
     }
 
     /// Connects, creates the schema if absent, applies pending migrations and, with

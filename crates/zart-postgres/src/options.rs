@@ -123,25 +123,72 @@ pub(crate) fn resolve(
     Ok((connect, schema))
 }
 
-fn split_schema_param(url: &str) -> (String, Option<String>) {
+/// The query parameters Zart reads itself and removes before the URL reaches the driver.
+const ZART_PARAMS: [&str; 3] = ["schema", "listen", "max_connections"];
+
+/// Splits Zart's own query parameters off a connection URL.
+fn split_zart_params(url: &str) -> (String, Vec<(&'static str, String)>) {
     let Some((base, query)) = url.split_once('?') else {
-        return (url.to_owned(), None);
+        return (url.to_owned(), Vec::new());
     };
-    let mut schema = None;
+    let mut found = Vec::new();
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|pair| match pair.strip_prefix("schema=") {
-            Some(value) => {
-                schema = Some(value.to_owned());
-                false
+        .filter(|pair| {
+            for name in ZART_PARAMS {
+                if let Some(value) = pair.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+                    found.push((name, value.to_owned()));
+                    return false;
+                }
             }
-            None => !pair.is_empty(),
+            !pair.is_empty()
         })
         .collect();
     if kept.is_empty() {
-        (base.to_owned(), schema)
+        (base.to_owned(), found)
     } else {
-        (format!("{base}?{}", kept.join("&")), schema)
+        (format!("{base}?{}", kept.join("&")), found)
+    }
+}
+
+fn split_schema_param(url: &str) -> (String, Option<String>) {
+    let (rest, found) = split_zart_params(url);
+    let schema = found
+        .into_iter()
+        .rev()
+        .find(|(n, _)| *n == "schema")
+        .map(|(_, v)| v);
+    (rest, schema)
+}
+
+impl PgOptions {
+    /// Default options, with `listen=true|false` and `max_connections=N` taken from the
+    /// URL's query parameters when present (for example
+    /// `postgres://host/db?schema=app&listen=false&max_connections=4`), so a URL alone
+    /// can configure `zart serve`.
+    pub fn from_url(url: &str) -> Result<PgOptions, StoreError> {
+        let mut options = PgOptions::default();
+        for (name, value) in split_zart_params(url).1 {
+            match name {
+                "listen" => {
+                    options.listen = value.parse().map_err(|_| {
+                        StoreError::InvalidInput(format!(
+                            "listen={value:?} in the URL: expected true or false"
+                        ))
+                    })?;
+                }
+                "max_connections" => {
+                    options.max_connections =
+                        value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            StoreError::InvalidInput(format!(
+                                "max_connections={value:?} in the URL: expected a positive integer"
+                            ))
+                        })?;
+                }
+                _ => {}
+            }
+        }
+        Ok(options)
     }
 }
 
@@ -173,6 +220,21 @@ mod tests {
         let (rest, schema) = split_schema_param("postgres://u@h/db?schema=x");
         assert_eq!(rest, "postgres://u@h/db");
         assert_eq!(schema.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn listen_and_pool_size_are_read_from_the_url_and_removed() {
+        let url = "postgres://u@h/db?listen=false&sslmode=disable&max_connections=4&schema=s";
+        let options = PgOptions::from_url(url).unwrap();
+        assert!(!options.listen);
+        assert_eq!(options.max_connections, 4);
+        let (rest, schema) = split_schema_param(url);
+        assert_eq!(rest, "postgres://u@h/db?sslmode=disable");
+        assert_eq!(schema.as_deref(), Some("s"));
+        for bad in ["listen=maybe", "max_connections=0", "max_connections=x"] {
+            let err = PgOptions::from_url(&format!("postgres://u@h/db?{bad}")).unwrap_err();
+            assert!(matches!(err, StoreError::InvalidInput(_)), "{bad}: {err}");
+        }
     }
 
     #[test]
