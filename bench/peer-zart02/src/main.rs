@@ -2,8 +2,11 @@
 //! `zart-bench --scenario throughput`: N executions of 3 no-op steps, on a fresh
 //! PostgreSQL database that is dropped at the end. Prints executions/s.
 //!
-//! Configured for its best throughput: poll interval lowered from 5 s, tasks per
-//! poll and concurrent tasks raised (flags below). In zart 0.2 every step is its own
+//! Configured for its best throughput: poll interval lowered from 5 s to 1 ms, tasks
+//! per poll raised from 10 to 256 and concurrent tasks from 16 to 256 (the flags
+//! below). On the 2-core machine of `docs/performance.md` a sweep of poll intervals
+//! 1-20 ms, batches and concurrency 64-256 and pool sizes 10-20 moved its rate by
+//! less than the run-to-run noise; these defaults were the best of that sweep. In zart 0.2 every step is its own
 //! task row: the body runs, schedules the step as a task and exits; a worker polls
 //! the step task, replays the body to run the step and schedules the body again. So
 //! each step costs two queue hops, and each hop waits for the next poll.
@@ -27,14 +30,14 @@ struct Args {
     /// Executions to run.
     #[arg(long, default_value_t = 1000)]
     executions: u64,
-    /// `max_concurrent_tasks` of the worker.
-    #[arg(long, default_value_t = 64)]
+    /// `max_concurrent_tasks` of the worker (its default is 16).
+    #[arg(long, default_value_t = 256)]
     concurrency: usize,
-    /// `max_tasks_per_poll` of the worker.
-    #[arg(long, default_value_t = 64)]
+    /// `max_tasks_per_poll` of the worker (its default is 10).
+    #[arg(long, default_value_t = 256)]
     batch: usize,
     /// `poll_interval` of the worker, in milliseconds (its default is 5000).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 1)]
     poll_ms: u64,
     /// Connection pool size.
     #[arg(long, default_value_t = 10)]

@@ -86,6 +86,7 @@ pub async fn measure(
             url,
             schema,
             pool_size,
+            ..
         } => postgres(url, schema, *pool_size, concurrency, duration).await,
     }
 }

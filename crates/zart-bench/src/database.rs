@@ -42,6 +42,8 @@ pub enum Target {
         schema: String,
         /// The pool size of the store (and of the baseline).
         pool_size: u32,
+        /// The store, for its group commit counters.
+        pg: Arc<PgStore>,
     },
 }
 
@@ -105,13 +107,14 @@ impl BenchDb {
         let options = PgOptions::default()
             .schema(schema.clone())
             .max_connections(pool_size);
-        let store = PgStore::connect_with(url, options).await?;
+        let pg = Arc::new(PgStore::connect_with(url, options).await?);
         Ok(BenchDb {
-            store: Arc::new(store),
+            store: pg.clone(),
             target: Target::Postgres {
                 url: url.to_owned(),
                 schema,
                 pool_size,
+                pg,
             },
             profile: None,
         })
@@ -133,7 +136,8 @@ impl BenchDb {
         }
     }
 
-    /// With `--profile`: what the SQLite writer batched (transactions and write ops).
+    /// With `--profile`: what the store batched (the SQLite writer's transactions and
+    /// write ops; PostgreSQL's group-committed step saves).
     pub fn writer_summary(&self) -> Option<String> {
         match &self.target {
             Target::Sqlite { sqlite, .. } => {
@@ -145,7 +149,15 @@ impl BenchDb {
                     stats.ops as f64 / stats.batches.max(1) as f64
                 ))
             }
-            Target::Postgres { .. } => None,
+            Target::Postgres { pg, .. } => {
+                let stats = pg.group_commit_stats()?;
+                Some(format!(
+                    "PostgreSQL group commit: {} step saves in {} statements ({:.1} saves per commit)\n",
+                    stats.saves,
+                    stats.batches,
+                    stats.saves as f64 / stats.batches.max(1) as f64
+                ))
+            }
         }
     }
 
@@ -158,7 +170,11 @@ impl BenchDb {
             profile,
         } = self;
         drop((store, profile));
-        if let Target::Postgres { url, schema, .. } = target {
+        if let Target::Postgres {
+            url, schema, pg, ..
+        } = target
+        {
+            drop(pg);
             let mut conn = sqlx::PgConnection::connect(&url).await?;
             sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                 .execute(&mut conn)
