@@ -71,7 +71,7 @@ impl TimedStore {
                 })
             })
             .collect();
-        out.sort_by(|a, b| b.total.cmp(&a.total));
+        out.sort_by_key(|m| std::cmp::Reverse(m.total));
         out
     }
 
