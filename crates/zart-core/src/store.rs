@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, RunRecord, Stats,
-    StepKind, StepRecord, StepStatus, StoreError, Timestamp, WaitingFor,
+    ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, RunRecord, Stats, StepKind,
+    StepRecord, StepStatus, StoreError, Timestamp, WaitingFor,
 };
 
 /// Result alias for store calls.
@@ -461,7 +461,11 @@ pub trait Store: Send + Sync + 'static {
     async fn execution_cancel(&self, id: &str, now: Timestamp) -> StoreResult<CancelOutcome>;
 
     /// The journal of one run, ordered by position, without attempts.
-    async fn journal_load(&self, execution_id: &str, run_index: i32) -> StoreResult<Vec<StepRecord>>;
+    async fn journal_load(
+        &self,
+        execution_id: &str,
+        run_index: i32,
+    ) -> StoreResult<Vec<StepRecord>>;
 
     /// Writes a journal entry (and optionally an attempt), guarded by the lease.
     async fn step_save(&self, params: StepSave) -> StoreResult<bool>;

@@ -191,7 +191,11 @@ pub struct ExecutionError {
 
 /// What a non-terminal execution is blocked on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum WaitingFor {
     /// A durable timer.
     Timer {

@@ -29,7 +29,10 @@ pub async fn claim_increments_fence_and_marks_running(store: DynStore) {
     assert_eq!(run.status, ExecutionStatus::Running);
     assert_eq!(run.started_at, Some(at(100)));
 
-    assert_eq!(first.fence, 1, "the first claim of an execution has fence 1");
+    assert_eq!(
+        first.fence, 1,
+        "the first claim of an execution has fence 1"
+    );
     let later = 100 + LEASE_MS;
     let second = claim_one(&store, "w2", later, "e1").await;
     assert!(second.fence > first.fence, "fence must grow on every claim");
