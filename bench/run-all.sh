@@ -30,7 +30,9 @@ jq -nc --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
     --arg cores "$(nproc)" --arg kernel "$(uname -r)" \
     --arg postgres "$(psql "$url" -Atc 'show server_version' 2>/dev/null || echo unknown)" \
-    '{machine: {date: $date, cpu: $cpu, cores: ($cores | tonumber), kernel: $kernel, postgres: $postgres}}' >"$out"
+    --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    '{machine: {date: $date, cpu: $cpu, cores: ($cores | tonumber), kernel: $kernel,
+      postgres: $postgres, loadavg_at_start: $load}}' >"$out"
 
 for backend in sqlite postgres; do
     db=()
@@ -51,4 +53,5 @@ done
 echo "== peer comparison" >&2
 bench/run-peer-comparison.sh "$peer_executions" "$url" \
     | jq -c '{scenario: "peer", executions, ours_executions_per_sec, peer_executions_per_sec, ratio, peer_config: {poll_ms: .peer.poll_ms, batch: .peer.batch, concurrency: .peer.concurrency, pool_size: .peer.pool_size}}' >>"$out"
+jq -nc --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" '{loadavg_at_end: $load}' >>"$out"
 echo "results in $out" >&2
