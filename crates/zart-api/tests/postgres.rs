@@ -16,18 +16,7 @@ use serde_json::json;
 use zart_api::ApiConfig;
 use zart_postgres::{PgOptions, PgStore};
 
-fn database_url() -> Option<String> {
-    match std::env::var("ZART_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var("ZART_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("ZART_REQUIRE_POSTGRES=1 but ZART_TEST_POSTGRES_URL is not set");
-            }
-            eprintln!("ZART_TEST_POSTGRES_URL is not set: skipping PostgreSQL tests");
-            None
-        }
-    }
-}
+use zart_store_tests::postgres_url as database_url;
 
 /// A store on a schema of its own, dropped with the returned guard.
 async fn fresh_store(url: &str) -> (PgStore, DropSchema) {

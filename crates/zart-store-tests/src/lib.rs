@@ -41,4 +41,6 @@ pub mod support;
 
 mod harness;
 
+mod env;
+pub use env::postgres_url;
 pub use harness::{run_conformance_test, TestStore};

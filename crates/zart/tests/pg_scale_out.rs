@@ -20,18 +20,7 @@ use zart_postgres::{PgOptions, PgStore};
 const EXECUTIONS: usize = 500;
 const STEPS: u32 = 4;
 
-fn database_url() -> Option<String> {
-    match std::env::var("ZART_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var("ZART_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("ZART_REQUIRE_POSTGRES=1 but ZART_TEST_POSTGRES_URL is not set");
-            }
-            eprintln!("ZART_TEST_POSTGRES_URL is not set: skipping the PostgreSQL scale-out test");
-            None
-        }
-    }
-}
+use zart_store_tests::postgres_url as database_url;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -9,20 +9,7 @@ use std::sync::Arc;
 use zart_postgres::{PgOptions, PgStore};
 use zart_store_tests::TestStore;
 
-/// `ZART_TEST_POSTGRES_URL`, or `None` (with a notice) when unset. With
-/// `ZART_REQUIRE_POSTGRES=1` a missing URL fails the test instead.
-pub fn database_url() -> Option<String> {
-    match std::env::var("ZART_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var("ZART_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("ZART_REQUIRE_POSTGRES=1 but ZART_TEST_POSTGRES_URL is not set");
-            }
-            eprintln!("ZART_TEST_POSTGRES_URL is not set: skipping PostgreSQL tests");
-            None
-        }
-    }
-}
+pub use zart_store_tests::postgres_url as database_url;
 
 /// A schema name no other test (or test run) uses.
 pub fn unique_schema(tag: &str) -> String {
