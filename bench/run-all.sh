@@ -31,8 +31,9 @@ jq -nc --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
     --arg cores "$(nproc)" --arg kernel "$(uname -r)" \
     --arg postgres "$(psql "$url" -Atc 'show server_version' 2>/dev/null || echo unknown)" \
     --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     '{machine: {date: $date, cpu: $cpu, cores: ($cores | tonumber), kernel: $kernel,
-      postgres: $postgres, loadavg_at_start: $load}}' >"$out"
+      postgres: $postgres, loadavg_at_start: $load, commit: $commit}}' >"$out"
 
 for backend in sqlite postgres; do
     db=()
