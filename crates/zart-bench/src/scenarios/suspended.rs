@@ -66,11 +66,10 @@ pub async fn run(db: &BenchDb, args: &Args, progress: &Progress) -> BenchResult<
     let woke = Instant::now();
     let offering = offer_all(&client, executions, parallelism);
     let finishing = completion::wait_terminal(&db.store, signals, executions, patience, progress);
-    let (offered, finished) = tokio::join!(offering, finishing);
+    let outcome = tokio::try_join!(offering, finishing);
     let wake_all = woke.elapsed();
     worker.shutdown(Duration::from_secs(5)).await;
-    offered?;
-    finished?;
+    outcome?;
     progress.note(format!(
         "all woken and completed in {:.2} s",
         wake_all.as_secs_f64()

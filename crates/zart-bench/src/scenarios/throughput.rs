@@ -62,11 +62,11 @@ async fn run_engine(db: &BenchDb, args: &Args, progress: &Progress) -> BenchResu
     let started = Instant::now();
     let starting = start_all(&client, executions, args.steps, args.concurrency as usize);
     let waiting = completion::wait_terminal(&db.store, signals, executions, timeout, progress);
-    let (started_all, finished) = tokio::join!(starting, waiting);
+    // The first error (a failed start, or executions not finishing) ends both.
+    let outcome = tokio::try_join!(starting, waiting);
     let wall = started.elapsed();
     worker.shutdown(Duration::from_secs(5)).await;
-    started_all?;
-    finished?;
+    outcome?;
     progress.note(format!("engine: done in {:.2} s", wall.as_secs_f64()));
     Ok(wall)
 }
