@@ -144,6 +144,10 @@ pub struct ServeArgs {
     /// How long shutdown lets running executions finish before releasing them.
     #[arg(long, env = "ZART_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
+    /// Delete finished executions (with their steps and events) this many hours after
+    /// they finished; unset keeps everything.
+    #[arg(long, env = "ZART_RETENTION_HOURS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub retention_hours: Option<u64>,
     /// Do not register the demo tasks.
     #[arg(long)]
     pub no_demo: bool,

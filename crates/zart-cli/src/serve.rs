@@ -87,9 +87,13 @@ fn api_config(api: &ApiOptions) -> anyhow::Result<ApiConfig> {
 
 fn worker_config(args: &ServeArgs) -> WorkerConfig {
     let slots = usize::try_from(args.concurrency).unwrap_or(usize::MAX);
-    WorkerConfig::default()
+    let config = WorkerConfig::default()
         .concurrency(slots)
-        .lease_duration(Duration::from_secs(args.lease_secs))
+        .lease_duration(Duration::from_secs(args.lease_secs));
+    match args.retention_hours {
+        Some(hours) => config.retention(Duration::from_secs(hours.saturating_mul(3600))),
+        None => config,
+    }
 }
 
 /// Prints where everything is. The `listening on` line is machine-readable: scripts

@@ -278,6 +278,13 @@ async fn usage_errors_exit_with_2() {
         "{}",
         stderr(&bad_json)
     );
+    let zero_retention = zart_command()
+        .args(["serve", "--retention-hours", "0", "--bind", "127.0.0.1:0"])
+        .output()
+        .await
+        .expect("run zart");
+    assert_eq!(zero_retention.status.code(), Some(2));
+    assert!(stderr(&zero_retention).contains("retention-hours"));
 }
 
 #[tokio::test]

@@ -120,3 +120,37 @@ async fn shutdown_past_its_grace_releases_leases_so_another_worker_resumes_at_on
     assert_eq!(runs.get(), 2);
     worker.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn retention_deletes_finished_executions_and_keeps_unfinished_ones() {
+    let db = db().await;
+    let zart = Zart::builder(db.store.clone())
+        .task(
+            "echo",
+            |_ctx: Ctx, v: serde_json::Value| async move { Ok(v) },
+        )
+        .task("gate", |ctx: Ctx, _: serde_json::Value| async move {
+            ctx.wait_for_event::<u32>("go", Duration::from_secs(3600))
+                .await
+        })
+        .build();
+    let client = zart.client();
+    let worker = zart.start_worker(fast().retention(Duration::from_millis(200)));
+    let done = start(&client, "echo", json!(1)).await;
+    finish(&client, &done).await;
+    let waiting = start(&client, "gate", json!(null)).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while client.get(&done).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "never purged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(matches!(
+        client.detail(&done, None).await,
+        Err(ClientError::NotFound(_))
+    ));
+    assert_eq!(
+        client.get(&waiting).await.unwrap().status,
+        ExecutionStatus::Running
+    );
+    worker.shutdown(Duration::from_secs(5)).await;
+}

@@ -19,6 +19,10 @@ pub struct WorkerConfig {
     /// This worker's id in leases; generated from host, process id and a random suffix
     /// when `None`.
     pub worker_id: Option<String>,
+    /// When set, finished executions (with their runs, steps, attempts and events) are
+    /// deleted once they have been finished this long. Off by default: nothing is ever
+    /// deleted unless asked.
+    pub retention: Option<Duration>,
 }
 
 impl Default for WorkerConfig {
@@ -29,6 +33,7 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(1),
             inline_backoff: Duration::from_secs(1),
             worker_id: None,
+            retention: None,
         }
     }
 }
@@ -55,6 +60,12 @@ impl WorkerConfig {
     /// Sets the longest retry backoff slept in place.
     pub fn inline_backoff(mut self, limit: Duration) -> Self {
         self.inline_backoff = limit;
+        self
+    }
+
+    /// Deletes finished executions once they have been finished for `keep`.
+    pub fn retention(mut self, keep: Duration) -> Self {
+        self.retention = Some(keep);
         self
     }
 

@@ -2,6 +2,7 @@
 //! their leases, and shuts down gracefully.
 
 mod config;
+mod retention;
 mod run;
 
 use std::collections::HashMap;
@@ -103,11 +104,18 @@ impl WorkerHandle {
             slot_freed: Notify::new(),
             shutdown: CancellationToken::new(),
         });
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(claim_loop(Arc::clone(&shared))),
             tokio::spawn(signal_loop(Arc::clone(&shared))),
             tokio::spawn(heartbeat_loop(Arc::clone(&shared))),
         ];
+        if let Some(keep) = shared.config.retention {
+            tasks.push(tokio::spawn(retention::purge_loop(
+                Arc::clone(&shared.store),
+                Arc::clone(&shared.clock),
+                keep,
+            )));
+        }
         Self { shared, tasks }
     }
 
