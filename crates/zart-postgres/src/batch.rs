@@ -1,70 +1,74 @@
-//! Group commit of step saves.
+//! Group commit: step saves, execution inserts and execution finishes are queued
+//! and written in batches, one statement and one commit per batch (see `group.rs`
+//! for how batches form; the writers are shared by the three kinds).
 //!
-//! `step_save` calls are queued. Whenever one of a few writers is free, a dispatcher
-//! takes everything queued (up to [`MAX_BATCH`], at most one save per journal entry,
-//! the rest waiting for the next batch) and the writer writes it in one statement
-//! and one commit, then answers each caller. Durability is unchanged: a caller gets `Ok` only after the commit
-//! that contains its step, so a crash loses only calls that had not returned. A
-//! batch of one uses the single-save statement.
+//! Durability is unchanged: a caller gets `Ok` only after the commit that contains
+//! its write, so a crash loses only calls that had not returned. A batch of one uses
+//! the single-write statement.
 //!
-//! The guard is checked per save against the execution rows, locked in id order (so
-//! two batches, or a batch and a lease renewal, cannot deadlock) and read at their
-//! latest committed version: a stale guard in a batch fails alone. If a batch fails
-//! for another reason than the connection, its saves are retried one by one, so a
-//! bad value fails only its own call.
+//! Step-save guards are checked per save against the execution rows, locked in id
+//! order (so two batches, or a batch and a lease renewal, cannot deadlock) and read
+//! at their latest committed version: a stale guard in a batch fails alone. If a
+//! batch fails for another reason than the connection, its writes are retried one
+//! by one, so a bad value fails only its own call.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
-use zart_core::{StepSave, StoreError, StoreResult};
+use tokio::sync::Semaphore;
+use zart_core::{ExecutionFinish, InsertOutcome, NewExecution, StepSave, StoreError, StoreResult};
 
-use crate::db::Db;
+use crate::db::{Db, Written};
 use crate::errors::retrying;
+use crate::group::{Queue, Request, Writing};
 use crate::steps;
 use crate::steps_many::save_many;
-
-/// The most saves written in one statement.
-pub(crate) const MAX_BATCH: usize = 128;
-
-/// Queued saves before callers wait for room.
-const QUEUE: usize = 4 * MAX_BATCH;
-
-struct Request {
-    save: StepSave,
-    reply: oneshot::Sender<StoreResult<bool>>,
-}
+use crate::{finish_many, insert_many};
 
 /// Counts of the group commit, for tests and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GroupCommitStats {
-    /// Statements (and commits) written.
+    /// Step-save statements (and commits) written.
     pub batches: u64,
     /// Step saves written by them.
     pub saves: u64,
+    /// Execution-insert statements (and commits) written.
+    pub insert_batches: u64,
+    /// Execution inserts written by them.
+    pub inserts: u64,
+    /// Execution-finish statements (and commits) written.
+    pub finish_batches: u64,
+    /// Execution finishes written by them.
+    pub finishes: u64,
 }
 
-#[derive(Default)]
-struct Counters {
-    batches: AtomicU64,
-    saves: AtomicU64,
-}
+type SaveKey = (String, i32, String, u32);
 
-/// The callers' end: queues saves and awaits their commit.
+/// The callers' end: queues writes and awaits their commit.
 pub(crate) struct Batcher {
-    queue: mpsc::Sender<Request>,
-    counters: Arc<Counters>,
+    saves: Queue<StepSave, bool>,
+    inserts: Queue<NewExecution, Written<InsertOutcome>>,
+    finishes: Queue<ExecutionFinish, Written<bool>>,
 }
 
 impl Batcher {
-    /// Starts the dispatcher, which runs at most `writers` batches at once and stops
-    /// once the batcher is dropped and the queue is drained.
+    /// Starts the dispatchers, which run at most `writers` batches at once in all.
     pub(crate) fn start(db: Arc<Db>, writers: usize) -> Self {
-        let (queue, rx) = mpsc::channel(QUEUE);
-        let counters = Arc::new(Counters::default());
-        tokio::spawn(dispatch(db, rx, writers.max(1), counters.clone()));
-        Self { queue, counters }
+        let free = Arc::new(Semaphore::new(writers.max(1)));
+        Self {
+            saves: Queue::start(db.clone(), free.clone(), save_key, write_saves),
+            inserts: Queue::start(
+                db.clone(),
+                free.clone(),
+                |n: &NewExecution| n.id.clone(),
+                insert_many::write,
+            ),
+            finishes: Queue::start(
+                db,
+                free,
+                |f: &ExecutionFinish| f.guard.execution_id.clone(),
+                finish_many::write,
+            ),
+        }
     }
 
     pub(crate) async fn save(&self, save: StepSave) -> StoreResult<bool> {
@@ -72,112 +76,81 @@ impl Batcher {
         if let Some(a) = &save.attempt {
             crate::rows::int(a.attempt_number, "attempt_number").map_err(StoreError::from)?;
         }
-        let (reply, answer) = oneshot::channel();
-        let stopped = || StoreError::Unavailable("the step writer has stopped".into());
-        self.queue
-            .send(Request { save, reply })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.saves.submit(save).await
+    }
+
+    pub(crate) async fn insert(&self, new: NewExecution) -> StoreResult<Written<InsertOutcome>> {
+        self.inserts.submit(new).await
+    }
+
+    pub(crate) async fn finish(&self, finish: ExecutionFinish) -> StoreResult<Written<bool>> {
+        self.finishes.submit(finish).await
     }
 
     pub(crate) fn stats(&self) -> GroupCommitStats {
+        let (batches, saves) = self.saves.counts();
+        let (insert_batches, inserts) = self.inserts.counts();
+        let (finish_batches, finishes) = self.finishes.counts();
         GroupCommitStats {
-            batches: self.counters.batches.load(Ordering::Relaxed),
-            saves: self.counters.saves.load(Ordering::Relaxed),
+            batches,
+            saves,
+            insert_batches,
+            inserts,
+            finish_batches,
+            finishes,
         }
     }
 }
 
-/// Forms a batch whenever a writer is free, so saves queue up (and batches grow)
-/// while every writer is busy committing.
-async fn dispatch(
-    db: Arc<Db>,
-    mut rx: mpsc::Receiver<Request>,
-    writers: usize,
-    counters: Arc<Counters>,
-) {
-    let free = Arc::new(Semaphore::new(writers));
-    let mut carried = VecDeque::new();
-    loop {
-        let Ok(writer) = free.clone().acquire_owned().await else {
+/// At most one save per journal entry in a batch.
+fn save_key(s: &StepSave) -> SaveKey {
+    (
+        s.guard.execution_id.clone(),
+        s.run_index,
+        s.step.name.clone(),
+        s.step.occurrence,
+    )
+}
+
+fn write_saves(db: Arc<Db>, batch: Vec<Request<StepSave, bool>>) -> Writing {
+    Box::pin(async move {
+        if let [single] = batch.as_slice() {
+            let outcome = retrying(|| steps::save(&db, &single.item)).await;
+            for request in batch {
+                let _ = request.reply.send(outcome.clone());
+            }
             return;
-        };
-        if carried.is_empty() {
-            match rx.recv().await {
-                Some(request) => carried.push_back(request),
-                None => return,
+        }
+        let saves: Vec<&StepSave> = batch.iter().map(|r| &r.item).collect();
+        match retrying(|| save_many(&db, &saves)).await {
+            Ok(applied) => {
+                for (i, request) in batch.into_iter().enumerate() {
+                    let _ = request.reply.send(Ok(applied.contains(&i)));
+                }
+            }
+            Err(e) => {
+                for request in fail_transient(batch, e) {
+                    let outcome = retrying(|| steps::save(&db, &request.item)).await;
+                    let _ = request.reply.send(outcome);
+                }
             }
         }
-        while carried.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(request) => carried.push_back(request),
-                Err(_) => break,
-            }
-        }
-        let batch = take_batch(&mut carried);
-        counters.batches.fetch_add(1, Ordering::Relaxed);
-        counters
-            .saves
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let db = db.clone();
-        tokio::spawn(async move {
-            write(&db, batch).await;
-            drop(writer);
-        });
-    }
+    })
 }
 
-/// One save per journal entry, in queue order; a second save of the same entry
-/// stays queued for the next batch.
-fn take_batch(carried: &mut VecDeque<Request>) -> Vec<Request> {
-    let mut keys = HashSet::new();
-    let mut batch = Vec::new();
-    let mut rest = VecDeque::new();
-    for request in carried.drain(..) {
-        let s = &request.save;
-        let key = (
-            s.guard.execution_id.clone(),
-            s.run_index,
-            s.step.name.clone(),
-            s.step.occurrence,
-        );
-        if batch.len() < MAX_BATCH && keys.insert(key) {
-            batch.push(request);
-        } else {
-            rest.push_back(request);
-        }
-    }
-    *carried = rest;
-    batch
-}
-
-async fn write(db: &Db, batch: Vec<Request>) {
-    if let [single] = batch.as_slice() {
-        let outcome = retrying(|| steps::save(db, &single.save)).await;
+/// After a failed batch: a transient (connection) error answers every caller and
+/// returns nothing; anything else returns the batch, to be retried one by one so
+/// that a bad write fails alone.
+pub(crate) fn fail_transient<I, O>(
+    batch: Vec<Request<I, O>>,
+    error: StoreError,
+) -> Vec<Request<I, O>> {
+    if error.is_transient() {
         for request in batch {
-            let _ = request.reply.send(outcome.clone());
+            let _ = request.reply.send(Err(error.clone()));
         }
-        return;
+        return Vec::new();
     }
-    let saves: Vec<&StepSave> = batch.iter().map(|r| &r.save).collect();
-    match retrying(|| save_many(db, &saves)).await {
-        Ok(applied) => {
-            for (i, request) in batch.into_iter().enumerate() {
-                let _ = request.reply.send(Ok(applied.contains(&i)));
-            }
-        }
-        Err(e) if e.is_transient() => {
-            for request in batch {
-                let _ = request.reply.send(Err(e.clone()));
-            }
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, size = batch.len(), "batch failed; saving one by one");
-            for request in batch {
-                let outcome = retrying(|| steps::save(db, &request.save)).await;
-                let _ = request.reply.send(outcome);
-            }
-        }
-    }
+    tracing::debug!(error = %error, size = batch.len(), "batch failed; writing one by one");
+    batch
 }

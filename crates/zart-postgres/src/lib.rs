@@ -10,10 +10,11 @@
 //! - **Guarded writes** are single statements: a CTE `UPDATE executions ... WHERE
 //!   id, fence, lease_owner match AND lease_expires_at > now` followed by the write,
 //!   which happens only if the guard returned a row. A step commit is one round trip.
-//! - **Group commit** (on by default): concurrent step saves are written together,
-//!   one statement and one commit per batch, each caller answered after the commit
-//!   holding its step, so steps/s can exceed the single-commit rate without weaker
-//!   durability. A batch locks its execution rows in id order and checks each save's
+//! - **Group commit** (on by default): concurrent step saves, execution inserts and
+//!   execution finishes are written together, one statement and one commit per
+//!   batch (one `NOTIFY` statement per batch too), each caller answered after the
+//!   commit holding its write, so writes/s can exceed the single-commit rate without
+//!   weaker durability. A batch locks its execution rows in id order and checks each save's
 //!   guard against them; see `batch.rs`.
 //! - **Races between waits and wake-ups** (an event offered, a child finishing, while
 //!   the execution suspends) are closed by serializing both sides on the execution's
@@ -57,6 +58,9 @@ mod errors;
 mod events;
 mod executions;
 mod finish;
+mod finish_many;
+mod group;
+mod insert_many;
 mod listen;
 mod migrate;
 mod options;
@@ -162,8 +166,9 @@ impl PgStore {
         &self.inner.db.pool
     }
 
-    /// How many step saves the group commit wrote in how many commits, or `None`
-    /// when [`PgOptions::group_commit`] is off.
+    /// How many step saves, execution inserts and execution finishes the group
+    /// commit wrote in how many commits, or `None` when [`PgOptions::group_commit`]
+    /// is off.
     pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
         self.inner.batcher.as_ref().map(batch::Batcher::stats)
     }

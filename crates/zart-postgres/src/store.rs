@@ -47,7 +47,10 @@ impl Store for PgStore {
     }
 
     async fn execution_insert(&self, params: NewExecution) -> StoreResult<InsertOutcome> {
-        let written = self.run(|| executions::insert(self.db(), &params)).await?;
+        let written = match &self.inner.batcher {
+            Some(batcher) => batcher.insert(params).await?,
+            None => self.run(|| executions::insert(self.db(), &params)).await?,
+        };
         Ok(self.signalled(written))
     }
 
@@ -86,7 +89,10 @@ impl Store for PgStore {
     }
 
     async fn execution_finish(&self, params: ExecutionFinish) -> StoreResult<bool> {
-        let written = self.run(|| finish::finish(self.db(), &params)).await?;
+        let written = match &self.inner.batcher {
+            Some(batcher) => batcher.finish(params).await?,
+            None => self.run(|| finish::finish(self.db(), &params)).await?,
+        };
         Ok(self.signalled(written))
     }
 

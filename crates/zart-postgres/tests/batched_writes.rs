@@ -1,0 +1,193 @@
+//! Group commit of execution inserts and finishes: concurrent calls share commits,
+//! each caller still gets its own answer, and the race properties of the single
+//! statements hold.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use common::fresh_store;
+use serde_json::json;
+use tokio::task::JoinSet;
+use zart_core::{ExecutionOutcome, ExecutionStatus, InsertOutcome, Signal, WaitingFor};
+use zart_postgres::{PgOptions, PgStore};
+use zart_store_tests::support::{
+    at, claim, claim_ids, finish, get, guard, insert_due, insert_new, new_execution, suspend,
+    DynStore,
+};
+
+async fn store(tag: &str) -> Option<(Arc<PgStore>, common::DropSchema)> {
+    let (store, drop) = fresh_store(tag, PgOptions::default().max_connections(9)).await?;
+    Some((Arc::new(store), drop))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inserts_share_commits_and_create_each_id_once() {
+    let Some((pg, _drop)) = store("gb_insert").await else {
+        return;
+    };
+    let store: DynStore = pg.clone();
+    let mut inserts = JoinSet::new();
+    for i in 0..100 {
+        // Every third call inserts the same id "dup"; the others are distinct.
+        let id = if i % 3 == 0 {
+            "dup".to_owned()
+        } else {
+            format!("e{i:03}")
+        };
+        let store = store.clone();
+        inserts
+            .spawn(async move { (id.clone(), store.execution_insert(new_execution(&id)).await) });
+    }
+    let mut created = HashSet::new();
+    let mut dups = Vec::new();
+    while let Some(joined) = inserts.join_next().await {
+        let (id, outcome) = joined.expect("insert task");
+        let outcome = outcome.expect("insert");
+        if id == "dup" {
+            dups.push(outcome);
+        } else {
+            assert!(
+                matches!(outcome, InsertOutcome::Created(_)),
+                "{id}: {outcome:?}"
+            );
+            assert!(created.insert(id));
+        }
+    }
+    assert_eq!(created.len(), 66);
+    let record = |o: &InsertOutcome| match o {
+        InsertOutcome::Created(r) | InsertOutcome::Existing(r) => r.clone(),
+    };
+    let first = dups
+        .iter()
+        .filter(|o| matches!(o, InsertOutcome::Created(_)))
+        .count();
+    assert_eq!(first, 1, "dup created {first} times: {dups:?}");
+    assert_eq!(dups.len(), 34);
+    let stored = get(&store, "dup").await;
+    for outcome in &dups {
+        assert_eq!(record(outcome), stored);
+    }
+    for id in &created {
+        assert_eq!(get(&store, id).await.payload, json!({ "id": id }));
+        let runs = store.run_list(id).await.expect("runs").expect("exists");
+        assert_eq!(runs.len(), 1, "{id}");
+    }
+    let stats = pg.group_commit_stats().expect("group commit is on");
+    assert_eq!(stats.inserts, 100);
+    assert!(
+        stats.insert_batches < stats.inserts,
+        "no batch formed: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_finishes_are_durable_signalled_and_guarded_one_by_one() {
+    let Some((pg, _drop)) = store("gb_finish").await else {
+        return;
+    };
+    let store: DynStore = pg.clone();
+    for i in 0..60 {
+        insert_due(&store, &format!("e{i:02}"), 0).await;
+    }
+    let claimed = claim(&store, "w", 0, 60).await;
+    assert_eq!(claimed.len(), 60);
+    let mut sub = store.subscribe();
+    let mut finishes = JoinSet::new();
+    for (i, c) in claimed.iter().enumerate() {
+        let store = store.clone();
+        let mut g = guard(c, "w", 5);
+        // Every fifth guard is stale: it must fail alone.
+        let stale = i % 5 == 0;
+        if stale {
+            g.fence += 1;
+        }
+        let outcome = ExecutionOutcome::Completed(json!(i));
+        let id = c.id.clone();
+        finishes.spawn(async move { (id, stale, finish(&store, g, outcome).await) });
+    }
+    let mut finished = HashSet::new();
+    while let Some(joined) = finishes.join_next().await {
+        let (id, stale, applied) = joined.expect("finish task");
+        assert_eq!(applied, !stale, "{id}");
+        let status = get(&store, &id).await.status;
+        if stale {
+            assert_eq!(status, ExecutionStatus::Running, "{id}");
+        } else {
+            assert_eq!(status, ExecutionStatus::Completed, "{id}");
+            finished.insert(id);
+        }
+    }
+    assert_eq!(finished.len(), 48);
+    let mut unseen = finished.clone();
+    let all_signalled = async {
+        while !unseen.is_empty() {
+            match sub.recv().await {
+                Some(Signal::Finished {
+                    execution_id,
+                    status,
+                }) => {
+                    assert_eq!(status, ExecutionStatus::Completed, "{execution_id}");
+                    unseen.remove(&execution_id);
+                }
+                Some(Signal::Lagged) => panic!("subscriber lagged"),
+                Some(_) => {}
+                None => panic!("subscription closed"),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), all_signalled)
+        .await
+        .expect("every finish is signalled");
+    let stats = pg.group_commit_stats().expect("group commit is on");
+    assert_eq!(stats.finishes, 60);
+    assert!(
+        stats.finish_batches < stats.finishes,
+        "no batch formed: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn children_finished_together_wake_every_parked_parent() {
+    let Some((pg, _drop)) = store("gb_parents").await else {
+        return;
+    };
+    let store: DynStore = pg.clone();
+    for i in 0..20 {
+        insert_due(&store, &format!("p{i:02}"), 0).await;
+    }
+    let parents = claim(&store, "w", 0, 20).await;
+    for p in &parents {
+        let kid = zart_core::NewExecution {
+            parent_id: Some(p.id.clone()),
+            run_at: at(1),
+            ..new_execution(&format!("k{}", &p.id[1..]))
+        };
+        insert_new(&store, kid).await;
+        let wait = WaitingFor::Child {
+            execution_id: format!("k{}", &p.id[1..]),
+        };
+        assert!(suspend(&store, guard(p, "w", 1), None, wait).await);
+    }
+    let kids = claim(&store, "w", 2, 20).await;
+    assert_eq!(kids.len(), 20);
+    assert!(kids.iter().all(|k| k.id.starts_with('k')));
+    let mut finishes = JoinSet::new();
+    for k in &kids {
+        let store = store.clone();
+        let g = guard(k, "w", 3);
+        finishes.spawn(async move {
+            finish(&store, g, ExecutionOutcome::Completed(json!("done"))).await
+        });
+    }
+    while let Some(joined) = finishes.join_next().await {
+        assert!(joined.expect("finish task"));
+    }
+    let mut woken = claim_ids(&store, "w", 10).await;
+    woken.sort();
+    let want: Vec<String> = (0..20).map(|i| format!("p{i:02}")).collect();
+    assert_eq!(woken, want);
+    let stats = pg.group_commit_stats().expect("group commit is on");
+    assert_eq!(stats.finishes, 20);
+}
