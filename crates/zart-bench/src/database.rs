@@ -151,12 +151,17 @@ impl BenchDb {
             }
             Target::Postgres { pg, .. } => {
                 let stats = pg.group_commit_stats()?;
-                Some(format!(
-                    "PostgreSQL group commit: {} step saves in {} statements ({:.1} saves per commit)\n",
-                    stats.saves,
-                    stats.batches,
-                    stats.saves as f64 / stats.batches.max(1) as f64
-                ))
+                let line = |what: &str, ops: u64, commits: u64| {
+                    format!(
+                        "PostgreSQL group commit: {ops} {what} in {commits} commits ({:.1} per commit)\n",
+                        ops as f64 / commits.max(1) as f64
+                    )
+                };
+                Some(
+                    line("step saves", stats.saves, stats.batches)
+                        + &line("inserts", stats.inserts, stats.insert_batches)
+                        + &line("finishes", stats.finishes, stats.finish_batches),
+                )
             }
         }
     }
