@@ -40,8 +40,9 @@ const CLAIM: &str = "
         WHERE r.execution_id = c.id AND r.run_index = c.run_index
           AND (r.started_at IS NULL OR r.status <> 'running')
     )
-    SELECT c.id, c.task_name, c.run_index, c.fence, c.deadline_at, c.parent_id, d.payload
-    FROM claimed c JOIN {s}.execution_data d ON d.execution_id = c.id";
+    SELECT c.id, c.task_name, c.run_index, c.fence, c.deadline_at, c.parent_id,
+           (SELECT d.payload FROM {s}.execution_data d WHERE d.execution_id = c.id) AS payload
+    FROM claimed c";
 
 pub(crate) async fn claim(db: &Db, p: &ExecutionClaim) -> Result<Vec<ClaimedExecution>, PgError> {
     if p.limit == 0 {

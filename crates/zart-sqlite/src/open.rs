@@ -33,8 +33,10 @@ pub(crate) fn writer(location: &Location, options: &SqliteOptions) -> StoreResul
         }
     }
     let sync = options.synchronous.pragma_value();
+    // temp_store = MEMORY keeps the per-op savepoints' statement journals in memory:
+    // with files, a large batch made SQLite create and delete temporary files.
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = OFF;"
+        "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;"
     ))
     .db()?;
     Ok(conn)
