@@ -96,19 +96,7 @@ async fn a_start_from_a_client_without_the_handler_fails_the_execution_cleanly()
     let db = db().await;
     let zart = engine(db.store.clone());
     let worker = zart.start_worker(fast());
-    let now = chrono::Utc::now();
-    db.store
-        .execution_insert(zart::core::NewExecution {
-            id: "orphan".into(),
-            task_name: "missing-task".into(),
-            payload: json!(null),
-            now,
-            run_at: now,
-            deadline_at: None,
-            parent_id: None,
-        })
-        .await
-        .unwrap();
+    insert_unchecked(&db.store, "orphan", "missing-task", json!(null)).await;
     let done = finish(&zart.client(), "orphan").await;
     assert_eq!(done.status, ExecutionStatus::Failed);
     let err = done.error.unwrap();

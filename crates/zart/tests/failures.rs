@@ -42,11 +42,7 @@ async fn a_panicking_step_is_a_failed_attempt_with_the_panic_message() {
         .unwrap()
         .contains("kaboom in step"));
     // The worker is still alive.
-    let other = start(&client, "echo", json!(1)).await;
-    assert_eq!(
-        finish(&client, &other).await.status,
-        ExecutionStatus::Completed
-    );
+    assert_worker_alive(&client).await;
     worker.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -73,11 +69,7 @@ async fn a_panicking_handler_fails_the_execution_and_the_worker_keeps_running() 
     let err = done.error.unwrap();
     assert_eq!(err.kind, ErrorKind::Panic);
     assert!(err.message.contains("handler exploded"), "{}", err.message);
-    let other = start(&client, "echo", json!(1)).await;
-    assert_eq!(
-        finish(&client, &other).await.status,
-        ExecutionStatus::Completed
-    );
+    assert_worker_alive(&client).await;
     worker.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -93,20 +85,7 @@ async fn a_payload_of_the_wrong_type_fails_once_with_an_error_naming_the_type() 
         .task("typed", |_ctx: Ctx, _input: Input| async move { Ok(()) })
         .build();
     let worker = zart.start_worker(fast());
-    let now = chrono::Utc::now();
-    // Bypass the client's validation, as a producer without the handler would.
-    db.store
-        .execution_insert(zart::core::NewExecution {
-            id: "bad-input".into(),
-            task_name: "typed".into(),
-            payload: json!({"count": "many"}),
-            now,
-            run_at: now,
-            deadline_at: None,
-            parent_id: None,
-        })
-        .await
-        .unwrap();
+    insert_unchecked(&db.store, "bad-input", "typed", json!({"count": "many"})).await;
     let done = finish(&zart.client(), "bad-input").await;
     let err = done.error.unwrap();
     assert_eq!(err.kind, ErrorKind::InvalidInput);
@@ -116,4 +95,13 @@ async fn a_payload_of_the_wrong_type_fails_once_with_an_error_naming_the_type() 
         err.message
     );
     worker.shutdown(Duration::from_secs(5)).await;
+}
+
+/// The worker still runs executions (of the registered `echo` task).
+async fn assert_worker_alive(client: &Client) {
+    let other = start(client, "echo", json!(1)).await;
+    assert_eq!(
+        finish(client, &other).await.status,
+        ExecutionStatus::Completed
+    );
 }

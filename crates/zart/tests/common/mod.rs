@@ -109,3 +109,26 @@ pub async fn idle(worker: &WorkerHandle) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Stores an execution directly, bypassing the client's validation, as a producer
+/// without the handler (another service, an older deploy) would.
+pub async fn insert_unchecked(
+    store: &Arc<dyn Store>,
+    id: &str,
+    task: &str,
+    payload: serde_json::Value,
+) {
+    let now = chrono::Utc::now();
+    store
+        .execution_insert(zart::core::NewExecution {
+            id: id.into(),
+            task_name: task.into(),
+            payload,
+            now,
+            run_at: now,
+            deadline_at: None,
+            parent_id: None,
+        })
+        .await
+        .expect("insert");
+}
