@@ -116,7 +116,7 @@ impl SqliteStore {
     /// Runs a write op in the next group-commit batch.
     pub(crate) async fn write<T, F>(&self, op: F) -> StoreResult<T>
     where
-        F: FnOnce(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
         self.writer.run(op).await
@@ -125,7 +125,7 @@ impl SqliteStore {
     /// Runs a read on a reader connection (or through the writer when there is none).
     pub(crate) async fn read<T, F>(&self, read: F) -> StoreResult<T>
     where
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
         match &self.readers {

@@ -2,8 +2,8 @@
 //!
 //! Callers send a write op over a channel with a oneshot reply. The thread drains
 //! everything queued (up to the batch limit), runs the batch in one
-//! `BEGIN IMMEDIATE ... COMMIT` with a `SAVEPOINT` per op, so a failing op rolls back
-//! only its own changes, and replies to each caller only after `COMMIT` returned. Many
+//! `BEGIN IMMEDIATE ... COMMIT` (re-run with a `SAVEPOINT` per op if an op fails, so a
+//! failing op rolls back only its own changes), and replies to each caller only after `COMMIT` returned. Many
 //! concurrent step saves therefore share one fsync while each caller still awaits its
 //! own durable commit. Signals collected by the ops of a batch are broadcast after the
 //! commit.
@@ -20,17 +20,57 @@ use zart_core::{Signal, StoreError, StoreResult};
 use crate::error::SqlResultExt;
 use crate::signals::Signals;
 
-/// What a finished op hands back to the writer: whether it failed (its savepoint is
-/// rolled back), the signals to send after commit, and how to reply.
-struct Done {
-    failed: bool,
-    signals: Vec<Signal>,
-    reply: Box<dyn FnOnce(Option<StoreError>) + Send>,
+/// A queued op. `run` may be called more than once: a batch in which an op fails is
+/// rolled back and run again with a savepoint per op. `reply` answers the caller with
+/// the last run's result, or with `commit_error` if the batch did not commit.
+trait Op: Send {
+    /// Runs the op; `true` if it failed (its changes must not be kept).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// The signals of the last run, to send once the batch committed.
+    fn take_signals(&mut self) -> Vec<Signal>;
+    /// Answers the caller.
+    fn reply(self: Box<Self>, commit_error: Option<StoreError>);
 }
 
-/// A queued op. Given the connection it runs and returns its [`Done`]; given an error
-/// (the batch could not start) it replies with that error at once.
-type Job = Box<dyn FnOnce(Result<&Connection, StoreError>) -> Option<Done> + Send>;
+struct TypedOp<T, F> {
+    op: F,
+    signals: Vec<Signal>,
+    result: Option<StoreResult<T>>,
+    tx: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> Op for TypedOp<T, F>
+where
+    F: Fn(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        self.signals.clear();
+        let outcome = catch_unwind(AssertUnwindSafe(|| (self.op)(conn, &mut self.signals)));
+        let result = outcome.unwrap_or_else(|_| {
+            tracing::error!("a SQLite write op panicked; its changes were rolled back");
+            Err(StoreError::Internal("the SQLite write was aborted".into()))
+        });
+        let failed = result.is_err();
+        self.result = Some(result);
+        failed
+    }
+
+    fn take_signals(&mut self) -> Vec<Signal> {
+        std::mem::take(&mut self.signals)
+    }
+
+    fn reply(self: Box<Self>, commit_error: Option<StoreError>) {
+        let answer = match (commit_error, self.result) {
+            (Some(e), _) => Err(e),
+            (None, Some(result)) => result,
+            (None, None) => Err(StoreError::Internal("the SQLite write never ran".into())),
+        };
+        let _ = self.tx.send(answer);
+    }
+}
+
+type Job = Box<dyn Op>;
 
 /// Counters of the writer, for tests and metrics.
 #[derive(Debug, Default)]
@@ -70,33 +110,20 @@ impl Writer {
     }
 
     /// Runs `op` in the next batch and resolves once that batch committed. `op` may
-    /// push signals, which are sent only if the batch commits.
+    /// push signals, which are sent only if the batch commits. `op` may run more than
+    /// once (only the last run's changes are kept), so it must depend on nothing but
+    /// the database and what it captured.
     pub(crate) async fn run<T, F>(&self, op: F) -> StoreResult<T>
     where
-        F: FnOnce(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send + 'static,
+        F: Fn(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            let conn = match conn {
-                Ok(conn) => conn,
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    return None;
-                }
-            };
-            let mut signals = Vec::new();
-            let result = op(conn, &mut signals);
-            Some(Done {
-                failed: result.is_err(),
-                signals,
-                reply: Box::new(move |commit_error| {
-                    let _ = tx.send(match commit_error {
-                        Some(e) => Err(e),
-                        None => result,
-                    });
-                }),
-            })
+        let job: Job = Box::new(TypedOp {
+            op,
+            signals: Vec::new(),
+            result: None,
+            tx,
         });
         self.jobs
             .send(job)
@@ -127,18 +154,27 @@ impl Batcher {
         }
     }
 
-    fn commit_batch(&self, batch: Vec<Job>) {
+    /// Runs the batch in one transaction and answers every caller after `COMMIT`.
+    /// Fast path: no savepoints. If any op fails, the whole transaction is rolled back
+    /// and the batch runs again with a savepoint per op, so the failing op's changes
+    /// are undone while the others commit (statement journals make savepoints cost a
+    /// fifth of the writer's time, so they are only paid when needed).
+    fn commit_batch(&self, mut batch: Vec<Job>) {
         if let Err(e) = self.begin() {
             tracing::error!(error = %e, "cannot begin a SQLite write transaction");
-            for job in batch {
-                job(Err(e.clone()));
-            }
+            batch.into_iter().for_each(|job| job.reply(Some(e.clone())));
             return;
         }
-        let mut done = Vec::with_capacity(batch.len());
-        for job in batch {
-            if let Some(d) = self.run_job(job) {
-                done.push(d);
+        let mut failed = vec![false; batch.len()];
+        let clean = batch.iter_mut().all(|job| !job.run(&self.conn));
+        if !clean {
+            let _ = exec(&self.conn, "ROLLBACK");
+            if let Err(e) = self.begin() {
+                batch.into_iter().for_each(|job| job.reply(Some(e.clone())));
+                return;
+            }
+            for (job, failed) in batch.iter_mut().zip(failed.iter_mut()) {
+                *failed = self.run_in_savepoint(job.as_mut());
             }
         }
         let commit = exec(&self.conn, "COMMIT");
@@ -148,14 +184,30 @@ impl Batcher {
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
         self.counters
             .ops
-            .fetch_add(done.len() as u64, Ordering::Relaxed);
-        let committed = commit.is_ok();
-        for d in done {
-            if committed && !d.failed {
-                d.signals.into_iter().for_each(|s| self.signals.send(s));
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let commit_error = commit.err();
+        for (mut job, failed) in batch.into_iter().zip(failed) {
+            if commit_error.is_none() && !failed {
+                job.take_signals()
+                    .into_iter()
+                    .for_each(|s| self.signals.send(s));
             }
-            (d.reply)(commit.as_ref().err().cloned());
+            job.reply(commit_error.clone());
         }
+    }
+
+    /// Runs one op inside its own savepoint, rolled back if the op fails; `true` then.
+    fn run_in_savepoint(&self, job: &mut dyn Op) -> bool {
+        if let Err(e) = exec(&self.conn, "SAVEPOINT op") {
+            tracing::error!(error = %e, "cannot open a SQLite savepoint");
+            return true;
+        }
+        let failed = job.run(&self.conn);
+        if failed {
+            let _ = exec(&self.conn, "ROLLBACK TO op");
+        }
+        let _ = exec(&self.conn, "RELEASE op");
+        failed
     }
 
     /// `BEGIN IMMEDIATE`, retried while another process holds the write lock, so
@@ -170,30 +222,6 @@ impl Batcher {
             delay = (delay * 2).min(Duration::from_millis(500));
         }
         exec(&self.conn, "BEGIN IMMEDIATE")
-    }
-
-    /// Runs one job inside its own savepoint. A panicking job is rolled back and its
-    /// caller sees an aborted write; `None` then.
-    fn run_job(&self, job: Job) -> Option<Done> {
-        if let Err(e) = exec(&self.conn, "SAVEPOINT op") {
-            job(Err(e));
-            return None;
-        }
-        let outcome = catch_unwind(AssertUnwindSafe(|| job(Ok(&self.conn))));
-        let failed = outcome
-            .as_ref()
-            .map_or(true, |d| d.as_ref().map_or(true, |d| d.failed));
-        if failed {
-            let _ = exec(&self.conn, "ROLLBACK TO op");
-        }
-        let _ = exec(&self.conn, "RELEASE op");
-        match outcome {
-            Ok(done) => done,
-            Err(_) => {
-                tracing::error!("a SQLite write op panicked; its changes were rolled back");
-                None
-            }
-        }
     }
 }
 

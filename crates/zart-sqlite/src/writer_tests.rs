@@ -19,7 +19,7 @@ fn writer() -> (Writer, Arc<Counters>, Signals) {
     (writer, counters, signals)
 }
 
-fn insert(v: i64) -> impl FnOnce(&Connection, &mut Vec<Signal>) -> Result<(), StoreError> {
+fn insert(v: i64) -> impl Fn(&Connection, &mut Vec<Signal>) -> Result<(), StoreError> {
     move |conn, signals| {
         conn.execute("INSERT INTO t (v) VALUES (?1)", [v])
             .map_err(crate::error::map)?;
