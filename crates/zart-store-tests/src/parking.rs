@@ -101,35 +101,17 @@ pub async fn suspend_on_event_ignores_events_of_other_names(store: DynStore) {
 
 /// Suspending on a child that already finished makes the parent due at once.
 pub async fn suspend_on_child_already_finished_is_due_now(store: DynStore) {
-    insert_due(&store, "parent", 0).await;
-    let p = claim_one(&store, "w", 0, "parent").await;
-    let child = zart_core::NewExecution {
-        parent_id: Some("parent".into()),
-        run_at: at(1),
-        ..new_execution("kid")
-    };
-    insert_new(&store, child).await;
+    let p = parent_with_kid(&store, at(1)).await;
     run_to_completion(&store, "kid", 2, json!("kid done")).await;
-    let wait = WaitingFor::Child {
-        execution_id: "kid".into(),
-    };
+    let wait = on_kid();
     assert!(suspend(&store, guard(&p, "w", 10), None, wait).await);
     assert_eq!(claim_ids(&store, "w", 10).await, vec!["parent"]);
 }
 
 /// Suspending on an unfinished child parks the parent.
 pub async fn suspend_on_unfinished_child_parks(store: DynStore) {
-    insert_due(&store, "parent", 0).await;
-    let p = claim_one(&store, "w", 0, "parent").await;
-    let child = zart_core::NewExecution {
-        parent_id: Some("parent".into()),
-        run_at: at(100_000),
-        ..new_execution("kid")
-    };
-    insert_new(&store, child).await;
-    let wait = WaitingFor::Child {
-        execution_id: "kid".into(),
-    };
+    let p = parent_with_kid(&store, at(100_000)).await;
+    let wait = on_kid();
     assert!(suspend(&store, guard(&p, "w", 10), None, wait).await);
     assert!(claim_ids(&store, "w", 10).await.is_empty());
 }
@@ -178,17 +160,8 @@ pub async fn finish_records_result_and_run_status(store: DynStore) {
 
 /// A child finishing makes its parent, parked on that child, due at once.
 pub async fn finish_wakes_parent_waiting_on_child(store: DynStore) {
-    insert_due(&store, "parent", 0).await;
-    let p = claim_one(&store, "w", 0, "parent").await;
-    let child = zart_core::NewExecution {
-        parent_id: Some("parent".into()),
-        run_at: at(20),
-        ..new_execution("kid")
-    };
-    insert_new(&store, child).await;
-    let wait = WaitingFor::Child {
-        execution_id: "kid".into(),
-    };
+    let p = parent_with_kid(&store, at(20)).await;
+    let wait = on_kid();
     assert!(suspend(&store, guard(&p, "w", 10), None, wait).await);
     run_to_completion(&store, "kid", 30, json!("kid done")).await;
     assert_eq!(claim_ids(&store, "w", 30).await, vec!["parent"]);
@@ -196,14 +169,7 @@ pub async fn finish_wakes_parent_waiting_on_child(store: DynStore) {
 
 /// A child finishing leaves a parent parked on something else alone.
 pub async fn finish_does_not_wake_parent_parked_on_other_wait(store: DynStore) {
-    insert_due(&store, "parent", 0).await;
-    let p = claim_one(&store, "w", 0, "parent").await;
-    let child = zart_core::NewExecution {
-        parent_id: Some("parent".into()),
-        run_at: at(20),
-        ..new_execution("kid")
-    };
-    insert_new(&store, child).await;
+    let p = parent_with_kid(&store, at(20)).await;
     let timer = WaitingFor::Timer {
         step: "nap".into(),
         due_at: at(90_000),
@@ -212,4 +178,27 @@ pub async fn finish_does_not_wake_parent_parked_on_other_wait(store: DynStore) {
     run_to_completion(&store, "kid", 30, json!("kid done")).await;
     assert!(claim_ids(&store, "w", 30).await.is_empty());
     assert_eq!(store.execution_next_due().await.unwrap(), Some(at(90_000)));
+}
+
+/// A claimed execution `parent` (worker `w`) with a child `kid` that runs at `run_at`.
+async fn parent_with_kid(
+    store: &DynStore,
+    run_at: zart_core::Timestamp,
+) -> zart_core::ClaimedExecution {
+    insert_due(store, "parent", 0).await;
+    let claimed = claim_one(store, "w", 0, "parent").await;
+    let child = zart_core::NewExecution {
+        parent_id: Some("parent".into()),
+        run_at,
+        ..new_execution("kid")
+    };
+    insert_new(store, child).await;
+    claimed
+}
+
+/// What a parent parked on `kid` waits for.
+fn on_kid() -> WaitingFor {
+    WaitingFor::Child {
+        execution_id: "kid".into(),
+    }
 }
