@@ -4,6 +4,18 @@ use serde::Serialize;
 
 use crate::percentiles::Percentiles;
 
+/// The JSON keys of the throughput scenario fixed by the issue (besides `backend`).
+pub const THROUGHPUT_KEYS: &[&str] = &[
+    "executions",
+    "steps_per_execution",
+    "concurrency",
+    "baseline_commits_per_sec",
+    "executions_per_sec",
+    "steps_per_sec",
+    "steps_per_baseline_commit",
+    "peak_rss_mb",
+];
+
 /// `--scenario throughput`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ThroughputReport {
@@ -178,17 +190,7 @@ mod tests {
             wall_secs: 0.2,
         });
         let keys = keys(&report);
-        for key in [
-            "backend",
-            "executions",
-            "steps_per_execution",
-            "concurrency",
-            "baseline_commits_per_sec",
-            "executions_per_sec",
-            "steps_per_sec",
-            "steps_per_baseline_commit",
-            "peak_rss_mb",
-        ] {
+        for key in std::iter::once(&"backend").chain(THROUGHPUT_KEYS) {
             assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
         }
         assert!(report

@@ -5,16 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const THROUGHPUT_KEYS: &[&str] = &[
-    "executions",
-    "steps_per_execution",
-    "concurrency",
-    "baseline_commits_per_sec",
-    "executions_per_sec",
-    "steps_per_sec",
-    "steps_per_baseline_commit",
-    "peak_rss_mb",
-];
+use zart_bench::report::THROUGHPUT_KEYS;
 
 fn run_json(args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_zart-bench"))

@@ -81,31 +81,17 @@ async fn start_get_wait_list_stats_and_detail_print_tables_and_json() {
     let (_dir, db) = temp_db();
     let server = Server::start(&db, ServerOptions::default()).await;
 
-    let started = ok(&zart(
-        &server,
-        &[
-            "start",
-            "echo",
-            "--id",
-            "cli-echo",
-            "--payload",
-            r#"{"a":1}"#,
-        ],
-    )
-    .await);
+    let start_echo = [
+        "start",
+        "echo",
+        "--id",
+        "cli-echo",
+        "--payload",
+        r#"{"a":1}"#,
+    ];
+    let started = ok(&zart(&server, &start_echo).await);
     assert!(started.contains("started: cli-echo"), "{started}");
-    let replay = ok(&zart(
-        &server,
-        &[
-            "start",
-            "echo",
-            "--id",
-            "cli-echo",
-            "--payload",
-            r#"{"a":1}"#,
-        ],
-    )
-    .await);
+    let replay = ok(&zart(&server, &start_echo).await);
     assert!(replay.contains("already exists"), "{replay}");
     let json = ok_json(
         &zart(
