@@ -177,10 +177,13 @@ async fn claim_loop(shared: Arc<Shared>) {
             .saturating_sub(shared.running().len());
         let mut wait = shared.config.poll_interval;
         if free > 0 {
-            match claim(&shared, free).await {
+            let claimed = claim(&shared, free).await;
+            if claimed.is_ok() {
+                backoff = Duration::from_millis(100);
+            }
+            match claimed {
                 Ok(claimed) if claimed == free => continue,
                 Ok(_) => {
-                    backoff = Duration::from_millis(100);
                     if let Ok(Some(due)) = shared.store.execution_next_due().await {
                         let until = (due - shared.clock.now()).to_std().unwrap_or_default();
                         wait = wait.min(until);
@@ -292,6 +295,7 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
         };
         match shared.store.lease_renew(renew).await {
             Ok(renewed) => {
+                let renewed: std::collections::HashSet<String> = renewed.into_iter().collect();
                 for (id, _) in leases {
                     if !renewed.contains(&id) {
                         tracing::warn!(execution = %id, "lease lost; stopping the execution");
