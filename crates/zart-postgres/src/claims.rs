@@ -89,15 +89,18 @@ pub(crate) async fn next_due(db: &Db) -> Result<Option<Timestamp>, PgError> {
 }
 
 /// One statement for all leases; a lease renews only while it is still valid. Rows
-/// are locked in id order, like a batch of step saves, so the two never deadlock.
+/// are locked in id order, like a batch of step saves, so the two never deadlock,
+/// each by an index probe (see `db::LOCK_BATCH`).
 const RENEW: &str = "
     WITH held AS (
-        SELECT e.id FROM {s}.executions e
-        JOIN unnest($4::text[], $5::bigint[]) AS l(id, fence)
-            ON e.id = l.id AND e.fence = l.fence
-        WHERE e.lease_owner = $1 AND e.lease_expires_at > $2
-        ORDER BY e.id
-        FOR NO KEY UPDATE OF e
+        SELECT e.id FROM (SELECT * FROM unnest($4::text[], $5::bigint[]) AS l(id, fence)
+            ORDER BY id COLLATE \"C\") l
+        CROSS JOIN LATERAL (
+            SELECT x.id FROM {s}.executions x
+            WHERE x.id = l.id AND x.fence = l.fence AND x.lease_owner = $1
+              AND x.lease_expires_at > $2
+            FOR NO KEY UPDATE
+        ) e
     )
     UPDATE {s}.executions e SET lease_expires_at = $3
     FROM held WHERE e.id = held.id

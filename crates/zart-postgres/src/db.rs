@@ -14,6 +14,22 @@ use crate::rows::ms;
 pub(crate) const GUARD: &str =
     "id = $1 AND fence = $2 AND lease_owner = $3 AND lease_expires_at > $4";
 
+/// The `{LOCKED}` CTE body of the batched writes: the execution rows named by the
+/// `$2` array, locked one index probe each, in id order (byte order, like every
+/// multi-row locker here, so overlapping batches wait rather than deadlock), at
+/// their latest committed version. A probe per id keeps the plan independent of the
+/// table's statistics: `id = ANY($2)` was planned, and cached, as a sequential scan
+/// while the table was small, then scanned the whole table on every batch.
+pub(crate) const LOCK_BATCH: &str = "
+        SELECT e.id, e.fence, e.lease_owner, e.lease_expires_at
+        FROM (SELECT DISTINCT k.id COLLATE \"C\" AS id FROM unnest($2::text[]) AS k(id)
+            ORDER BY 1) k
+        CROSS JOIN LATERAL (
+            SELECT x.id, x.fence, x.lease_owner, x.lease_expires_at
+            FROM {s}.executions x WHERE x.id = k.id
+            FOR NO KEY UPDATE
+        ) e";
+
 /// What every module needs: the pool and the schema-qualified SQL.
 pub(crate) struct Db {
     pub(crate) pool: PgPool,

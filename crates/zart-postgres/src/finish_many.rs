@@ -9,7 +9,7 @@ use sqlx::Row;
 use zart_core::{ExecutionFinish, ExecutionOutcome, ExecutionStatus, Signal};
 
 use crate::batch::fail_transient;
-use crate::db::{work_if, Db, Written};
+use crate::db::{work_if, Db, Written, LOCK_BATCH};
 use crate::errors::{corrupt, retrying, PgError};
 use crate::finish;
 use crate::group::{Request, Writing};
@@ -27,10 +27,7 @@ const FINISH_MANY: &str = "
         SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[],
             $5::bigint[], $6::text[], $7::text[], $8::text[], $9::int[], $10::text[])
         AS i(req, id, fence, owner, now, status, result, error, run_index, hint)
-    ), locked AS (
-        SELECT e.id, e.fence, e.lease_owner, e.lease_expires_at FROM {s}.executions e
-        WHERE e.id = ANY($2) ORDER BY e.id
-        FOR NO KEY UPDATE
+    ), locked AS ({LOCKED}
     ), ok AS (
         SELECT i.* FROM input i JOIN locked l ON l.id = i.id AND l.fence = i.fence
             AND l.lease_owner = i.owner AND l.lease_expires_at > i.now
@@ -95,7 +92,7 @@ async fn finish_many(
         hint.push(finished_payload(&f.guard.execution_id, s));
     }
     let guards = finishes.iter().map(|f| &f.guard);
-    let found = sqlx::query(&db.sql(FINISH_MANY))
+    let found = sqlx::query(&db.sql(&FINISH_MANY.replace("{LOCKED}", LOCK_BATCH)))
         .bind(req)
         .bind(
             guards

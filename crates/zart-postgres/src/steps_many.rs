@@ -5,12 +5,13 @@ use std::collections::HashSet;
 
 use zart_core::StepSave;
 
-use crate::db::Db;
+use crate::db::{Db, LOCK_BATCH};
 use crate::errors::PgError;
 use crate::rows::{int, ms, opt_json_text, opt_ms};
 
 /// `locked` takes the execution rows in id order and reads their latest committed
-/// version; `ok` keeps the saves whose guard holds against it. Returns the indexes
+/// version; `ok` keeps the saves whose guard holds against it. The row lock is the
+/// whole guard: the execution row gets no new version per step. Returns the indexes
 /// of the saves written.
 const SAVE_MANY: &str = "
     WITH input AS (
@@ -21,16 +22,10 @@ const SAVE_MANY: &str = "
         AS i(req, id, fence, owner, now, run_index, name, occurrence, position, kind,
             status, result, last_error, retryable, retry_attempt, scheduled_at,
             completed_at, wake_at)
-    ), locked AS (
-        SELECT e.id, e.fence, e.lease_owner, e.lease_expires_at FROM {s}.executions e
-        WHERE e.id = ANY($2) ORDER BY e.id
-        FOR NO KEY UPDATE
+    ), locked AS ({LOCKED}
     ), ok AS (
         SELECT i.* FROM input i JOIN locked l ON l.id = i.id AND l.fence = i.fence
             AND l.lease_owner = i.owner AND l.lease_expires_at > i.now
-    ), touched AS (
-        UPDATE {s}.executions e SET updated_at = GREATEST(e.updated_at, t.now)
-        FROM (SELECT id, max(now) AS now FROM ok GROUP BY id) t WHERE e.id = t.id
     ), step AS (
         INSERT INTO {s}.steps (execution_id, run_index, name, occurrence, position, kind,
             status, result, last_error, retryable, retry_attempt, scheduled_at,
@@ -136,7 +131,7 @@ fn columns<'a>(saves: &[&'a StepSave]) -> Result<(Columns<'a>, Attempts<'a>), Pg
 /// indexes of those whose guard held.
 pub(crate) async fn save_many(db: &Db, saves: &[&StepSave]) -> Result<HashSet<usize>, PgError> {
     let (c, a) = columns(saves)?;
-    let written: Vec<i32> = sqlx::query_scalar(&db.sql(SAVE_MANY))
+    let written: Vec<i32> = sqlx::query_scalar(&db.sql(&SAVE_MANY.replace("{LOCKED}", LOCK_BATCH)))
         .bind(c.req)
         .bind(c.id)
         .bind(c.fence)
