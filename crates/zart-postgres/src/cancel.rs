@@ -41,9 +41,10 @@ const CANCEL: &str = "
             lease_expires_at = NULL, due_at = NULL, wait_kind = NULL, wait_ref = NULL,
             wait_until = NULL, wait_attempt = NULL
         WHERE id = ANY($1) AND status IN ('scheduled', 'running')
-        RETURNING id, run_index
+        RETURNING id, run_index, started_at
     ), run AS (
-        UPDATE {s}.runs r SET status = 'cancelled', completed_at = $2
+        UPDATE {s}.runs r SET status = 'cancelled', completed_at = $2,
+            started_at = COALESCE(r.started_at, c.started_at)
         FROM cancelled c WHERE r.execution_id = c.id AND r.run_index = c.run_index
     ), notify AS (
         SELECT pg_notify($3, payload) FROM unnest($4::text[]) AS payload

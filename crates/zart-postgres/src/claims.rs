@@ -12,7 +12,9 @@ use crate::rows::{ms, ts};
 
 /// Expired leases first, then due unleased work, each through its partial index.
 /// Rows locked by a concurrent claim are skipped, not waited for; the CTEs are read
-/// lazily, so `due` locks only the rows the limit still needs.
+/// lazily, so `due` locks only the rows the limit still needs. The run rows are
+/// left alone: a live run's status and start are its execution's (see
+/// `executions::runs`), so a claim writes one row per execution.
 const CLAIM: &str = "
     WITH expired AS (
         SELECT id FROM {s}.executions
@@ -34,11 +36,6 @@ const CLAIM: &str = "
             wait_ref = NULL, wait_until = NULL, wait_attempt = NULL
         FROM picked WHERE e.id = picked.id
         RETURNING e.id, e.task_name, e.run_index, e.fence, e.deadline_at, e.parent_id
-    ), run_started AS (
-        UPDATE {s}.runs r SET status = 'running', started_at = COALESCE(r.started_at, $2)
-        FROM claimed c
-        WHERE r.execution_id = c.id AND r.run_index = c.run_index
-          AND (r.started_at IS NULL OR r.status <> 'running')
     )
     SELECT c.id, c.task_name, c.run_index, c.fence, c.deadline_at, c.parent_id,
            (SELECT d.payload FROM {s}.execution_data d WHERE d.execution_id = c.id) AS payload

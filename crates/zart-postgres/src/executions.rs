@@ -149,9 +149,19 @@ pub(crate) async fn runs(
     conn: impl sqlx::PgExecutor<'_>,
     id: &str,
 ) -> Result<Vec<RunRecord>, PgError> {
+    // A run's row is written when the run is created and when it ends; claims do
+    // not touch it. Until it ends, the current run's status and start are its
+    // execution's.
     let sql = db.sql(
-        "SELECT execution_id, run_index, payload, status, result, started_at, completed_at,
-            trigger FROM {s}.runs WHERE execution_id = $1 ORDER BY run_index",
+        "SELECT r.execution_id, r.run_index, r.payload,
+            CASE WHEN r.completed_at IS NULL AND r.run_index = e.run_index THEN e.status
+                ELSE r.status END AS status,
+            r.result,
+            COALESCE(r.started_at,
+                CASE WHEN r.run_index = e.run_index THEN e.started_at END) AS started_at,
+            r.completed_at, r.trigger
+        FROM {s}.runs r JOIN {s}.executions e ON e.id = r.execution_id
+        WHERE r.execution_id = $1 ORDER BY r.run_index",
     );
     let found = sqlx::query(&sql).bind(id).fetch_all(conn).await?;
     found.iter().map(rows::run).collect()

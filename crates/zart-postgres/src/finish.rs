@@ -18,12 +18,13 @@ const FINISH: &str = "
             version = version + 1, lease_owner = NULL, leased_at = NULL,
             lease_expires_at = NULL, due_at = NULL, wait_kind = NULL, wait_ref = NULL,
             wait_until = NULL, wait_attempt = NULL
-        WHERE {GUARD} RETURNING id, parent_id
+        WHERE {GUARD} RETURNING id, parent_id, started_at
     ), data AS (
         UPDATE {s}.execution_data d SET result = $6::json, error = $7::json
         FROM finished f WHERE d.execution_id = f.id
     ), run AS (
-        UPDATE {s}.runs r SET status = $5, result = $6::json, completed_at = $4
+        UPDATE {s}.runs r SET status = $5, result = $6::json, completed_at = $4,
+            started_at = COALESCE(r.started_at, f.started_at)
         FROM finished f WHERE r.execution_id = f.id AND r.run_index = $8
     ), parent AS (
         SELECT p.id, p.status, p.lease_owner, p.wait_kind, p.wait_ref

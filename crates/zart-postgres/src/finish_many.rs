@@ -37,14 +37,14 @@ const FINISH_MANY: &str = "
             leased_at = NULL, lease_expires_at = NULL, due_at = NULL, wait_kind = NULL,
             wait_ref = NULL, wait_until = NULL, wait_attempt = NULL
         FROM ok WHERE e.id = ok.id
-        RETURNING e.id, e.parent_id, ok.req, ok.now, ok.status, ok.result, ok.error,
+        RETURNING e.id, e.parent_id, e.started_at, ok.req, ok.now, ok.status, ok.result, ok.error,
             ok.run_index, ok.hint
     ), data AS (
         UPDATE {s}.execution_data d SET result = f.result::json, error = f.error::json
         FROM finished f WHERE d.execution_id = f.id
     ), run AS (
         UPDATE {s}.runs r SET status = f.status, result = f.result::json,
-            completed_at = f.now
+            completed_at = f.now, started_at = COALESCE(r.started_at, f.started_at)
         FROM finished f WHERE r.execution_id = f.id AND r.run_index = f.run_index
     ), parent AS (
         SELECT p.id, p.status, p.lease_owner, p.wait_kind, p.wait_ref

@@ -14,26 +14,27 @@ use crate::rows;
 pub(crate) const GUARD: &str =
     "id = ?1 AND fence = ?2 AND lease_owner = ?3 AND lease_expires_at > ?4";
 
-/// Checks the guard with an `UPDATE executions` in the caller's transaction; `false`
-/// when the lease is no longer held. The row is rewritten unchanged (`fence = fence`)
-/// because only the check matters here; the statement form mirrors the PostgreSQL
-/// backend, where the UPDATE also locks the row.
+/// [`GUARD`] as a query.
+const CHECK: &str = "SELECT 1 FROM executions \
+    WHERE id = ?1 AND fence = ?2 AND lease_owner = ?3 AND lease_expires_at > ?4";
+
+/// Checks the guard in the caller's transaction; `false` when the lease is no
+/// longer held. A read is enough: the writer thread is the only writer, so nothing
+/// changes the row between this check and the caller's write in the same
+/// transaction (PostgreSQL, with many writers, locks the row instead).
 pub(crate) fn check(conn: &Connection, guard: &LeaseGuard) -> StoreResult<bool> {
-    let sql = format!("UPDATE executions SET fence = fence WHERE {GUARD}");
-    let changed = conn
-        .prepare_cached(&sql)
+    conn.prepare_cached(CHECK)
         .db()?
-        .execute(guard_params(guard))
-        .db()?;
-    Ok(changed == 1)
+        .exists(guard_params(guard))
+        .db()
 }
 
 /// The four guard parameters, in `GUARD` order.
-pub(crate) fn guard_params(guard: &LeaseGuard) -> (String, i64, String, i64) {
+pub(crate) fn guard_params(guard: &LeaseGuard) -> (&str, i64, &str, i64) {
     (
-        guard.execution_id.clone(),
+        &guard.execution_id,
         guard.fence,
-        guard.worker_id.clone(),
+        &guard.worker_id,
         ms(guard.now),
     )
 }
@@ -90,13 +91,12 @@ fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<Cla
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .db()?;
+    // The run row is left alone: while its execution is live, a run's status and
+    // start are read from the execution (see `rows::SELECT_RUN`).
     let payload: String = conn
-        .prepare_cached(
-            "UPDATE runs SET status = 'running', started_at = coalesce(started_at, ?3) \
-             WHERE execution_id = ?1 AND run_index = ?2 RETURNING payload",
-        )
+        .prepare_cached("SELECT payload FROM execution_data WHERE execution_id = ?1")
         .db()?
-        .query_row(params![id, run_index, now], |r| r.get(0))
+        .query_row([id], |r| r.get(0))
         .db()?;
     Ok(ClaimedExecution {
         id: id.to_owned(),

@@ -103,13 +103,13 @@ pub(crate) fn finish(
     let Some(parent) = parents.into_iter().next() else {
         return Ok(false);
     };
-    record_outcome(conn, &id, params.run_index, status, (result, error), now)?;
+    record_outcome(conn, id, params.run_index, status, (result, error), now)?;
     signals.push(Signal::Finished {
-        execution_id: id.clone(),
+        execution_id: id.to_owned(),
         status,
     });
     if let Some(parent) = parent {
-        wake_parent(conn, &parent, &id, guard.now, signals)?;
+        wake_parent(conn, &parent, id, guard.now, signals)?;
     }
     Ok(true)
 }
@@ -130,7 +130,8 @@ fn record_outcome(
     .execute(params![id, result, error])
     .db()?;
     conn.prepare_cached(
-        "UPDATE runs SET status = ?3, result = ?4, completed_at = ?5 \
+        "UPDATE runs SET status = ?3, result = ?4, completed_at = ?5, \
+         started_at = coalesce(started_at, (SELECT started_at FROM executions WHERE id = ?1)) \
          WHERE execution_id = ?1 AND run_index = ?2",
     )
     .db()?
@@ -214,7 +215,8 @@ fn cancel_one(conn: &Connection, id: &str, now: i64) -> StoreResult<()> {
     .execute(params![id, now])
     .db()?;
     conn.prepare_cached(
-        "UPDATE runs SET status = 'cancelled', completed_at = ?2 \
+        "UPDATE runs SET status = 'cancelled', completed_at = ?2, \
+         started_at = coalesce(started_at, (SELECT started_at FROM executions WHERE id = ?1)) \
          WHERE execution_id = ?1 AND status IN ('scheduled', 'running')",
     )
     .db()?

@@ -78,9 +78,17 @@ pub(crate) fn status_of(conn: &Connection, id: &str) -> StoreResult<Option<Execu
     text.map(|t| parse_enum(&t)).transpose()
 }
 
-/// Selects a [`RunRecord`]. Append a `WHERE`.
-pub(crate) const SELECT_RUN: &str = "SELECT execution_id, run_index, payload, status, result, \
-    started_at, completed_at, trigger FROM runs";
+/// Selects a [`RunRecord`] (`r`, joined to its execution `e`). Append a `WHERE`.
+///
+/// A run's row is written when the run is created and when it ends; claims do not
+/// touch it. Until it ends, the current run's status and start are its execution's.
+pub(crate) const SELECT_RUN: &str = "SELECT r.execution_id, r.run_index, r.payload, \
+    CASE WHEN r.completed_at IS NULL AND r.run_index = e.run_index THEN e.status \
+      ELSE r.status END, \
+    r.result, \
+    coalesce(r.started_at, CASE WHEN r.run_index = e.run_index THEN e.started_at END), \
+    r.completed_at, r.trigger \
+    FROM runs r JOIN executions e ON e.id = r.execution_id";
 
 /// Maps a row of [`SELECT_RUN`].
 pub(crate) fn run(row: &Row<'_>) -> StoreResult<RunRecord> {

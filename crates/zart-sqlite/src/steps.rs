@@ -106,7 +106,7 @@ pub(crate) fn runs(conn: &Connection, execution_id: &str) -> StoreResult<Option<
     if rows::status_of(conn, execution_id)?.is_none() {
         return Ok(None);
     }
-    let sql = format!("{SELECT_RUN} WHERE execution_id = ?1 ORDER BY run_index");
+    let sql = format!("{SELECT_RUN} WHERE r.execution_id = ?1 ORDER BY r.run_index");
     let mut stmt = conn.prepare_cached(&sql).db()?;
     rows::collect(&mut stmt, [execution_id], rows::run).map(Some)
 }

@@ -40,6 +40,16 @@ pub async fn claim_increments_fence_and_marks_running(store: DynStore) {
     assert_eq!(record.started_at, Some(at(100)), "started_at is set once");
     let run = &store.run_list("e1").await.unwrap().unwrap()[0];
     assert_eq!(run.started_at, Some(at(100)));
+    assert_eq!(run.status, ExecutionStatus::Running);
+
+    // The ended run keeps its start, and its own status from then on.
+    let done = later + 5;
+    let outcome = ExecutionOutcome::Completed(json!("ok"));
+    assert!(finish(&store, guard(&second, "w2", done), outcome).await);
+    let run = &store.run_list("e1").await.unwrap().unwrap()[0];
+    assert_eq!(run.status, ExecutionStatus::Completed);
+    assert_eq!(run.started_at, Some(at(100)));
+    assert_eq!(run.completed_at, Some(at(done)));
 }
 
 /// The claim returns what the worker needs to run the handler.
