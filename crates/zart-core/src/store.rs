@@ -299,6 +299,25 @@ pub struct StepSave {
     pub attempt: Option<AttemptWrite>,
 }
 
+impl StepSave {
+    /// When the attempt is the one that completed the step, and says nothing the
+    /// step row does not (its number is the step's `retry_attempt`, its end the
+    /// step's `completed_at`, no result or error of its own), its start: a store may
+    /// then keep it in the step row rather than as an attempt row of its own, which
+    /// is what a first attempt that succeeds, the common case, costs. It must still
+    /// read back as an attempt, and a later save of the step must not lose it.
+    pub fn inline_attempt_start(&self) -> Option<Timestamp> {
+        let a = self.attempt.as_ref()?;
+        let inline = a.status == crate::AttemptStatus::Completed
+            && self.step.status == StepStatus::Completed
+            && a.attempt_number == self.step.retry_attempt
+            && a.completed_at == self.step.completed_at
+            && a.result.is_none()
+            && a.error.is_none();
+        inline.then_some(a.started_at)
+    }
+}
+
 /// Parameters of [`Store::event_offer`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventOffer {

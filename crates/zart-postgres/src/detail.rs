@@ -58,7 +58,18 @@ async fn attempts(
         "SELECT name, occurrence, attempt_number, status, result, error, started_at,
             completed_at
          FROM {s}.step_attempts WHERE execution_id = $1 AND run_index = $2
-         ORDER BY name, occurrence, attempt_number",
+         UNION ALL
+         -- The attempts kept in their step rows (migration 0002); an attempt row of
+         -- the same number, which only a later save of the step writes, wins.
+         SELECT s.name, s.occurrence, s.retry_attempt, 'completed', NULL::json,
+            NULL::text, s.attempt_started_at, s.completed_at
+         FROM {s}.steps s WHERE s.execution_id = $1 AND s.run_index = $2
+           AND s.attempt_started_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM {s}.step_attempts a
+               WHERE a.execution_id = s.execution_id AND a.run_index = s.run_index
+                 AND a.name = s.name AND a.occurrence = s.occurrence
+                 AND a.attempt_number = s.retry_attempt)
+         ORDER BY 1, 2, 3",
     );
     let found = sqlx::query(&sql)
         .bind(execution_id)

@@ -14,11 +14,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "inline_attempts",
+        sql: include_str!("../migrations/0002_inline_attempts.sql"),
+    },
+];
 
 /// The version numbers of the embedded migrations, oldest first. The SQLite store
 /// uses the same numbers for the same changes.

@@ -21,25 +21,35 @@ pub(crate) const GUARDED: &str = "guarded AS (
 
 /// Upserts a journal entry of execution `$1` for each row of `{source}`, keyed by
 /// run, name and occurrence, keeping the first `scheduled_at`. Parameters `#1..#13`
-/// are bound by [`bind_step`]; `{result}` is the stored value.
+/// are bound by [`bind_step`]; `{result}` is the stored value, `{inline}` the start
+/// of the completing attempt kept in the row (see `StepSave::inline_attempt_start`;
+/// the `steps_keep_inline_attempt` trigger moves a replaced one to `step_attempts`).
 const STEP_UPSERT: &str = "
     INSERT INTO {s}.steps (execution_id, run_index, name, occurrence, position, kind,
         status, result, last_error, retryable, retry_attempt, scheduled_at,
-        completed_at, wake_at)
-    SELECT $1, #1, #2, #3, #4, #5, #6, {result}, #8, #9, #10, #11, #12, #13
+        completed_at, wake_at, attempt_started_at)
+    SELECT $1, #1, #2, #3, #4, #5, #6, {result}, #8, #9, #10, #11, #12, #13, {inline}
     FROM {source}
     ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET
         position = EXCLUDED.position, kind = EXCLUDED.kind, status = EXCLUDED.status,
         result = EXCLUDED.result, last_error = EXCLUDED.last_error,
         retryable = EXCLUDED.retryable, retry_attempt = EXCLUDED.retry_attempt,
-        completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at";
+        completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at,
+        attempt_started_at = EXCLUDED.attempt_started_at";
 
-/// [`STEP_UPSERT`] reading from `source`, storing `result`, parameters after `$4`.
+/// [`STEP_UPSERT`] reading from `source`, storing `result`, parameters after `$4`,
+/// with no attempt in the row.
 pub(crate) fn step_upsert(source: &str, result: &str) -> String {
+    step_upsert_inline(source, result, "NULL::bigint")
+}
+
+/// [`step_upsert`] storing `inline` as the start of the attempt kept in the row.
+fn step_upsert_inline(source: &str, result: &str, inline: &str) -> String {
     renumber(
         &STEP_UPSERT
             .replace("{source}", source)
-            .replace("{result}", result),
+            .replace("{result}", result)
+            .replace("{inline}", inline),
         4,
     )
 }
@@ -83,23 +93,30 @@ const ATTEMPT_UPSERT: &str = ", attempt AS (
         started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at
 )";
 
+/// Writes a journal entry and its attempt if the guard holds: the attempt in the
+/// step row when it can be, otherwise as a row of its own.
 pub(crate) async fn save(db: &Db, p: &StepSave) -> Result<bool, PgError> {
-    let attempt = if p.attempt.is_some() {
-        ATTEMPT_UPSERT
-    } else {
-        ""
+    let inline = p.inline_attempt_start();
+    let row_attempt = p.attempt.as_ref().filter(|_| inline.is_none());
+    let (inline_sql, attempt) = match (inline, row_attempt) {
+        (Some(_), _) => ("$18::bigint", ""),
+        (None, Some(_)) => ("NULL::bigint", ATTEMPT_UPSERT),
+        (None, None) => ("NULL::bigint", ""),
     };
     let sql = db.sql(&format!(
         "WITH {}, step AS ({}){attempt} SELECT count(*) FROM guarded",
         GUARDED.replace("{GUARD}", GUARD),
-        step_upsert("guarded", "#7::json"),
+        step_upsert_inline("guarded", "#7::json", inline_sql),
     ));
     let mut query = bind_step(
         bind_guard(sqlx::query(&sql), &p.guard),
         p.run_index,
         &p.step,
     )?;
-    if let Some(a) = &p.attempt {
+    if let Some(started_at) = inline {
+        query = query.bind(ms(started_at));
+    }
+    if let Some(a) = row_attempt {
         query = query
             .bind(int(a.attempt_number, "attempt_number")?)
             .bind(a.status.as_str())

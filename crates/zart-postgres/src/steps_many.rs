@@ -10,7 +10,8 @@ use crate::errors::PgError;
 use crate::rows::{int, ms, opt_json_text, opt_ms};
 
 /// `locked` takes the execution rows in id order and reads their latest committed
-/// version; `ok` keeps the saves whose guard holds against it. The row lock is the
+/// version; `ok` keeps the saves whose guard holds against it. An attempt kept in
+/// its step row (`attempt_started_at`) has no entry in the attempt arrays. The row lock is the
 /// whole guard: the execution row gets no new version per step. Returns the indexes
 /// of the saves written.
 const SAVE_MANY: &str = "
@@ -18,10 +19,10 @@ const SAVE_MANY: &str = "
         SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[],
             $5::bigint[], $6::int[], $7::text[], $8::int[], $9::int[], $10::text[],
             $11::text[], $12::text[], $13::text[], $14::bool[], $15::int[],
-            $16::bigint[], $17::bigint[], $18::bigint[])
+            $16::bigint[], $17::bigint[], $18::bigint[], $26::bigint[])
         AS i(req, id, fence, owner, now, run_index, name, occurrence, position, kind,
             status, result, last_error, retryable, retry_attempt, scheduled_at,
-            completed_at, wake_at)
+            completed_at, wake_at, attempt_started_at)
     ), locked AS ({LOCKED}
     ), ok AS (
         SELECT i.* FROM input i JOIN locked l ON l.id = i.id AND l.fence = i.fence
@@ -29,15 +30,17 @@ const SAVE_MANY: &str = "
     ), step AS (
         INSERT INTO {s}.steps (execution_id, run_index, name, occurrence, position, kind,
             status, result, last_error, retryable, retry_attempt, scheduled_at,
-            completed_at, wake_at)
+            completed_at, wake_at, attempt_started_at)
         SELECT id, run_index, name, occurrence, position, kind, status, result::json,
-            last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at
+            last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at,
+            attempt_started_at
         FROM ok
         ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET
             position = EXCLUDED.position, kind = EXCLUDED.kind, status = EXCLUDED.status,
             result = EXCLUDED.result, last_error = EXCLUDED.last_error,
             retryable = EXCLUDED.retryable, retry_attempt = EXCLUDED.retry_attempt,
-            completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at
+            completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at,
+            attempt_started_at = EXCLUDED.attempt_started_at
     ), attempt AS (
         INSERT INTO {s}.step_attempts (execution_id, run_index, name, occurrence,
             attempt_number, status, result, error, started_at, completed_at)
@@ -75,6 +78,7 @@ struct Columns<'a> {
     scheduled_at: Vec<i64>,
     completed_at: Vec<Option<i64>>,
     wake_at: Vec<Option<i64>>,
+    attempt_started_at: Vec<Option<i64>>,
 }
 
 /// One array per column of the attempts.
@@ -113,7 +117,9 @@ fn columns<'a>(saves: &[&'a StepSave]) -> Result<(Columns<'a>, Attempts<'a>), Pg
         c.scheduled_at.push(ms(s.scheduled_at));
         c.completed_at.push(opt_ms(s.completed_at));
         c.wake_at.push(opt_ms(s.wake_at));
-        if let Some(attempt) = &save.attempt {
+        let inline = save.inline_attempt_start();
+        c.attempt_started_at.push(inline.map(ms));
+        if let (None, Some(attempt)) = (inline, &save.attempt) {
             a.req.push(req);
             a.number
                 .push(int(attempt.attempt_number, "attempt_number")?);
@@ -157,6 +163,7 @@ pub(crate) async fn save_many(db: &Db, saves: &[&StepSave]) -> Result<HashSet<us
         .bind(a.error)
         .bind(a.started_at)
         .bind(a.completed_at)
+        .bind(c.attempt_started_at)
         .fetch_all(&db.pool)
         .await?;
     Ok(written

@@ -137,6 +137,17 @@ pub(crate) fn step(row: &Row<'_>) -> StoreResult<StepRecord> {
 pub(crate) const SELECT_ATTEMPT: &str = "SELECT name, occurrence, attempt_number, status, \
     result, error, started_at, completed_at FROM step_attempts";
 
+/// The attempts kept in their step rows (migration 0002), in the columns of
+/// [`SELECT_ATTEMPT`], for execution `?1` and run `?2`. An attempt row with the same
+/// number, which only a save after the step's has written, wins.
+pub(crate) const SELECT_INLINE_ATTEMPT: &str = "SELECT s.name, s.occurrence, \
+    s.retry_attempt, 'completed', NULL, NULL, s.attempt_started_at, s.completed_at \
+    FROM steps s WHERE s.execution_id = ?1 AND s.run_index = ?2 \
+    AND s.attempt_started_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM step_attempts a \
+      WHERE a.execution_id = s.execution_id AND a.run_index = s.run_index \
+      AND a.name = s.name AND a.occurrence = s.occurrence \
+      AND a.attempt_number = s.retry_attempt)";
+
 /// Maps a row of [`SELECT_ATTEMPT`] to its step key and the attempt.
 pub(crate) fn attempt(row: &Row<'_>) -> StoreResult<((String, u32), AttemptRecord)> {
     let key = (row.get(0).db()?, u32_of(row.get(1).db()?)?);

@@ -11,7 +11,7 @@ use zart_core::{
 use crate::claims;
 use crate::codec::*;
 use crate::error::SqlResultExt;
-use crate::rows::{self, SELECT_ATTEMPT, SELECT_RUN, SELECT_STEP};
+use crate::rows::{self, SELECT_ATTEMPT, SELECT_INLINE_ATTEMPT, SELECT_RUN, SELECT_STEP};
 
 /// Inserts or updates a journal entry keyed by (execution, run, name, occurrence);
 /// `scheduled_at` keeps its first value.
@@ -21,15 +21,29 @@ pub(crate) fn upsert(
     run_index: i32,
     step: &StepWrite,
 ) -> StoreResult<()> {
+    upsert_with(conn, execution_id, run_index, step, None)
+}
+
+/// [`upsert`], keeping the completing attempt in the row when it started at
+/// `attempt_started_at` (see [`StepSave::inline_attempt_start`]).
+fn upsert_with(
+    conn: &Connection,
+    execution_id: &str,
+    run_index: i32,
+    step: &StepWrite,
+    attempt_started_at: Option<i64>,
+) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO steps (execution_id, run_index, name, occurrence, position, kind, status, \
-         result, last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         result, last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at, \
+         attempt_started_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
          ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET \
          position = excluded.position, kind = excluded.kind, status = excluded.status, \
          result = excluded.result, last_error = excluded.last_error, \
          retryable = excluded.retryable, retry_attempt = excluded.retry_attempt, \
-         completed_at = excluded.completed_at, wake_at = excluded.wake_at",
+         completed_at = excluded.completed_at, wake_at = excluded.wake_at, \
+         attempt_started_at = excluded.attempt_started_at",
     )
     .db()?
     .execute(params![
@@ -47,6 +61,7 @@ pub(crate) fn upsert(
         ms(step.scheduled_at),
         opt_ms(step.completed_at),
         opt_ms(step.wake_at),
+        attempt_started_at,
     ])
     .db()?;
     Ok(())
@@ -78,13 +93,18 @@ fn upsert_attempt(conn: &Connection, save: &StepSave, attempt: &AttemptWrite) ->
     Ok(())
 }
 
-/// Writes a journal entry and its attempt if the guard holds.
+/// Writes a journal entry and its attempt if the guard holds: the attempt in the
+/// step row when it can be (see [`StepSave::inline_attempt_start`]; the
+/// `steps_keep_inline_attempt` trigger moves it to `step_attempts` if a later save
+/// replaces it), otherwise as a row of its own.
 pub(crate) fn save(conn: &Connection, save: &StepSave) -> StoreResult<bool> {
     if !claims::check(conn, &save.guard)? {
         return Ok(false);
     }
-    upsert(conn, &save.guard.execution_id, save.run_index, &save.step)?;
-    if let Some(attempt) = &save.attempt {
+    let inline = save.inline_attempt_start();
+    let id = &save.guard.execution_id;
+    upsert_with(conn, id, save.run_index, &save.step, inline.map(ms))?;
+    if let (None, Some(attempt)) = (inline, &save.attempt) {
         upsert_attempt(conn, save, attempt)?;
     }
     Ok(true)
@@ -124,7 +144,8 @@ pub(crate) fn detail(
     let mut steps = journal(conn, &query.execution_id, run_index)?;
     let sql = format!(
         "{SELECT_ATTEMPT} WHERE execution_id = ?1 AND run_index = ?2 \
-         ORDER BY name, occurrence, attempt_number"
+         UNION ALL {SELECT_INLINE_ATTEMPT} \
+         ORDER BY 1, 2, 3"
     );
     let mut stmt = conn.prepare_cached(&sql).db()?;
     let attempts = rows::collect(

@@ -82,6 +82,7 @@ macro_rules! __conformance_tests {
         steps::step_save_round_trips_every_field,
         steps::step_save_upserts_and_records_attempts,
         steps::detail_includes_runs_steps_and_attempts,
+        steps::completing_attempt_survives_later_saves,
         events::event_offered_before_wait_is_kept,
         events::events_are_consumed_fifo_per_name_exactly_once,
         events::event_consume_empty_changes_nothing,

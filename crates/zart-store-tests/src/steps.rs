@@ -204,3 +204,105 @@ pub async fn detail_includes_runs_steps_and_attempts(store: DynStore) {
     assert!(missing_run.steps.is_empty());
     assert_eq!(missing_run.execution, current.execution);
 }
+
+/// The attempt that completed a step, as the runtime records it (no result or error
+/// of its own), reads back like any other, also when the batch writer stores it in
+/// the step row; a later save of the step, with another attempt or none, keeps it.
+pub async fn completing_attempt_survives_later_saves(store: DynStore) {
+    insert(&store, "e1").await;
+    let c = claim_one(&store, "w", 0, "e1").await;
+    let step = completed_step("s", 0, 0);
+    let first = AttemptWrite {
+        attempt_number: 1,
+        status: AttemptStatus::Completed,
+        result: None,
+        error: None,
+        started_at: at(1),
+        completed_at: step.completed_at,
+    };
+    let save = |step: StepWrite, attempt: Option<AttemptWrite>| StepSave {
+        guard: guard(&c, "w", 3),
+        run_index: 1,
+        step,
+        attempt,
+    };
+    assert!(store
+        .step_save(save(step.clone(), Some(first.clone())))
+        .await
+        .unwrap());
+    let attempts = |d: zart_core::ExecutionDetail| d.steps[0].attempts.clone();
+    assert_eq!(
+        attempts(detail(&store, "e1", None).await),
+        [record(first.clone())]
+    );
+    let journal = store.journal_load("e1", 1).await.unwrap();
+    assert_eq!(journal[0].result, step.result);
+    assert_eq!(journal[0].retry_attempt, 1);
+
+    // Saved again with the same attempt: still one attempt.
+    assert!(store
+        .step_save(save(step.clone(), Some(first.clone())))
+        .await
+        .unwrap());
+    assert_eq!(
+        attempts(detail(&store, "e1", None).await),
+        [record(first.clone())]
+    );
+
+    // Saved again without an attempt: the first is kept.
+    assert!(store.step_save(save(step.clone(), None)).await.unwrap());
+    assert_eq!(
+        attempts(detail(&store, "e1", None).await),
+        [record(first.clone())]
+    );
+
+    // A second step completed on its second attempt after a failed first: both.
+    let mut second = completed_step("t", 0, 1);
+    second.retry_attempt = 2;
+    let failed = attempt(1, AttemptStatus::Failed);
+    let mut scheduled = second.clone();
+    scheduled.status = StepStatus::Scheduled;
+    scheduled.retry_attempt = 1;
+    scheduled.completed_at = None;
+    assert!(store
+        .step_save(save(scheduled, Some(failed.clone())))
+        .await
+        .unwrap());
+    let won = AttemptWrite {
+        attempt_number: 2,
+        started_at: at(2),
+        ..first.clone()
+    };
+    assert!(store
+        .step_save(save(second.clone(), Some(won.clone())))
+        .await
+        .unwrap());
+    let d = detail(&store, "e1", None).await;
+    assert_eq!(d.steps[1].attempts, [record(failed), record(won.clone())]);
+
+    // A completed step saved once more with a new attempt: the earlier completing
+    // attempt is kept beside it.
+    let third = AttemptWrite {
+        attempt_number: 3,
+        status: AttemptStatus::Failed,
+        result: None,
+        error: Some("third".into()),
+        started_at: at(3),
+        completed_at: Some(at(3)),
+    };
+    let mut again = second;
+    again.retry_attempt = 3;
+    assert!(store
+        .step_save(save(again, Some(third.clone())))
+        .await
+        .unwrap());
+    let d = detail(&store, "e1", None).await;
+    assert_eq!(
+        d.steps[1].attempts,
+        [
+            record(attempt(1, AttemptStatus::Failed)),
+            record(won),
+            record(third)
+        ]
+    );
+}
