@@ -494,7 +494,10 @@ pub trait Store: Send + Sync + 'static {
     async fn event_offer(&self, params: EventOffer) -> StoreResult<OfferOutcome>;
 
     /// Consumes the oldest unconsumed event of a name and completes the wait step, in
-    /// one guarded transaction.
+    /// one guarded transaction. With no event of the name pending, a store may answer
+    /// [`EventTake::Empty`] from a read, without checking the lease: nothing is
+    /// written then, and the suspension that follows an empty inbox is guarded (and
+    /// finds an event offered meanwhile).
     async fn event_consume(&self, params: EventConsume) -> StoreResult<EventTake>;
 
     /// Creates a child execution and records the parent's `spawn` entry, in one guarded

@@ -59,6 +59,19 @@ pub(crate) async fn offer(db: &Db, p: &EventOffer) -> Result<Written<OfferOutcom
     ))
 }
 
+/// Whether execution `id` has an unconsumed event called `name`.
+pub(crate) async fn pending(db: &Db, (id, name): (&str, &str)) -> Result<bool, PgError> {
+    let sql = db.sql(
+        "SELECT EXISTS (SELECT 1 FROM {s}.events
+         WHERE execution_id = $1 AND name = $2 AND consumed_at IS NULL)",
+    );
+    Ok(sqlx::query_scalar(&sql)
+        .bind(id)
+        .bind(name)
+        .fetch_one(&db.pool)
+        .await?)
+}
+
 /// The guard, the oldest unconsumed event of the name, and the wait step completed
 /// with its payload, in one statement. Only the lease holder consumes, and the
 /// guard's row lock serializes it with offers, so no event lock is needed.

@@ -123,6 +123,12 @@ impl Store for PgStore {
     }
 
     async fn event_consume(&self, params: EventConsume) -> StoreResult<EventTake> {
+        // A wait reached for the first time usually finds its inbox empty: a read
+        // answers that without the guarded write's row lock and durable commit.
+        let key = (params.guard.execution_id.as_str(), params.name.as_str());
+        if !self.run(|| events::pending(self.db(), key)).await? {
+            return Ok(EventTake::Empty);
+        }
         self.run(|| events::consume(self.db(), &params)).await
     }
 

@@ -48,6 +48,16 @@ pub(crate) fn offer(
     Ok(OfferOutcome::Accepted)
 }
 
+/// Whether execution `id` has an unconsumed event called `name`.
+pub(crate) fn pending(conn: &Connection, id: &str, name: &str) -> StoreResult<bool> {
+    conn.prepare_cached(
+        "SELECT 1 FROM events WHERE execution_id = ?1 AND name = ?2 AND consumed_at IS NULL",
+    )
+    .db()?
+    .exists(params![id, name])
+    .db()
+}
+
 /// Takes the oldest unconsumed event of the name and completes the wait step with
 /// its payload, if the guard holds.
 pub(crate) fn consume(conn: &Connection, consume: &EventConsume) -> StoreResult<EventTake> {

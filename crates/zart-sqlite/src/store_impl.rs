@@ -105,6 +105,15 @@ impl Store for SqliteStore {
     }
 
     async fn event_consume(&self, params: EventConsume) -> StoreResult<EventTake> {
+        // A wait reached for the first time usually finds its inbox empty: a reader
+        // answers that without taking a place in the writer's queue.
+        let key = (params.guard.execution_id.clone(), params.name.clone());
+        if !self
+            .read(move |conn| events::pending(conn, &key.0, &key.1))
+            .await?
+        {
+            return Ok(EventTake::Empty);
+        }
         self.write(move |conn, _| events::consume(conn, &params))
             .await
     }
