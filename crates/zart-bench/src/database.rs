@@ -160,7 +160,8 @@ impl BenchDb {
                 Some(
                     line("step saves", stats.saves, stats.batches)
                         + &line("inserts", stats.inserts, stats.insert_batches)
-                        + &line("finishes", stats.finishes, stats.finish_batches),
+                        + &line("finishes", stats.finishes, stats.finish_batches)
+                        + &line("event offers", stats.offers, stats.offer_batches),
                 )
             }
         }

@@ -1,6 +1,6 @@
-//! Group commit: step saves, execution inserts and execution finishes are queued
-//! and written in batches, one statement and one commit per batch (see `group.rs`
-//! for how batches form; the writers are shared by the three kinds).
+//! Group commit: step saves, execution inserts, execution finishes and event offers
+//! are queued and written in batches, one statement and one commit per batch (see
+//! `group.rs` for how batches form; the writers are shared by the four kinds).
 //!
 //! Durability is unchanged: a caller gets `Ok` only after the commit that contains
 //! its write, so a crash loses only calls that had not returned. A batch of one uses
@@ -12,17 +12,22 @@
 //! batch fails for another reason than the connection, its writes are retried one
 //! by one, so a bad value fails only its own call.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
-use zart_core::{ExecutionFinish, InsertOutcome, NewExecution, StepSave, StoreError, StoreResult};
+use zart_core::{
+    EventOffer, ExecutionFinish, InsertOutcome, NewExecution, OfferOutcome, StepSave, StoreError,
+    StoreResult,
+};
 
 use crate::db::{Db, Written};
-use crate::errors::retrying;
+use crate::errors::{retrying, PgError};
 use crate::group::{Queue, Request, Writing};
 use crate::steps;
 use crate::steps_many::save_many;
-use crate::{finish_many, insert_many};
+use crate::{finish_many, insert_many, offers_many};
 
 /// Counts of the group commit, for tests and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,6 +44,10 @@ pub struct GroupCommitStats {
     pub finish_batches: u64,
     /// Execution finishes written by them.
     pub finishes: u64,
+    /// Event-offer statements (and commits) written.
+    pub offer_batches: u64,
+    /// Event offers written by them.
+    pub offers: u64,
 }
 
 type SaveKey = (String, i32, String, u32);
@@ -48,6 +57,7 @@ pub(crate) struct Batcher {
     saves: Queue<StepSave, bool>,
     inserts: Queue<NewExecution, Written<InsertOutcome>>,
     finishes: Queue<ExecutionFinish, Written<bool>>,
+    offers: Queue<EventOffer, Written<OfferOutcome>>,
 }
 
 impl Batcher {
@@ -63,10 +73,16 @@ impl Batcher {
                 insert_many::write,
             ),
             finishes: Queue::start(
-                db,
-                free,
+                db.clone(),
+                free.clone(),
                 |f: &ExecutionFinish| f.guard.execution_id.clone(),
                 finish_many::write,
+            ),
+            offers: Queue::start(
+                db,
+                free,
+                |o: &EventOffer| o.execution_id.clone(),
+                offers_many::write,
             ),
         }
     }
@@ -87,10 +103,15 @@ impl Batcher {
         self.finishes.submit(finish).await
     }
 
+    pub(crate) async fn offer(&self, offer: EventOffer) -> StoreResult<Written<OfferOutcome>> {
+        self.offers.submit(offer).await
+    }
+
     pub(crate) fn stats(&self) -> GroupCommitStats {
         let (batches, saves) = self.saves.counts();
         let (insert_batches, inserts) = self.inserts.counts();
         let (finish_batches, finishes) = self.finishes.counts();
+        let (offer_batches, offers) = self.offers.counts();
         GroupCommitStats {
             batches,
             saves,
@@ -98,6 +119,8 @@ impl Batcher {
             inserts,
             finish_batches,
             finishes,
+            offer_batches,
+            offers,
         }
     }
 }
@@ -136,6 +159,41 @@ fn write_saves(db: Arc<Db>, batch: Vec<Request<StepSave, bool>>) -> Writing {
             }
         }
     })
+}
+
+/// A boxed write of one request or of a batch, borrowing the pool and the input.
+pub(crate) type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, PgError>> + Send + 'a>>;
+
+/// Writes `batch` with `many` (one outcome per request, in order), or with `one` when
+/// it holds a single request, and answers every caller after the commit. A failed
+/// batch is retried one request at a time (see [`fail_transient`]).
+pub(crate) async fn write_each<I: Sync, O: Clone>(
+    db: &Db,
+    batch: Vec<Request<I, O>>,
+    one: for<'a> fn(&'a Db, &'a I) -> Boxed<'a, O>,
+    many: for<'a> fn(&'a Db, &'a [&'a I]) -> Boxed<'a, Vec<O>>,
+) {
+    if let [single] = batch.as_slice() {
+        let outcome = retrying(|| one(db, &single.item)).await;
+        for request in batch {
+            let _ = request.reply.send(outcome.clone());
+        }
+        return;
+    }
+    let items: Vec<&I> = batch.iter().map(|r| &r.item).collect();
+    match retrying(|| many(db, &items)).await {
+        Ok(outcomes) => {
+            for (request, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = request.reply.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            for request in fail_transient(batch, e) {
+                let outcome = retrying(|| one(db, &request.item)).await;
+                let _ = request.reply.send(outcome);
+            }
+        }
+    }
 }
 
 /// After a failed batch: a transient (connection) error answers every caller and

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use sqlx::Row;
 use zart_core::{ExecutionFinish, ExecutionOutcome, ExecutionStatus, Signal};
 
-use crate::batch::fail_transient;
+use crate::batch::write_each;
 use crate::db::{work_if, Db, Written, LOCK_BATCH};
-use crate::errors::{corrupt, retrying, PgError};
+use crate::errors::{corrupt, PgError};
 use crate::finish;
 use crate::group::{Request, Writing};
 use crate::listen::{finished_payload, WORK};
@@ -149,26 +149,12 @@ fn outcome_status(outcome: &ExecutionOutcome) -> ExecutionStatus {
 /// The batch write of the finish queue.
 pub(crate) fn write(db: Arc<Db>, batch: Vec<Request<ExecutionFinish, Written<bool>>>) -> Writing {
     Box::pin(async move {
-        if let [single] = batch.as_slice() {
-            let outcome = retrying(|| finish::finish(&db, &single.item)).await;
-            for request in batch {
-                let _ = request.reply.send(outcome.clone());
-            }
-            return;
-        }
-        let finishes: Vec<&ExecutionFinish> = batch.iter().map(|r| &r.item).collect();
-        match retrying(|| finish_many(&db, &finishes)).await {
-            Ok(outcomes) => {
-                for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = request.reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                for request in fail_transient(batch, e) {
-                    let outcome = retrying(|| finish::finish(&db, &request.item)).await;
-                    let _ = request.reply.send(outcome);
-                }
-            }
-        }
+        write_each(
+            &db,
+            batch,
+            |db, finish| Box::pin(finish::finish(db, finish)),
+            |db, finishes| Box::pin(finish_many(db, finishes)),
+        )
+        .await;
     })
 }

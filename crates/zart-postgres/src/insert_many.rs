@@ -7,9 +7,9 @@ use std::sync::Arc;
 use sqlx::Row;
 use zart_core::{ExecutionRecord, InsertOutcome, NewExecution};
 
-use crate::batch::fail_transient;
+use crate::batch::write_each;
 use crate::db::{work_if, Db, Written};
-use crate::errors::{corrupt, retrying, PgError};
+use crate::errors::{corrupt, PgError};
 use crate::executions;
 use crate::group::{Request, Writing};
 use crate::rows::{self, json_text, ms, opt_ms, EXECUTION_COLUMNS};
@@ -132,26 +132,12 @@ pub(crate) fn write(
     batch: Vec<Request<NewExecution, Written<InsertOutcome>>>,
 ) -> Writing {
     Box::pin(async move {
-        if let [single] = batch.as_slice() {
-            let outcome = retrying(|| executions::insert(&db, &single.item)).await;
-            for request in batch {
-                let _ = request.reply.send(outcome.clone());
-            }
-            return;
-        }
-        let news: Vec<&NewExecution> = batch.iter().map(|r| &r.item).collect();
-        match retrying(|| insert_many(&db, &news)).await {
-            Ok(outcomes) => {
-                for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = request.reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                for request in fail_transient(batch, e) {
-                    let outcome = retrying(|| executions::insert(&db, &request.item)).await;
-                    let _ = request.reply.send(outcome);
-                }
-            }
-        }
+        write_each(
+            &db,
+            batch,
+            |db, new| Box::pin(executions::insert(db, new)),
+            |db, news| Box::pin(insert_many(db, news)),
+        )
+        .await;
     })
 }

@@ -63,6 +63,7 @@ mod group;
 mod insert_many;
 mod listen;
 mod migrate;
+mod offers_many;
 mod options;
 mod parking;
 mod retention;

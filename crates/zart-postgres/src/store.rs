@@ -118,7 +118,10 @@ impl Store for PgStore {
     }
 
     async fn event_offer(&self, params: EventOffer) -> StoreResult<OfferOutcome> {
-        let written = self.run(|| events::offer(self.db(), &params)).await?;
+        let written = match &self.inner.batcher {
+            Some(batcher) => batcher.offer(params).await?,
+            None => self.run(|| events::offer(self.db(), &params)).await?,
+        };
         Ok(self.signalled(written))
     }
 

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use common::fresh_store;
 use serde_json::json;
 use tokio::task::JoinSet;
-use zart_core::{ExecutionOutcome, ExecutionStatus, InsertOutcome, Signal, WaitingFor};
+use zart_core::{
+    ExecutionOutcome, ExecutionStatus, InsertOutcome, OfferOutcome, Signal, WaitingFor,
+};
 use zart_postgres::{PgOptions, PgStore};
 use zart_store_tests::support::{
     at, claim, claim_ids, finish, get, guard, insert_due, insert_new, new_execution, suspend,
@@ -190,4 +192,97 @@ async fn children_finished_together_wake_every_parked_parent() {
     assert_eq!(woken, want);
     let stats = pg.group_commit_stats().expect("group commit is on");
     assert_eq!(stats.finishes, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_offers_share_commits_wake_the_parked_and_keep_order() {
+    let Some((pg, _drop)) = store("gb_offers").await else {
+        return;
+    };
+    let store: DynStore = pg.clone();
+    for i in 0..40 {
+        insert_due(&store, &format!("e{i:02}"), 0).await;
+    }
+    let claimed = claim(&store, "w", 0, 40).await;
+    assert_eq!(claimed.len(), 40);
+    // e00..e29 park on "go"; e30..e38 stay leased; e39 finishes.
+    for c in &claimed {
+        let n: usize = c.id[1..].parse().unwrap();
+        if n < 30 {
+            let wait = WaitingFor::Event {
+                name: "go".into(),
+                deadline: None,
+            };
+            assert!(suspend(&store, guard(c, "w", 1), None, wait).await);
+        } else if n == 39 {
+            assert!(
+                finish(
+                    &store,
+                    guard(c, "w", 1),
+                    ExecutionOutcome::Completed(json!(1))
+                )
+                .await
+            );
+        }
+    }
+    let offer = |store: DynStore, id: String, k: usize| async move {
+        let params = zart_core::EventOffer {
+            execution_id: id.clone(),
+            name: "go".into(),
+            payload: json!(k),
+            now: at(5),
+        };
+        let outcome = store.event_offer(params).await.expect("offer");
+        let want = match id.as_str() {
+            "e39" => OfferOutcome::Terminal(ExecutionStatus::Completed),
+            "e40" => OfferOutcome::NotFound,
+            _ => OfferOutcome::Accepted,
+        };
+        assert_eq!(outcome, want, "{id}");
+    };
+    let mut offers = JoinSet::new();
+    // e00 gets three offers, one after another, which must keep their order; the
+    // others (e40 does not exist) are offered all at once alongside.
+    offers.spawn({
+        let store = store.clone();
+        async move {
+            for k in 0..3 {
+                offer(store.clone(), "e00".into(), k).await;
+            }
+        }
+    });
+    for i in 1..41 {
+        offers.spawn(offer(store.clone(), format!("e{i:02}"), 0));
+    }
+    while let Some(joined) = offers.join_next().await {
+        joined.expect("offer task");
+    }
+    // Every parked execution is due again; the leased ones were left alone.
+    let mut woken = claim_ids(&store, "w2", 10).await;
+    woken.sort();
+    let want: Vec<String> = (0..30).map(|i| format!("e{i:02}")).collect();
+    assert_eq!(woken, want);
+    // e00's events are consumed in the order they were offered.
+    let e00 = claim(&store, "w3", 2 * zart_store_tests::support::LEASE_MS, 100)
+        .await
+        .into_iter()
+        .find(|c| c.id == "e00")
+        .expect("e00 claimable after its lease expired");
+    for (occurrence, want) in (0..3).enumerate() {
+        let now = 2 * zart_store_tests::support::LEASE_MS + 1;
+        let taken = zart_store_tests::events::consume(
+            &store,
+            guard(&e00, "w3", now),
+            "go",
+            occurrence as u32,
+        )
+        .await;
+        assert_eq!(taken, zart_core::EventTake::Taken(json!(want)));
+    }
+    let stats = pg.group_commit_stats().expect("group commit is on");
+    assert_eq!(stats.offers, 43);
+    assert!(
+        stats.offer_batches < stats.offers,
+        "no batch formed: {stats:?}"
+    );
 }
