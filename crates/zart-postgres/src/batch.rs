@@ -161,6 +161,13 @@ fn write_saves(db: Arc<Db>, batch: Vec<Request<StepSave, bool>>) -> Writing {
     })
 }
 
+/// `0..n` as the `req` column of a batch statement, which answers by request number.
+pub(crate) fn request_numbers(n: usize) -> Result<Vec<i32>, PgError> {
+    (0..n)
+        .map(|i| i32::try_from(i).map_err(|_| crate::errors::corrupt("batch too large")))
+        .collect()
+}
+
 /// A boxed write of one request or of a batch, borrowing the pool and the input.
 pub(crate) type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, PgError>> + Send + 'a>>;
 

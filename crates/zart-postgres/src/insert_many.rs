@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::Row;
 use zart_core::{ExecutionRecord, InsertOutcome, NewExecution};
 
-use crate::batch::write_each;
+use crate::batch::{request_numbers, write_each};
 use crate::db::{work_if, Db, Written};
 use crate::errors::{corrupt, PgError};
 use crate::executions;
@@ -55,12 +55,8 @@ async fn insert_many(
     db: &Db,
     news: &[&NewExecution],
 ) -> Result<Vec<Written<InsertOutcome>>, PgError> {
-    let mut req = Vec::with_capacity(news.len());
-    for i in 0..news.len() {
-        req.push(i32::try_from(i).map_err(|_| corrupt("batch too large"))?);
-    }
     let created_rows = sqlx::query(&db.sql(INSERT_MANY))
-        .bind(req)
+        .bind(request_numbers(news.len())?)
         .bind(news.iter().map(|n| n.id.as_str()).collect::<Vec<_>>())
         .bind(
             news.iter()

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use sqlx::Row;
 use zart_core::{EventOffer, ExecutionStatus, OfferOutcome};
 
-use crate::batch::write_each;
+use crate::batch::{request_numbers, write_each};
 use crate::db::{work_if, Db, Written};
 use crate::errors::{corrupt, PgError};
 use crate::events;
@@ -64,12 +64,8 @@ async fn offer_many(
     db: &Db,
     offers: &[&EventOffer],
 ) -> Result<Vec<Written<OfferOutcome>>, PgError> {
-    let mut req = Vec::with_capacity(offers.len());
-    for i in 0..offers.len() {
-        req.push(i32::try_from(i).map_err(|_| corrupt("batch too large"))?);
-    }
     let found = sqlx::query(&db.sql(OFFER_MANY))
-        .bind(req)
+        .bind(request_numbers(offers.len())?)
         .bind(
             offers
                 .iter()
