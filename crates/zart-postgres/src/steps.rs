@@ -84,6 +84,8 @@ pub(crate) fn bind_step<'q>(
         .bind(opt_ms(step.wake_at)))
 }
 
+/// Written before the step (see `steps_many::SAVE_MANY` for why), so the step's
+/// source reads it.
 const ATTEMPT_UPSERT: &str = ", attempt AS (
     INSERT INTO {s}.step_attempts (execution_id, run_index, name, occurrence,
         attempt_number, status, result, error, started_at, completed_at)
@@ -91,6 +93,7 @@ const ATTEMPT_UPSERT: &str = ", attempt AS (
     ON CONFLICT (execution_id, run_index, name, occurrence, attempt_number) DO UPDATE SET
         status = EXCLUDED.status, result = EXCLUDED.result, error = EXCLUDED.error,
         started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at
+    RETURNING 1
 )";
 
 /// Writes a journal entry and its attempt if the guard holds: the attempt in the
@@ -98,15 +101,19 @@ const ATTEMPT_UPSERT: &str = ", attempt AS (
 pub(crate) async fn save(db: &Db, p: &StepSave) -> Result<bool, PgError> {
     let inline = p.inline_attempt_start();
     let row_attempt = p.attempt.as_ref().filter(|_| inline.is_none());
-    let (inline_sql, attempt) = match (inline, row_attempt) {
-        (Some(_), _) => ("$18::bigint", ""),
-        (None, Some(_)) => ("NULL::bigint", ATTEMPT_UPSERT),
-        (None, None) => ("NULL::bigint", ""),
+    let (inline_sql, attempt, source) = match (inline, row_attempt) {
+        (Some(_), _) => ("$18::bigint", "", "guarded"),
+        (None, Some(_)) => (
+            "NULL::bigint",
+            ATTEMPT_UPSERT,
+            "guarded WHERE (SELECT count(*) FROM attempt) >= 0",
+        ),
+        (None, None) => ("NULL::bigint", "", "guarded"),
     };
     let sql = db.sql(&format!(
-        "WITH {}, step AS ({}){attempt} SELECT count(*) FROM guarded",
+        "WITH {}{attempt}, step AS ({}) SELECT count(*) FROM guarded",
         GUARDED.replace("{GUARD}", GUARD),
-        step_upsert_inline("guarded", "#7::json", inline_sql),
+        step_upsert_inline(source, "#7::json", inline_sql),
     ));
     let mut query = bind_step(
         bind_guard(sqlx::query(&sql), &p.guard),

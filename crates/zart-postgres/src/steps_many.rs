@@ -10,7 +10,12 @@ use crate::errors::PgError;
 use crate::rows::{int, ms, opt_json_text, opt_ms};
 
 /// `locked` takes the execution rows in id order and reads their latest committed
-/// version; `ok` keeps the saves whose guard holds against it. An attempt kept in
+/// version; `ok` keeps the saves whose guard holds against it. `step` reads
+/// `attempt` so that the attempt rows are written first: a step row replaced by the
+/// save may move its kept attempt into `step_attempts` (the trigger of migration 2),
+/// and that insert must come second, where it yields to an attempt row of the same
+/// number written by this save (`ON CONFLICT DO NOTHING`) instead of making this
+/// save's `ON CONFLICT DO UPDATE` meet the same row twice. An attempt kept in
 /// its step row (`attempt_started_at`) has no entry in the attempt arrays. The row lock is the
 /// whole guard: the execution row gets no new version per step. Returns the indexes
 /// of the saves written.
@@ -27,20 +32,6 @@ const SAVE_MANY: &str = "
     ), ok AS (
         SELECT i.* FROM input i JOIN locked l ON l.id = i.id AND l.fence = i.fence
             AND l.lease_owner = i.owner AND l.lease_expires_at > i.now
-    ), step AS (
-        INSERT INTO {s}.steps (execution_id, run_index, name, occurrence, position, kind,
-            status, result, last_error, retryable, retry_attempt, scheduled_at,
-            completed_at, wake_at, attempt_started_at)
-        SELECT id, run_index, name, occurrence, position, kind, status, result::json,
-            last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at,
-            attempt_started_at
-        FROM ok
-        ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET
-            position = EXCLUDED.position, kind = EXCLUDED.kind, status = EXCLUDED.status,
-            result = EXCLUDED.result, last_error = EXCLUDED.last_error,
-            retryable = EXCLUDED.retryable, retry_attempt = EXCLUDED.retry_attempt,
-            completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at,
-            attempt_started_at = EXCLUDED.attempt_started_at
     ), attempt AS (
         INSERT INTO {s}.step_attempts (execution_id, run_index, name, occurrence,
             attempt_number, status, result, error, started_at, completed_at)
@@ -54,6 +45,21 @@ const SAVE_MANY: &str = "
         DO UPDATE SET status = EXCLUDED.status, result = EXCLUDED.result,
             error = EXCLUDED.error, started_at = EXCLUDED.started_at,
             completed_at = EXCLUDED.completed_at
+        RETURNING 1
+    ), step AS (
+        INSERT INTO {s}.steps (execution_id, run_index, name, occurrence, position, kind,
+            status, result, last_error, retryable, retry_attempt, scheduled_at,
+            completed_at, wake_at, attempt_started_at)
+        SELECT id, run_index, name, occurrence, position, kind, status, result::json,
+            last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at,
+            attempt_started_at
+        FROM ok WHERE (SELECT count(*) FROM attempt) >= 0
+        ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET
+            position = EXCLUDED.position, kind = EXCLUDED.kind, status = EXCLUDED.status,
+            result = EXCLUDED.result, last_error = EXCLUDED.last_error,
+            retryable = EXCLUDED.retryable, retry_attempt = EXCLUDED.retry_attempt,
+            completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at,
+            attempt_started_at = EXCLUDED.attempt_started_at
     )
     SELECT req FROM ok";
 

@@ -12,8 +12,14 @@ CREATE TRIGGER steps_keep_inline_attempt BEFORE UPDATE ON steps
 WHEN OLD.attempt_started_at IS NOT NULL
     AND (NEW.attempt_started_at IS NULL OR NEW.retry_attempt <> OLD.retry_attempt)
 BEGIN
-    INSERT OR IGNORE INTO step_attempts (execution_id, run_index, name, occurrence,
+    -- NOT EXISTS rather than OR IGNORE: the upsert that fires the trigger would
+    -- impose its own conflict policy on the trigger's insert.
+    INSERT INTO step_attempts (execution_id, run_index, name, occurrence,
         attempt_number, status, result, error, started_at, completed_at)
-    VALUES (OLD.execution_id, OLD.run_index, OLD.name, OLD.occurrence, OLD.retry_attempt,
-        'completed', NULL, NULL, OLD.attempt_started_at, OLD.completed_at);
+    SELECT OLD.execution_id, OLD.run_index, OLD.name, OLD.occurrence, OLD.retry_attempt,
+        'completed', NULL, NULL, OLD.attempt_started_at, OLD.completed_at
+    WHERE NOT EXISTS (SELECT 1 FROM step_attempts a
+        WHERE a.execution_id = OLD.execution_id AND a.run_index = OLD.run_index
+          AND a.name = OLD.name AND a.occurrence = OLD.occurrence
+          AND a.attempt_number = OLD.retry_attempt);
 END;

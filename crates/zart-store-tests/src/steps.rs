@@ -256,6 +256,22 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
         [record(first.clone())]
     );
 
+    // Saved again, kept in the row once more, then with attempt 1 as a record of its
+    // own (a result of its own): attempts are upserted by number, so that record wins.
+    assert!(store
+        .step_save(save(step.clone(), Some(first.clone())))
+        .await
+        .unwrap());
+    let own = AttemptWrite {
+        result: Some(json!("own")),
+        ..first.clone()
+    };
+    assert!(store
+        .step_save(save(step.clone(), Some(own.clone())))
+        .await
+        .unwrap());
+    assert_eq!(attempts(detail(&store, "e1", None).await), [record(own)]);
+
     // A second step completed on its second attempt after a failed first: both.
     let mut second = completed_step("t", 0, 1);
     second.retry_attempt = 2;
