@@ -93,21 +93,7 @@ async fn start_get_wait_list_stats_and_detail_print_tables_and_json() {
     assert!(started.contains("started: cli-echo"), "{started}");
     let replay = ok(&zart(&server, &start_echo).await);
     assert!(replay.contains("already exists"), "{replay}");
-    let json = ok_json(
-        &zart(
-            &server,
-            &[
-                "start",
-                "echo",
-                "--id",
-                "cli-echo",
-                "--payload",
-                r#"{"a":1}"#,
-                "--json",
-            ],
-        )
-        .await,
-    );
+    let json = ok_json(&zart(&server, &[&start_echo[..], &["--json"]].concat()).await);
     assert_eq!(json["durableExecutionId"], "cli-echo");
 
     let waited = ok_json(&zart(&server, &["wait", "cli-echo", "--timeout", "20", "--json"]).await);

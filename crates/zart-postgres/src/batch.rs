@@ -12,8 +12,6 @@
 //! batch fails for another reason than the connection, its writes are retried one
 //! by one, so a bad value fails only its own call.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -23,11 +21,13 @@ use zart_core::{
 };
 
 use crate::db::{Db, Written};
-use crate::errors::{retrying, PgError};
-use crate::group::{Queue, Request, Writing};
-use crate::steps;
+use crate::errors::PgError;
+use crate::finish_many::finish_many;
+use crate::group::Queue;
+use crate::insert_many::insert_many;
+use crate::offers_many::offer_many;
 use crate::steps_many::save_many;
-use crate::{finish_many, insert_many, offers_many};
+use crate::{events, executions, finish, steps};
 
 /// Counts of the group commit, for tests and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,24 +65,33 @@ impl Batcher {
     pub(crate) fn start(db: Arc<Db>, writers: usize) -> Self {
         let free = Arc::new(Semaphore::new(writers.max(1)));
         Self {
-            saves: Queue::start(db.clone(), free.clone(), save_key, write_saves),
+            saves: Queue::start(
+                db.clone(),
+                free.clone(),
+                save_key,
+                |db, save| Box::pin(steps::save(db, save)),
+                |db, saves| Box::pin(save_many(db, saves)),
+            ),
             inserts: Queue::start(
                 db.clone(),
                 free.clone(),
                 |n: &NewExecution| n.id.clone(),
-                insert_many::write,
+                |db, new| Box::pin(executions::insert(db, new)),
+                |db, news| Box::pin(insert_many(db, news)),
             ),
             finishes: Queue::start(
                 db.clone(),
                 free.clone(),
                 |f: &ExecutionFinish| f.guard.execution_id.clone(),
-                finish_many::write,
+                |db, f| Box::pin(finish::finish(db, f)),
+                |db, finishes| Box::pin(finish_many(db, finishes)),
             ),
             offers: Queue::start(
                 db,
                 free,
                 |o: &EventOffer| o.execution_id.clone(),
-                offers_many::write,
+                |db, offer| Box::pin(events::offer(db, offer)),
+                |db, offers| Box::pin(offer_many(db, offers)),
             ),
         }
     }
@@ -135,87 +144,9 @@ fn save_key(s: &StepSave) -> SaveKey {
     )
 }
 
-fn write_saves(db: Arc<Db>, batch: Vec<Request<StepSave, bool>>) -> Writing {
-    Box::pin(async move {
-        if let [single] = batch.as_slice() {
-            let outcome = retrying(|| steps::save(&db, &single.item)).await;
-            for request in batch {
-                let _ = request.reply.send(outcome.clone());
-            }
-            return;
-        }
-        let saves: Vec<&StepSave> = batch.iter().map(|r| &r.item).collect();
-        match retrying(|| save_many(&db, &saves)).await {
-            Ok(applied) => {
-                for (i, request) in batch.into_iter().enumerate() {
-                    let _ = request.reply.send(Ok(applied.contains(&i)));
-                }
-            }
-            Err(e) => {
-                for request in fail_transient(batch, e) {
-                    let outcome = retrying(|| steps::save(&db, &request.item)).await;
-                    let _ = request.reply.send(outcome);
-                }
-            }
-        }
-    })
-}
-
 /// `0..n` as the `req` column of a batch statement, which answers by request number.
 pub(crate) fn request_numbers(n: usize) -> Result<Vec<i32>, PgError> {
     (0..n)
         .map(|i| i32::try_from(i).map_err(|_| crate::errors::corrupt("batch too large")))
         .collect()
-}
-
-/// A boxed write of one request or of a batch, borrowing the pool and the input.
-pub(crate) type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, PgError>> + Send + 'a>>;
-
-/// Writes `batch` with `many` (one outcome per request, in order), or with `one` when
-/// it holds a single request, and answers every caller after the commit. A failed
-/// batch is retried one request at a time (see [`fail_transient`]).
-pub(crate) async fn write_each<I: Sync, O: Clone>(
-    db: &Db,
-    batch: Vec<Request<I, O>>,
-    one: for<'a> fn(&'a Db, &'a I) -> Boxed<'a, O>,
-    many: for<'a> fn(&'a Db, &'a [&'a I]) -> Boxed<'a, Vec<O>>,
-) {
-    if let [single] = batch.as_slice() {
-        let outcome = retrying(|| one(db, &single.item)).await;
-        for request in batch {
-            let _ = request.reply.send(outcome.clone());
-        }
-        return;
-    }
-    let items: Vec<&I> = batch.iter().map(|r| &r.item).collect();
-    match retrying(|| many(db, &items)).await {
-        Ok(outcomes) => {
-            for (request, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = request.reply.send(Ok(outcome));
-            }
-        }
-        Err(e) => {
-            for request in fail_transient(batch, e) {
-                let outcome = retrying(|| one(db, &request.item)).await;
-                let _ = request.reply.send(outcome);
-            }
-        }
-    }
-}
-
-/// After a failed batch: a transient (connection) error answers every caller and
-/// returns nothing; anything else returns the batch, to be retried one by one so
-/// that a bad write fails alone.
-pub(crate) fn fail_transient<I, O>(
-    batch: Vec<Request<I, O>>,
-    error: StoreError,
-) -> Vec<Request<I, O>> {
-    if error.is_transient() {
-        for request in batch {
-            let _ = request.reply.send(Err(error.clone()));
-        }
-        return Vec::new();
-    }
-    tracing::debug!(error = %error, size = batch.len(), "batch failed; writing one by one");
-    batch
 }

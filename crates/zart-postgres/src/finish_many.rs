@@ -3,16 +3,12 @@
 //! `batch.rs` for when it is used, `finish.rs` for the single finish).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sqlx::Row;
 use zart_core::{ExecutionFinish, ExecutionOutcome, ExecutionStatus, Signal};
 
-use crate::batch::write_each;
 use crate::db::{work_if, Db, Written, LOCK_BATCH};
 use crate::errors::{corrupt, PgError};
-use crate::finish;
-use crate::group::{Request, Writing};
 use crate::listen::{finished_payload, WORK};
 use crate::rows::{json_text, ms, opt_json_text};
 
@@ -68,7 +64,7 @@ const FINISH_MANY: &str = "
 
 /// Writes `finishes` (distinct ids) in one statement; returns each one's outcome,
 /// in order.
-async fn finish_many(
+pub(crate) async fn finish_many(
     db: &Db,
     finishes: &[&ExecutionFinish],
 ) -> Result<Vec<Written<bool>>, PgError> {
@@ -144,17 +140,4 @@ fn outcome_status(outcome: &ExecutionOutcome) -> ExecutionStatus {
         ExecutionOutcome::Completed(_) => ExecutionStatus::Completed,
         ExecutionOutcome::Failed(_) => ExecutionStatus::Failed,
     }
-}
-
-/// The batch write of the finish queue.
-pub(crate) fn write(db: Arc<Db>, batch: Vec<Request<ExecutionFinish, Written<bool>>>) -> Writing {
-    Box::pin(async move {
-        write_each(
-            &db,
-            batch,
-            |db, finish| Box::pin(finish::finish(db, finish)),
-            |db, finishes| Box::pin(finish_many(db, finishes)),
-        )
-        .await;
-    })
 }

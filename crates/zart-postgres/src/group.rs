@@ -1,12 +1,13 @@
 //! The group-commit dispatcher shared by every batched write (step saves,
-//! execution inserts, execution finishes).
+//! execution inserts, execution finishes, event offers).
 //!
 //! Callers queue a request and await its answer. A dispatcher per kind of write
 //! waits for a first request, then for a free writer (the writers are shared by all
 //! kinds, each holding one pool connection while it writes), then takes everything
 //! queued meanwhile (up to [`MAX_BATCH`], at most one request per key, the rest
-//! waiting for the next batch) and hands the batch to the kind's write function,
-//! which answers each caller after the commit holding its write.
+//! waiting for the next batch) and writes the batch with the kind's batch statement
+//! (or its single-write statement for a batch of one), answering each caller after
+//! the commit holding its write.
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -19,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use zart_core::{StoreError, StoreResult};
 
 use crate::db::Db;
+use crate::errors::{retrying, PgError};
 
 /// The most requests written in one statement.
 pub(crate) const MAX_BATCH: usize = 128;
@@ -32,11 +34,14 @@ pub(crate) struct Request<I, O> {
     pub(crate) reply: oneshot::Sender<StoreResult<O>>,
 }
 
-/// A boxed batch write.
-pub(crate) type Writing = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// A boxed write of one request or of a batch, borrowing the pool and the input.
+pub(crate) type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, PgError>> + Send + 'a>>;
 
-/// Writes a batch and answers every request in it.
-pub(crate) type WriteFn<I, O> = fn(Arc<Db>, Vec<Request<I, O>>) -> Writing;
+/// Writes one request: the single-write statement.
+pub(crate) type One<I, O> = for<'a> fn(&'a Db, &'a I) -> Boxed<'a, O>;
+
+/// Writes a batch in one statement: one outcome per request, in order.
+pub(crate) type Many<I, O> = for<'a> fn(&'a Db, &'a [&'a I]) -> Boxed<'a, Vec<O>>;
 
 /// Batches and the requests they carried.
 #[derive(Default)]
@@ -53,15 +58,16 @@ pub(crate) struct Queue<I, O> {
 
 impl<I, O> Queue<I, O>
 where
-    I: Send + 'static,
-    O: Send + 'static,
+    I: Send + Sync + 'static,
+    O: Clone + Send + 'static,
 {
     /// Starts the dispatcher; it stops once the queue is dropped and drained.
     pub(crate) fn start<K>(
         db: Arc<Db>,
         writers: Arc<Semaphore>,
         key: fn(&I) -> K,
-        write: WriteFn<I, O>,
+        one: One<I, O>,
+        many: Many<I, O>,
     ) -> Self
     where
         K: Hash + Eq + Send + 'static,
@@ -72,7 +78,8 @@ where
             db,
             writers,
             key,
-            write,
+            one,
+            many,
             counters: counters.clone(),
         };
         tokio::spawn(job.run(rx));
@@ -103,14 +110,15 @@ struct Dispatch<I, O, K> {
     db: Arc<Db>,
     writers: Arc<Semaphore>,
     key: fn(&I) -> K,
-    write: WriteFn<I, O>,
+    one: One<I, O>,
+    many: Many<I, O>,
     counters: Arc<Counters>,
 }
 
 impl<I, O, K> Dispatch<I, O, K>
 where
-    I: Send + 'static,
-    O: Send + 'static,
+    I: Send + Sync + 'static,
+    O: Clone + Send + 'static,
     K: Hash + Eq,
 {
     /// Forms a batch whenever a writer is free, so requests queue up (and batches
@@ -138,9 +146,9 @@ where
             self.counters
                 .items
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            let writing = (self.write)(self.db.clone(), batch);
+            let (db, one, many) = (self.db.clone(), self.one, self.many);
             tokio::spawn(async move {
-                writing.await;
+                write(&db, batch, one, many).await;
                 drop(writer);
             });
         }
@@ -162,4 +170,50 @@ where
         *carried = rest;
         batch
     }
+}
+
+/// Writes `batch` with `many`, or with `one` when it holds a single request, and
+/// answers every caller after the commit. A failed batch is retried one request at
+/// a time (see [`fail_transient`]).
+async fn write<I: Sync, O: Clone>(
+    db: &Db,
+    batch: Vec<Request<I, O>>,
+    one: One<I, O>,
+    many: Many<I, O>,
+) {
+    if let [single] = batch.as_slice() {
+        let outcome = retrying(|| one(db, &single.item)).await;
+        for request in batch {
+            let _ = request.reply.send(outcome.clone());
+        }
+        return;
+    }
+    let items: Vec<&I> = batch.iter().map(|r| &r.item).collect();
+    match retrying(|| many(db, &items)).await {
+        Ok(outcomes) => {
+            for (request, outcome) in batch.into_iter().zip(outcomes) {
+                let _ = request.reply.send(Ok(outcome));
+            }
+        }
+        Err(e) => {
+            for request in fail_transient(batch, e) {
+                let outcome = retrying(|| one(db, &request.item)).await;
+                let _ = request.reply.send(outcome);
+            }
+        }
+    }
+}
+
+/// After a failed batch: a transient (connection) error answers every caller and
+/// returns nothing; anything else returns the batch, to be retried one by one so
+/// that a bad write fails alone.
+fn fail_transient<I, O>(batch: Vec<Request<I, O>>, error: StoreError) -> Vec<Request<I, O>> {
+    if error.is_transient() {
+        for request in batch {
+            let _ = request.reply.send(Err(error.clone()));
+        }
+        return Vec::new();
+    }
+    tracing::debug!(error = %error, size = batch.len(), "batch failed; writing one by one");
+    batch
 }

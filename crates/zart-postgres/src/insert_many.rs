@@ -2,16 +2,13 @@
 //! commit, with one wake-up for the batch (see `batch.rs` for when it is used).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sqlx::Row;
 use zart_core::{ExecutionRecord, InsertOutcome, NewExecution};
 
-use crate::batch::{request_numbers, write_each};
+use crate::batch::request_numbers;
 use crate::db::{work_if, Db, Written};
 use crate::errors::{corrupt, PgError};
-use crate::executions;
-use crate::group::{Request, Writing};
 use crate::rows::{self, json_text, ms, opt_ms, EXECUTION_COLUMNS};
 
 /// Inserts, in id order (so overlapping batches wait rather than deadlock), every
@@ -51,7 +48,7 @@ const INSERT_MANY: &str = "
 /// Writes `news` (distinct ids) in one statement; returns each one's outcome, in
 /// order. Ids that existed are read after the commit (a concurrent insert of one
 /// has committed by then: `ON CONFLICT` waited for it).
-async fn insert_many(
+pub(crate) async fn insert_many(
     db: &Db,
     news: &[&NewExecution],
 ) -> Result<Vec<Written<InsertOutcome>>, PgError> {
@@ -120,20 +117,4 @@ async fn existing(db: &Db, ids: &[&str]) -> Result<HashMap<String, ExecutionReco
         .iter()
         .map(|row| rows::execution(row).map(|r| (r.durable_execution_id.clone(), r)))
         .collect()
-}
-
-/// The batch write of the insert queue.
-pub(crate) fn write(
-    db: Arc<Db>,
-    batch: Vec<Request<NewExecution, Written<InsertOutcome>>>,
-) -> Writing {
-    Box::pin(async move {
-        write_each(
-            &db,
-            batch,
-            |db, new| Box::pin(executions::insert(db, new)),
-            |db, news| Box::pin(insert_many(db, news)),
-        )
-        .await;
-    })
 }

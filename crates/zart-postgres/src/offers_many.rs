@@ -8,16 +8,13 @@
 //! hundred per second however many callers waited.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sqlx::Row;
 use zart_core::{EventOffer, ExecutionStatus, OfferOutcome};
 
-use crate::batch::{request_numbers, write_each};
+use crate::batch::request_numbers;
 use crate::db::{work_if, Db, Written};
 use crate::errors::{corrupt, PgError};
-use crate::events;
-use crate::group::{Request, Writing};
 use crate::listen::WORK;
 use crate::rows::{self, json_text, ms};
 
@@ -60,7 +57,7 @@ const OFFER_MANY: &str = "
 
 /// Writes `offers` (distinct executions) in one statement; returns each one's
 /// outcome, in order.
-async fn offer_many(
+pub(crate) async fn offer_many(
     db: &Db,
     offers: &[&EventOffer],
 ) -> Result<Vec<Written<OfferOutcome>>, PgError> {
@@ -99,20 +96,4 @@ async fn offer_many(
             Some((_, woke)) => (OfferOutcome::Accepted, work_if(*woke)),
         })
         .collect())
-}
-
-/// The batch write of the offer queue.
-pub(crate) fn write(
-    db: Arc<Db>,
-    batch: Vec<Request<EventOffer, Written<OfferOutcome>>>,
-) -> Writing {
-    Box::pin(async move {
-        write_each(
-            &db,
-            batch,
-            |db, offer| Box::pin(events::offer(db, offer)),
-            |db, offers| Box::pin(offer_many(db, offers)),
-        )
-        .await;
-    })
 }

@@ -139,9 +139,9 @@ fn columns<'a>(saves: &[&'a StepSave]) -> Result<(Columns<'a>, Attempts<'a>), Pg
     Ok((c, a))
 }
 
-/// Writes `saves` (at most one per journal entry) in one statement; returns the
-/// indexes of those whose guard held.
-pub(crate) async fn save_many(db: &Db, saves: &[&StepSave]) -> Result<HashSet<usize>, PgError> {
+/// Writes `saves` (at most one per journal entry) in one statement; returns, for
+/// each in order, whether its guard held.
+pub(crate) async fn save_many(db: &Db, saves: &[&StepSave]) -> Result<Vec<bool>, PgError> {
     let (c, a) = columns(saves)?;
     let written: Vec<i32> = sqlx::query_scalar(&db.sql(&SAVE_MANY.replace("{LOCKED}", LOCK_BATCH)))
         .bind(c.req)
@@ -172,8 +172,9 @@ pub(crate) async fn save_many(db: &Db, saves: &[&StepSave]) -> Result<HashSet<us
         .bind(c.attempt_started_at)
         .fetch_all(&db.pool)
         .await?;
-    Ok(written
+    let written: HashSet<usize> = written
         .into_iter()
         .filter_map(|r| usize::try_from(r).ok())
-        .collect())
+        .collect();
+    Ok((0..saves.len()).map(|i| written.contains(&i)).collect())
 }
