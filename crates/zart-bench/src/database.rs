@@ -143,10 +143,12 @@ impl BenchDb {
             Target::Sqlite { sqlite, .. } => {
                 let stats = sqlite.stats();
                 Some(format!(
-                    "SQLite writer: {} write ops in {} transactions ({:.1} ops per commit)\n",
+                    "SQLite writer: {} write ops in {} transactions ({:.1} ops per commit), \
+                     {} WAL fsyncs behind the writer\n",
                     stats.ops,
                     stats.batches,
-                    stats.ops as f64 / stats.batches.max(1) as f64
+                    stats.ops as f64 / stats.batches.max(1) as f64,
+                    stats.syncs
                 ))
             }
             Target::Postgres { pg, .. } => {

@@ -14,17 +14,24 @@
 //! a time; instead of letting connections fight over the lock (and surface
 //! `SQLITE_BUSY`), every write is an op sent to one thread that owns the write
 //! connection. The thread runs everything queued in one `BEGIN IMMEDIATE ... COMMIT`
-//! with a savepoint per op, and answers each caller after the commit: each caller
-//! awaits its own durable write, and concurrent writers share one fsync. Reads run on
+//! (with a savepoint per op once an op fails), and answers each caller once the
+//! commit is durable: each caller awaits its own durable write, and concurrent writers
+//! share one fsync. Reads run on
 //! a few read-only connections (WAL mode lets them proceed during writes).
 //!
-//! The database runs in WAL mode with `synchronous = FULL` by default. Migrations are
+//! The database runs in WAL mode, and by default every write is on disk before its
+//! caller is answered. The fsync does not hold up the writer: the write connection
+//! commits with `synchronous = NORMAL` and a syncer thread fsyncs the WAL behind it,
+//! answering each batch's callers after the fsync that covers it, while the writer
+//! already runs the next batch; reads wait until what they saw is durable (see
+//! `durable.rs` for why this is as durable as `synchronous = FULL`). Migrations are
 //! embedded and applied on open; their version numbers match the PostgreSQL backend.
 //! This crate depends on `zart-core` and never on the runtime or HTTP crates.
 
 mod children;
 mod claims;
 mod codec;
+mod durable;
 mod error;
 mod events;
 mod executions;

@@ -6,7 +6,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Synchronous {
     /// Every commit is fsynced before it is acknowledged (the default): a committed
-    /// write survives power loss.
+    /// write survives power loss. In WAL mode the fsync runs on a syncer thread while
+    /// the writer commits the next batch.
     #[default]
     Full,
     /// In WAL mode, commits are fsynced at checkpoints only: a committed write

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use zart_core::{Signal, StoreError, StoreResult};
 
-use crate::options::SqliteOptions;
+use crate::durable::DurablePoint;
+use crate::options::{SqliteOptions, Synchronous};
 use crate::readers::Readers;
 use crate::signals::Signals;
 use crate::url::{self, Location};
@@ -22,6 +23,8 @@ use crate::{migrate, open};
 pub struct SqliteStore {
     pub(crate) writer: Writer,
     readers: Option<Readers>,
+    /// Set when commits are fsynced by the syncer thread; reads wait on it.
+    durable: Option<DurablePoint>,
     pub(crate) signals: Signals,
     counters: Arc<Counters>,
 }
@@ -33,6 +36,12 @@ pub struct WriterStats {
     pub batches: u64,
     /// Write ops run in those transactions.
     pub ops: u64,
+    /// Fsyncs of the WAL made by the syncer thread behind the writer; each covers one
+    /// or more transactions. Zero when there is no syncer: with
+    /// [`Synchronous::Normal`](crate::Synchronous::Normal) (no fsync per commit), for an
+    /// in-memory database, or when the database is not in WAL mode (commits then
+    /// fsync inside `COMMIT`).
+    pub syncs: u64,
 }
 
 impl SqliteStore {
@@ -63,10 +72,21 @@ impl SqliteStore {
         };
         let signals = Signals::new();
         let counters = Arc::new(Counters::default());
-        let writer = Writer::spawn(conn, options.max_batch, signals.clone(), counters.clone())?;
+        let sync = match (&location, options.synchronous) {
+            (Location::File(_), Synchronous::Full) => open::wal_sync(&conn)?,
+            _ => None,
+        };
+        let (writer, durable) = Writer::spawn(
+            conn,
+            options.max_batch,
+            signals.clone(),
+            counters.clone(),
+            sync,
+        )?;
         Ok(SqliteStore {
             writer,
             readers,
+            durable,
             signals,
             counters,
         })
@@ -77,6 +97,7 @@ impl SqliteStore {
         WriterStats {
             batches: self.counters.batches.load(Ordering::Relaxed),
             ops: self.counters.ops.load(Ordering::Relaxed),
+            syncs: self.counters.syncs.load(Ordering::Relaxed),
         }
     }
 
@@ -129,7 +150,13 @@ impl SqliteStore {
         T: Send + 'static,
     {
         match &self.readers {
-            Some(readers) => readers.run(read).await,
+            Some(readers) => {
+                let value = readers.run(read).await?;
+                if let Some(durable) = &self.durable {
+                    durable.settle().await?;
+                }
+                Ok(value)
+            }
             None => self.writer.run(move |conn, _| read(conn)).await,
         }
     }

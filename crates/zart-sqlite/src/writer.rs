@@ -1,12 +1,18 @@
 //! The writer thread: the only connection that writes, with group commit.
 //!
-//! Callers send a write op over a channel with a oneshot reply. The thread drains
-//! everything queued (up to the batch limit), runs the batch in one
-//! `BEGIN IMMEDIATE ... COMMIT` (re-run with a `SAVEPOINT` per op if an op fails, so a
-//! failing op rolls back only its own changes), and replies to each caller only after `COMMIT` returned. Many
-//! concurrent step saves therefore share one fsync while each caller still awaits its
-//! own durable commit. Signals collected by the ops of a batch are broadcast after the
-//! commit.
+//! Callers send a write op over a channel with a oneshot reply. The thread runs ops
+//! as they arrive inside one `BEGIN IMMEDIATE` transaction (re-run with a `SAVEPOINT`
+//! per op once an op fails, so a failing op rolls back only its own changes), commits
+//! when nothing more is queued or the batch is full, and replies to each caller only
+//! once the commit is durable. Many concurrent step saves therefore share one fsync
+//! while each caller still awaits its own durable commit. Signals collected by the ops
+//! of a batch are broadcast with the replies.
+//!
+//! With a syncer (file databases at the default durability), the fsync runs on the
+//! syncer thread: while it is in flight this thread keeps running newly arrived ops
+//! in the next, still open transaction, and commits that one as soon as the fsync is
+//! done (or the batch is full). The disk is never idle while work waits, and batches
+//! grow with the load. See [`crate::durable`].
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,13 +23,14 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 use zart_core::{Signal, StoreError, StoreResult};
 
+use crate::durable::{sync_failed, Committed, DurablePoint, SyncFn, Syncer};
 use crate::error::SqlResultExt;
 use crate::signals::Signals;
 
 /// A queued op. `run` may be called more than once: a batch in which an op fails is
 /// rolled back and run again with a savepoint per op. `reply` answers the caller with
 /// the last run's result, or with `commit_error` if the batch did not commit.
-trait Op: Send {
+pub(crate) trait Op: Send {
     /// Runs the op; `true` if it failed (its changes must not be kept).
     fn run(&mut self, conn: &Connection) -> bool;
     /// The signals of the last run, to send once the batch committed.
@@ -70,35 +77,89 @@ where
     }
 }
 
-type Job = Box<dyn Op>;
+pub(crate) type Job = Box<dyn Op>;
 
 /// Counters of the writer, for tests and metrics.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) batches: AtomicU64,
     pub(crate) ops: AtomicU64,
+    /// Fsyncs of the WAL by the syncer thread (each covers one or more batches).
+    pub(crate) syncs: AtomicU64,
 }
 
-/// Handle to the writer thread. Dropping every handle stops the thread.
+/// The replies of a batch that ran: each op, and whether it failed (its changes were
+/// rolled back, so its signals are dropped).
+pub(crate) struct Answers {
+    jobs: Vec<(Job, bool)>,
+}
+
+impl Answers {
+    /// Answers every caller: with `error` if the batch did not become durable,
+    /// otherwise with its op's result, sending the signals of the ops that succeeded.
+    pub(crate) fn deliver(self, error: Option<StoreError>, signals: &Signals) {
+        for (mut job, failed) in self.jobs {
+            if error.is_none() && !failed {
+                job.take_signals().into_iter().for_each(|s| signals.send(s));
+            }
+            job.reply(error.clone());
+        }
+    }
+}
+
+/// What the writer thread receives.
+pub(crate) enum Msg {
+    /// An op to run.
+    Job(Job),
+    /// The syncer finished an fsync: the next batch may commit.
+    Synced,
+    /// The last [`Writer`] handle was dropped: commit what is open and stop.
+    Shutdown,
+}
+
+/// Handle to the writer thread. Dropping every handle stops the thread once the ops
+/// already sent are done.
 #[derive(Clone)]
 pub(crate) struct Writer {
-    jobs: mpsc::Sender<Job>,
+    inner: Arc<Handle>,
+}
+
+struct Handle {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Shutdown);
+    }
 }
 
 impl Writer {
-    /// Starts the writer thread owning `conn`.
+    /// Starts the writer thread owning `conn`. With `sync`, `conn` must not fsync at
+    /// commit (`synchronous = NORMAL`): a syncer thread calls `sync` after commits and
+    /// answers their callers only then; the returned [`DurablePoint`] lets reads wait
+    /// for what they saw to be durable.
     pub(crate) fn spawn(
         conn: Connection,
         max_batch: usize,
         signals: Signals,
         counters: Arc<Counters>,
-    ) -> StoreResult<Writer> {
-        let (jobs, rx) = mpsc::channel::<Job>();
+        sync: Option<SyncFn>,
+    ) -> StoreResult<(Writer, Option<DurablePoint>)> {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let syncer = sync
+            .map(|sync| Syncer::spawn(sync, signals.clone(), counters.clone(), tx.clone()))
+            .transpose()?;
+        let point = syncer.as_ref().map(|s| s.point.clone());
         let batcher = Batcher {
             conn,
             max_batch: max_batch.max(1),
             signals,
             counters,
+            syncer,
+            open: Vec::new(),
+            savepoints: false,
+            syncing: false,
         };
         std::thread::Builder::new()
             .name("zart-sqlite-writer".into())
@@ -106,7 +167,10 @@ impl Writer {
             .map_err(|e| {
                 StoreError::Internal(format!("cannot start the SQLite writer thread: {e}"))
             })?;
-        Ok(Writer { jobs })
+        let writer = Writer {
+            inner: Arc::new(Handle { tx }),
+        };
+        Ok((writer, point))
     }
 
     /// Runs `op` in the next batch and resolves once that batch committed. `op` may
@@ -125,8 +189,9 @@ impl Writer {
             result: None,
             tx,
         });
-        self.jobs
-            .send(job)
+        self.inner
+            .tx
+            .send(Msg::Job(job))
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
         rx.await
             .map_err(|_| StoreError::Internal("the SQLite write was aborted".into()))?
@@ -138,45 +203,107 @@ struct Batcher {
     max_batch: usize,
     signals: Signals,
     counters: Arc<Counters>,
+    syncer: Option<Syncer>,
+    /// The ops run in the open transaction (empty: no transaction is open), each with
+    /// whether it failed.
+    open: Vec<(Job, bool)>,
+    /// Whether the open transaction runs each op in a savepoint (after an op failed).
+    savepoints: bool,
+    /// Whether a committed batch is being fsynced by the syncer.
+    syncing: bool,
 }
 
 impl Batcher {
-    fn run(self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < self.max_batch {
+    fn run(mut self, rx: mpsc::Receiver<Msg>) {
+        loop {
+            // Wait for more while nothing is open, or while an fsync is in flight and
+            // the open batch has room; otherwise take only what is already queued.
+            let wait = self.open.is_empty() || (self.syncing && self.open.len() < self.max_batch);
+            let msg = if wait {
+                rx.recv().ok()
+            } else {
                 match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+                    Ok(msg) => Some(msg),
+                    Err(mpsc::TryRecvError::Empty) => {
+                        self.commit();
+                        continue;
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => None,
                 }
+            };
+            match msg {
+                Some(Msg::Job(job)) => self.add(job),
+                Some(Msg::Synced) => self.syncing = false,
+                Some(Msg::Shutdown) | None => break,
             }
-            self.commit_batch(batch);
+        }
+        self.commit();
+    }
+
+    /// Runs `job` in the open transaction, opening one if needed.
+    fn add(&mut self, mut job: Job) {
+        if self.open.is_empty() {
+            if let Some(e) = self.refusal() {
+                return job.reply(Some(e));
+            }
+            self.savepoints = false;
+        }
+        let failed = if self.savepoints {
+            self.run_in_savepoint(job.as_mut())
+        } else {
+            job.run(&self.conn)
+        };
+        self.open.push((job, failed));
+        if failed && !self.savepoints {
+            self.rerun_with_savepoints();
+        }
+        if self.open.len() >= self.max_batch {
+            self.commit();
         }
     }
 
-    /// Runs the batch in one transaction and answers every caller after `COMMIT`.
-    /// Fast path: no savepoints. If any op fails, the whole transaction is rolled back
-    /// and the batch runs again with a savepoint per op, so the failing op's changes
-    /// are undone while the others commit (statement journals make savepoints cost a
-    /// fifth of the writer's time, so they are only paid when needed).
-    fn commit_batch(&self, mut batch: Vec<Job>) {
+    /// Why a new transaction cannot start (an fsync failed, or `BEGIN` failed), if so.
+    fn refusal(&self) -> Option<StoreError> {
+        if self.syncer.as_ref().is_some_and(|s| s.point.failed()) {
+            return Some(sync_failed());
+        }
+        self.begin()
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot begin a SQLite write transaction");
+                e
+            })
+            .err()
+    }
+
+    /// An op failed in the fast path (no savepoints): roll the whole transaction back
+    /// and run its ops again with a savepoint each, so the failing op's changes are
+    /// undone while the others commit. Savepoints (statement journals) cost a fifth of
+    /// the writer's time, so they are only paid once needed.
+    fn rerun_with_savepoints(&mut self) {
+        let _ = exec(&self.conn, "ROLLBACK");
         if let Err(e) = self.begin() {
-            tracing::error!(error = %e, "cannot begin a SQLite write transaction");
-            batch.into_iter().for_each(|job| job.reply(Some(e.clone())));
+            for (job, _) in self.open.drain(..) {
+                job.reply(Some(e.clone()));
+            }
             return;
         }
-        let mut failed = vec![false; batch.len()];
-        let clean = batch.iter_mut().all(|job| !job.run(&self.conn));
-        if !clean {
-            let _ = exec(&self.conn, "ROLLBACK");
-            if let Err(e) = self.begin() {
-                batch.into_iter().for_each(|job| job.reply(Some(e.clone())));
-                return;
-            }
-            for (job, failed) in batch.iter_mut().zip(failed.iter_mut()) {
-                *failed = self.run_in_savepoint(job.as_mut());
-            }
+        self.savepoints = true;
+        let mut open = std::mem::take(&mut self.open);
+        for (job, failed) in open.iter_mut() {
+            *failed = self.run_in_savepoint(job.as_mut());
         }
+        self.open = open;
+    }
+
+    /// Commits the open transaction, if any, and hands its answers to the syncer (or
+    /// answers at once when commits fsync inline).
+    fn commit(&mut self) {
+        if self.open.is_empty() {
+            return;
+        }
+        let jobs = std::mem::take(&mut self.open);
+        // Announced before COMMIT: a read that sees this batch ends after this point.
+        let seq = self.syncer.as_ref().map(|s| s.point.announce());
         let commit = exec(&self.conn, "COMMIT");
         if commit.is_err() {
             let _ = exec(&self.conn, "ROLLBACK");
@@ -184,15 +311,28 @@ impl Batcher {
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
         self.counters
             .ops
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        let answers = Answers { jobs };
         let commit_error = commit.err();
-        for (mut job, failed) in batch.into_iter().zip(failed) {
-            if commit_error.is_none() && !failed {
-                job.take_signals()
-                    .into_iter()
-                    .for_each(|s| self.signals.send(s));
+        match (&self.syncer, seq) {
+            (Some(syncer), Some(seq)) => {
+                let committed = Committed {
+                    seq,
+                    answers,
+                    commit_error,
+                };
+                match syncer.committed.send(committed) {
+                    Ok(()) => self.syncing = true,
+                    Err(mpsc::SendError(committed)) => {
+                        // The syncer thread is gone (it only stops after a panic).
+                        syncer.point.fail();
+                        committed
+                            .answers
+                            .deliver(Some(sync_failed()), &self.signals);
+                    }
+                }
             }
-            job.reply(commit_error.clone());
+            _ => answers.deliver(commit_error, &self.signals),
         }
     }
 

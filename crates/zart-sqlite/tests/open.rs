@@ -81,12 +81,25 @@ fn unusable_path_is_unavailable() {
 }
 
 #[tokio::test]
-async fn file_store_uses_wal_and_synchronous_full_by_default() {
+async fn file_store_uses_wal_and_fsyncs_every_write_behind_the_writer_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("zart.db").display());
     let store = SqliteStore::open(&url).unwrap();
     assert_eq!(store.pragma("journal_mode").await.unwrap(), "wal");
-    assert_eq!(store.pragma("synchronous").await.unwrap(), "2", "2 = FULL");
+    // The connection does not fsync inside COMMIT (1 = NORMAL): the syncer thread
+    // fsyncs the WAL and only then are the batch's callers answered.
+    assert_eq!(store.pragma("synchronous").await.unwrap(), "1");
+    for i in 0..3 {
+        store
+            .execution_insert(new_execution(&format!("e{i}")))
+            .await
+            .unwrap();
+        let stats = store.stats();
+        assert!(
+            stats.syncs >= 1 && stats.syncs <= stats.batches,
+            "each acknowledged write was fsynced: {stats:?}"
+        );
+    }
     assert!(store.pragma("journal_mode; DROP TABLE x").await.is_err());
 }
 
@@ -104,6 +117,8 @@ async fn synchronous_normal_can_be_chosen() {
         "1",
         "1 = NORMAL"
     );
+    store.execution_insert(new_execution("e1")).await.unwrap();
+    assert_eq!(store.stats().syncs, 0, "no fsync per commit with NORMAL");
 }
 
 #[tokio::test]
