@@ -29,6 +29,22 @@ pub(crate) fn check(conn: &Connection, guard: &LeaseGuard) -> StoreResult<bool> 
         .db()
 }
 
+/// [`check`] that also reads the execution's parent: `None` when the lease is no
+/// longer held, `Some(parent_id)` otherwise.
+pub(crate) fn check_parent(
+    conn: &Connection,
+    guard: &LeaseGuard,
+) -> StoreResult<Option<Option<String>>> {
+    conn.prepare_cached(
+        "SELECT parent_id FROM executions \
+         WHERE id = ?1 AND fence = ?2 AND lease_owner = ?3 AND lease_expires_at > ?4",
+    )
+    .db()?
+    .query_row(guard_params(guard), |r| r.get(0))
+    .optional()
+    .db()
+}
+
 /// The four guard parameters, in `GUARD` order.
 pub(crate) fn guard_params(guard: &LeaseGuard) -> (&str, i64, &str, i64) {
     (
@@ -70,34 +86,51 @@ pub(crate) fn claim(
 
 fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<ClaimedExecution> {
     let now = ms(claim.now);
-    let (fence, task_name, run_index, deadline_at, parent_id): (
+    // Read, then update by key (the writer thread is the only writer; RETURNING would
+    // cost SQLite a temporary table per row).
+    let (fence, task_name, run_index, deadline_at, parent_id, payload): (
         i64,
         String,
         i32,
         Option<i64>,
         Option<String>,
+        String,
     ) = conn
         .prepare_cached(
-            "UPDATE executions SET lease_owner = ?2, leased_at = ?3, lease_expires_at = ?4, \
-             fence = fence + 1, status = 'running', started_at = coalesce(started_at, ?3), \
-             updated_at = ?3, version = version + 1, due_at = NULL, wait_kind = NULL, \
-             wait_ref = NULL, wait_until = NULL, wait_attempt = NULL \
-             WHERE id = ?1 \
-             RETURNING fence, task_name, run_index, deadline_at, parent_id",
+            "SELECT e.fence, e.task_name, e.run_index, e.deadline_at, e.parent_id, d.payload \
+             FROM executions e JOIN execution_data d ON d.execution_id = e.id WHERE e.id = ?1",
         )
         .db()?
-        .query_row(
-            params![id, claim.worker_id, now, ms(claim.lease_expires_at)],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
+        .query_row([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
         .db()?;
+    let fence = fence + 1;
+    conn.prepare_cached(
+        "UPDATE executions SET lease_owner = ?2, leased_at = ?3, lease_expires_at = ?4, \
+         fence = ?5, status = 'running', started_at = coalesce(started_at, ?3), \
+         updated_at = ?3, version = version + 1, due_at = NULL, wait_kind = NULL, \
+         wait_ref = NULL, wait_until = NULL, wait_attempt = NULL \
+         WHERE id = ?1",
+    )
+    .db()?
+    .execute(params![
+        id,
+        claim.worker_id,
+        now,
+        ms(claim.lease_expires_at),
+        fence
+    ])
+    .db()?;
     // The run row is left alone: while its execution is live, a run's status and
     // start are read from the execution (see `rows::SELECT_RUN`).
-    let payload: String = conn
-        .prepare_cached("SELECT payload FROM execution_data WHERE execution_id = ?1")
-        .db()?
-        .query_row([id], |r| r.get(0))
-        .db()?;
     Ok(ClaimedExecution {
         id: id.to_owned(),
         task_name,

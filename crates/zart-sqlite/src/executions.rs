@@ -12,7 +12,14 @@ use crate::rows::{self, SELECT_EXECUTION};
 
 /// Creates the execution, its data row and run 1, or returns the existing one.
 pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<InsertOutcome> {
-    if let Some(existing) = rows::execution_by_id(conn, &new.id)? {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM executions WHERE id = ?1")
+        .db()?
+        .exists([&new.id])
+        .db()?;
+    if exists {
+        let existing = rows::execution_by_id(conn, &new.id)?
+            .ok_or_else(|| StoreError::Internal("execution without its run or data".into()))?;
         return Ok(InsertOutcome::Existing(existing));
     }
     let payload = json_text(&new.payload)?;
@@ -42,9 +49,25 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
     .db()?
     .execute(params![new.id, payload])
     .db()?;
-    let created = rows::execution_by_id(conn, &new.id)?
-        .ok_or_else(|| StoreError::Internal("inserted execution vanished".into()))?;
-    Ok(InsertOutcome::Created(created))
+    // Built from what was written rather than read back: the row is exactly this.
+    let now = ts(ms(new.now))?;
+    Ok(InsertOutcome::Created(ExecutionRecord {
+        durable_execution_id: new.id.clone(),
+        name: new.task_name.clone(),
+        status: ExecutionStatus::Scheduled,
+        run_index: 1,
+        parent_id: new.parent_id.clone(),
+        scheduled_at: now,
+        started_at: None,
+        updated_at: now,
+        completed_at: None,
+        deadline_at: opt_ts(opt_ms(new.deadline_at))?,
+        version: 1,
+        waiting_for: None,
+        payload: new.payload.clone(),
+        result: None,
+        error: None,
+    }))
 }
 
 /// A filtered, sorted page. Ties in the sort field are broken by id in the same

@@ -6,7 +6,7 @@ use zart_core::{
     StoreResult, Timestamp, WaitingFor,
 };
 
-use crate::claims::{guard_params, GUARD};
+use crate::claims::{self, guard_params, GUARD};
 use crate::codec::*;
 use crate::error::SqlResultExt;
 use crate::rows;
@@ -87,22 +87,22 @@ pub(crate) fn finish(
         }
         ExecutionOutcome::Failed(err) => (ExecutionStatus::Failed, None, Some(json_text(err)?)),
     };
-    let sql = format!(
-        "UPDATE executions SET status = ?5, completed_at = ?4, updated_at = ?4, \
-         version = version + 1, lease_owner = NULL, leased_at = NULL, lease_expires_at = NULL, \
-         due_at = NULL, wait_kind = NULL, wait_ref = NULL, wait_until = NULL, \
-         wait_attempt = NULL WHERE {GUARD} RETURNING parent_id"
-    );
-    let (id, fence, worker, now) = guard_params(guard);
-    let mut stmt = conn.prepare_cached(&sql).db()?;
-    let parents = rows::collect(
-        &mut stmt,
-        params![id, fence, worker, now, status.as_str()],
-        |r| r.get::<_, Option<String>>(0).db(),
-    )?;
-    let Some(parent) = parents.into_iter().next() else {
+    // The guard is read, then the row updated by key: the writer thread is the only
+    // writer, so nothing changes in between (and no RETURNING, which costs SQLite a
+    // temporary table per statement).
+    let (id, _, _, now) = guard_params(guard);
+    let Some(parent) = claims::check_parent(conn, guard)? else {
         return Ok(false);
     };
+    conn.prepare_cached(
+        "UPDATE executions SET status = ?3, completed_at = ?2, updated_at = ?2, \
+         version = version + 1, lease_owner = NULL, leased_at = NULL, lease_expires_at = NULL, \
+         due_at = NULL, wait_kind = NULL, wait_ref = NULL, wait_until = NULL, \
+         wait_attempt = NULL WHERE id = ?1",
+    )
+    .db()?
+    .execute(params![id, now, status.as_str()])
+    .db()?;
     record_outcome(conn, id, params.run_index, status, (result, error), now)?;
     signals.push(Signal::Finished {
         execution_id: id.to_owned(),

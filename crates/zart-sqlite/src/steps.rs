@@ -24,8 +24,24 @@ pub(crate) fn upsert(
     upsert_with(conn, execution_id, run_index, step, None)
 }
 
+/// The common part of a journal entry's inserts, after `INSERT [OR IGNORE]`.
+macro_rules! into_steps {
+    () => {
+        "INTO steps (execution_id, run_index, name, occurrence, position, kind, status, \
+         result, last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at, \
+         attempt_started_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+    };
+}
+
 /// [`upsert`], keeping the completing attempt in the row when it started at
 /// `attempt_started_at` (see [`StepSave::inline_attempt_start`]).
+///
+/// A new entry (the common case: a step completes once) is written by
+/// `INSERT OR IGNORE`; only when the entry exists does the `ON CONFLICT DO UPDATE`
+/// form run. Its update half fires the `steps_keep_inline_attempt` trigger, and a
+/// statement that may fire a trigger makes SQLite copy every page it touches into a
+/// statement journal, which cost a fifth of a step save.
 fn upsert_with(
     conn: &Connection,
     execution_id: &str,
@@ -33,20 +49,8 @@ fn upsert_with(
     step: &StepWrite,
     attempt_started_at: Option<i64>,
 ) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO steps (execution_id, run_index, name, occurrence, position, kind, status, \
-         result, last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at, \
-         attempt_started_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
-         ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET \
-         position = excluded.position, kind = excluded.kind, status = excluded.status, \
-         result = excluded.result, last_error = excluded.last_error, \
-         retryable = excluded.retryable, retry_attempt = excluded.retry_attempt, \
-         completed_at = excluded.completed_at, wake_at = excluded.wake_at, \
-         attempt_started_at = excluded.attempt_started_at",
-    )
-    .db()?
-    .execute(params![
+    let result = opt_json_text(step.result.as_ref())?;
+    let values = params![
         execution_id,
         run_index,
         step.name,
@@ -54,7 +58,7 @@ fn upsert_with(
         step.position,
         step.kind.as_str(),
         step.status.as_str(),
-        opt_json_text(step.result.as_ref())?,
+        result,
         step.last_error,
         step.retryable,
         step.retry_attempt,
@@ -62,8 +66,27 @@ fn upsert_with(
         opt_ms(step.completed_at),
         opt_ms(step.wake_at),
         attempt_started_at,
-    ])
-    .db()?;
+    ];
+    let inserted = conn
+        .prepare_cached(concat!("INSERT OR IGNORE ", into_steps!()))
+        .db()?
+        .execute(values)
+        .db()?;
+    if inserted == 0 {
+        conn.prepare_cached(concat!(
+            "INSERT ",
+            into_steps!(),
+            " ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET \
+             position = excluded.position, kind = excluded.kind, status = excluded.status, \
+             result = excluded.result, last_error = excluded.last_error, \
+             retryable = excluded.retryable, retry_attempt = excluded.retry_attempt, \
+             completed_at = excluded.completed_at, wake_at = excluded.wake_at, \
+             attempt_started_at = excluded.attempt_started_at"
+        ))
+        .db()?
+        .execute(values)
+        .db()?;
+    }
     Ok(())
 }
 

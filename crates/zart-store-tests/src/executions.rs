@@ -63,6 +63,27 @@ pub async fn insert_same_id_returns_existing_unchanged(store: DynStore) {
     assert_eq!(store.run_list("e1").await.unwrap().unwrap().len(), 1);
 }
 
+/// The record an insert returns is the stored one, field for field, even when the
+/// times given carry more precision than the store keeps (milliseconds) and the
+/// execution is a child.
+pub async fn insert_returns_the_stored_record(store: DynStore) {
+    insert(&store, "parent").await;
+    let fine = |ms: i64| at(ms) + chrono::Duration::microseconds(789);
+    let params = NewExecution {
+        parent_id: Some("parent".into()),
+        now: fine(1_000),
+        run_at: fine(2_000),
+        deadline_at: Some(fine(90_000)),
+        payload: json!({"n": 1.5, "list": [1, "two", null]}),
+        ..new_execution("child")
+    };
+    let created = insert_new(&store, params).await;
+    assert_eq!(created.scheduled_at, at(1_000));
+    assert_eq!(created.deadline_at, Some(at(90_000)));
+    assert_eq!(created.parent_id.as_deref(), Some("parent"));
+    assert_eq!(get(&store, "child").await, created);
+}
+
 /// Payloads of any JSON shape come back exactly as stored.
 pub async fn insert_round_trips_payload_json(store: DynStore) {
     let payloads = [
@@ -78,8 +99,9 @@ pub async fn insert_round_trips_payload_json(store: DynStore) {
             payload: payload.clone(),
             ..new_execution(&id)
         };
-        insert_new(&store, params).await;
-        assert_eq!(&get(&store, &id).await.payload, payload);
+        let created = insert_new(&store, params).await;
+        assert_eq!(get(&store, &id).await, created);
+        assert_eq!(&created.payload, payload);
         let claimed = claim_one(&store, "w", 0, &id).await;
         assert_eq!(&claimed.payload, payload);
         finish(

@@ -50,6 +50,7 @@ macro_rules! __conformance_tests {
         executions::insert_creates_scheduled_execution_with_initial_run,
         executions::insert_same_id_returns_existing_unchanged,
         executions::insert_round_trips_payload_json,
+        executions::insert_returns_the_stored_record,
         executions::reads_of_unknown_execution_are_none,
         executions::ping_succeeds_and_backend_is_named,
         executions::version_increments_on_every_state_change,
