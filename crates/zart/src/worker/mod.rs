@@ -6,6 +6,7 @@ mod retention;
 mod run;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,7 +46,12 @@ struct Shared {
     metrics: Metrics,
     config: WorkerConfig,
     worker_id: String,
+    /// Executions holding a lease here, from claim until their ending is written.
     running: Mutex<HashMap<String, Running>>,
+    /// Slots in use: executions whose handler has not ended yet. Smaller than
+    /// `running` while endings are being written, so the claim for the next execution
+    /// travels with the previous one's finish instead of after it.
+    busy: AtomicUsize,
     /// Wakes the claim loop: new work may be due, or a slot was freed.
     work: Notify,
     /// Wakes `shutdown` when an execution ends.
@@ -100,6 +106,7 @@ impl WorkerHandle {
             config,
             worker_id,
             running: Mutex::new(HashMap::new()),
+            busy: AtomicUsize::new(0),
             work: Notify::new(),
             slot_freed: Notify::new(),
             shutdown: CancellationToken::new(),
@@ -174,7 +181,7 @@ async fn claim_loop(shared: Arc<Shared>) {
         let free = shared
             .config
             .concurrency
-            .saturating_sub(shared.running().len());
+            .saturating_sub(shared.busy.load(Ordering::SeqCst));
         let mut wait = shared.config.poll_interval;
         if free > 0 {
             let claimed = claim(&shared, free).await;
@@ -239,10 +246,10 @@ fn spawn_run(shared: &Arc<Shared>, claimed: ClaimedExecution) {
             reason: None,
         },
     );
-    shared.metrics.slot_taken();
+    let slot = Slot::take(shared);
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
-        let task = tokio::spawn(run::run_execution(Arc::clone(&shared), claimed, stop));
+        let task = tokio::spawn(run::run_execution(Arc::clone(&shared), claimed, stop, slot));
         if let Err(e) = task.await {
             tracing::error!(execution = %id, error = %e, "execution task ended abnormally");
         }
@@ -252,10 +259,32 @@ fn spawn_run(shared: &Arc<Shared>, claimed: ClaimedExecution) {
                 running.remove(&id);
             }
         }
-        shared.metrics.slot_freed();
         shared.slot_freed.notify_waiters();
-        shared.work.notify_one();
     });
+}
+
+/// A worker slot held by one execution's handler; dropping it (when the handler ended,
+/// or when its task panicked or was aborted) frees the slot and wakes the claim loop.
+pub(crate) struct Slot {
+    shared: Arc<Shared>,
+}
+
+impl Slot {
+    fn take(shared: &Arc<Shared>) -> Slot {
+        shared.busy.fetch_add(1, Ordering::SeqCst);
+        shared.metrics.slot_taken();
+        Slot {
+            shared: Arc::clone(shared),
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared.busy.fetch_sub(1, Ordering::SeqCst);
+        self.shared.metrics.slot_freed();
+        self.shared.work.notify_one();
+    }
 }
 
 async fn signal_loop(shared: Arc<Shared>) {

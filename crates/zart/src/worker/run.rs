@@ -11,7 +11,7 @@ use zart_core::{
     ExecutionStatus, ExecutionSuspend, LeaseGuard, Timestamp,
 };
 
-use super::{Shared, StopReason};
+use super::{Shared, Slot, StopReason};
 use crate::context::{Ctx, CtxConfig, CtxParts, Halt, Suspension};
 use crate::registry::unknown_task;
 use crate::retry_store::retry_store;
@@ -30,8 +30,12 @@ pub(super) async fn run_execution(
     shared: Arc<Shared>,
     claimed: ClaimedExecution,
     stop: CancellationToken,
+    slot: Slot,
 ) {
     let ending = drive(&shared, &claimed, &stop).await;
+    // The handler is done: its slot goes to the next execution while the ending is
+    // written (the next claim and this finish share a commit).
+    drop(slot);
     let guard = |shared: &Shared| LeaseGuard {
         execution_id: claimed.id.clone(),
         worker_id: shared.worker_id.clone(),
