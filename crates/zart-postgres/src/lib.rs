@@ -202,9 +202,12 @@ impl PgStore {
 }
 
 /// Group commit writers: each holds a connection while it writes, so they take a
-/// third of the pool and leave the rest to claims, reads and other writes.
+/// quarter of the pool and leave the rest to claims, reads and other writes. Fewer
+/// writers make larger batches: with a pool of 10 on a 2-core server, 2 writers
+/// carried more steps per second than 3 (1.53 against 1.38–1.45 steps per baseline
+/// commit, alternated), and 1 no more than 2.
 fn group_commit_writers(options: &PgOptions) -> usize {
-    (options.max_connections / 3).max(1) as usize
+    (options.max_connections / 4).max(1) as usize
 }
 
 /// `PgStore::connect_with` must stay spawnable: its future is `Send + 'static`
