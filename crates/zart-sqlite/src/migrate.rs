@@ -24,6 +24,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "inline_attempts",
         sql: include_str!("../migrations/0002_inline_attempts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "lean_write_path",
+        sql: include_str!("../migrations/0003_lean_write_path.sql"),
+    },
 ];
 
 /// The versions of the embedded migrations, ascending.
