@@ -11,11 +11,13 @@
 
 mod clock;
 mod error;
+mod migrations;
 mod store;
 mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
+pub use migrations::{SchemaMigration, SCHEMA_MIGRATIONS};
 pub use store::*;
 pub use types::*;
 

@@ -1,41 +1,24 @@
 //! Embedded migrations, applied on connect in one transaction under an advisory lock
 //! keyed by the schema name, so concurrent processes starting at once migrate exactly
-//! once. Version numbers are the SQLite store's.
+//! once. Versions and names are [`SCHEMA_MIGRATIONS`], shared with the SQLite store.
 
 use sqlx::Executor;
-use zart_core::StoreError;
+use zart_core::{SchemaMigration, StoreError, SCHEMA_MIGRATIONS};
 
 use crate::db::{migration_lock_key, Db};
 use crate::errors::PgError;
 
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-}
-
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../migrations/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "inline_attempts",
-        sql: include_str!("../migrations/0002_inline_attempts.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "lean_write_path",
-        sql: include_str!("../migrations/0003_lean_write_path.sql"),
-    },
+/// The SQL of each of [`SCHEMA_MIGRATIONS`], in order.
+const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_inline_attempts.sql"),
+    include_str!("../migrations/0003_lean_write_path.sql"),
 ];
 
-/// The version numbers of the embedded migrations, oldest first. The SQLite store
-/// uses the same numbers for the same changes.
+/// The version numbers of the embedded migrations, oldest first (the SQLite store's
+/// too: both come from [`SCHEMA_MIGRATIONS`]).
 pub fn migration_versions() -> Vec<i64> {
-    MIGRATIONS.iter().map(|m| m.version).collect()
+    SCHEMA_MIGRATIONS.iter().map(|m| m.version).collect()
 }
 
 /// Creates the schema if needed and applies the migrations it lacks.
@@ -61,8 +44,10 @@ pub(crate) async fn run(db: &Db) -> Result<(), PgError> {
     // for this transaction only.
     tx.execute(db.sql("SET LOCAL search_path TO {s}").as_str())
         .await?;
-    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-        apply(db, &mut tx, migration).await?;
+    for (migration, sql) in SCHEMA_MIGRATIONS.iter().zip(SQL) {
+        if !applied.contains(&migration.version) {
+            apply(db, &mut tx, migration, sql).await?;
+        }
     }
     tx.commit().await?;
     Ok(())
@@ -90,9 +75,14 @@ async fn ensure_schema(db: &Db, tx: &mut sqlx::PgConnection) -> Result<(), PgErr
     Ok(())
 }
 
-async fn apply(db: &Db, tx: &mut sqlx::PgConnection, m: &Migration) -> Result<(), PgError> {
+async fn apply(
+    db: &Db,
+    tx: &mut sqlx::PgConnection,
+    m: &SchemaMigration,
+    sql: &'static str,
+) -> Result<(), PgError> {
     // A plain string runs over the simple query protocol: several statements at once.
-    tx.execute(m.sql).await.map_err(|e| {
+    tx.execute(sql).await.map_err(|e| {
         let cause = StoreError::from(PgError::Sql(e));
         StoreError::Internal(format!(
             "migration {} ({}) failed: {cause}",

@@ -1,39 +1,22 @@
 //! Embedded schema migrations, applied on open and tracked in `schema_migrations`.
 //!
-//! Version numbers are shared with the PostgreSQL backend.
+//! Versions and names are [`SCHEMA_MIGRATIONS`], shared with the PostgreSQL backend.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use zart_core::StoreError;
+use zart_core::{SchemaMigration, StoreError, SCHEMA_MIGRATIONS};
 
 use crate::error::SqlResultExt;
 
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-}
-
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../migrations/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "inline_attempts",
-        sql: include_str!("../migrations/0002_inline_attempts.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "lean_write_path",
-        sql: include_str!("../migrations/0003_lean_write_path.sql"),
-    },
+/// The SQL of each of [`SCHEMA_MIGRATIONS`], in order.
+const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_inline_attempts.sql"),
+    include_str!("../migrations/0003_lean_write_path.sql"),
 ];
 
 /// The versions of the embedded migrations, ascending.
 pub fn migration_versions() -> Vec<i64> {
-    MIGRATIONS.iter().map(|m| m.version).collect()
+    SCHEMA_MIGRATIONS.iter().map(|m| m.version).collect()
 }
 
 /// Applies every migration not yet recorded, each in its own transaction.
@@ -53,21 +36,26 @@ pub(crate) fn apply(conn: &mut Connection, now_ms: i64) -> Result<(), StoreError
         .optional()
         .db()?
         .flatten();
-    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let known = SCHEMA_MIGRATIONS.last().map_or(0, |m| m.version);
     if let Some(newest) = newest.filter(|v| *v > known) {
         return Err(StoreError::Internal(format!(
             "database schema version {newest} is newer than this build supports ({known})"
         )));
     }
-    for migration in MIGRATIONS {
-        apply_one(conn, migration, now_ms)?;
+    for (migration, sql) in SCHEMA_MIGRATIONS.iter().zip(SQL) {
+        apply_one(conn, migration, sql, now_ms)?;
     }
     Ok(())
 }
 
 /// Applies one migration unless recorded; checks inside the write transaction so two
 /// processes opening the same file at once cannot both apply it.
-fn apply_one(conn: &mut Connection, migration: &Migration, now_ms: i64) -> Result<(), StoreError> {
+fn apply_one(
+    conn: &mut Connection,
+    migration: &SchemaMigration,
+    sql: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .db()?;
@@ -82,7 +70,7 @@ fn apply_one(conn: &mut Connection, migration: &Migration, now_ms: i64) -> Resul
     if applied.is_some() {
         return Ok(());
     }
-    tx.execute_batch(migration.sql).map_err(|e| {
+    tx.execute_batch(sql).map_err(|e| {
         StoreError::Internal(format!(
             "migration {} ({}) failed: {}",
             migration.version,

@@ -1,0 +1,43 @@
+//! The schema migrations, numbered once for every store.
+//!
+//! Each store embeds one SQL file per entry, in this order, in its own dialect (a
+//! migration a store has nothing to do for still takes its number there), so a
+//! version in `schema_migrations` means the same change whichever store recorded it.
+
+/// A schema migration: the version a store records in `schema_migrations`, and its
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaMigration {
+    /// The version, from 1 up without gaps.
+    pub version: i64,
+    /// A short name, recorded with the version.
+    pub name: &'static str,
+}
+
+/// Every migration, oldest first.
+pub const SCHEMA_MIGRATIONS: &[SchemaMigration] = &[
+    SchemaMigration {
+        version: 1,
+        name: "init",
+    },
+    SchemaMigration {
+        version: 2,
+        name: "inline_attempts",
+    },
+    SchemaMigration {
+        version: 3,
+        name: "lean_write_path",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_count_up_from_one_without_gaps() {
+        for (i, m) in SCHEMA_MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+        }
+    }
+}
