@@ -14,6 +14,8 @@
 
 use std::sync::Arc;
 
+use sqlx::postgres::PgRow;
+use sqlx::Row;
 use tokio::sync::Semaphore;
 use zart_core::{
     EventOffer, ExecutionFinish, InsertOutcome, NewExecution, OfferOutcome, StepSave, StoreError,
@@ -149,4 +151,14 @@ pub(crate) fn request_numbers(n: usize) -> Result<Vec<i32>, PgError> {
     (0..n)
         .map(|i| i32::try_from(i).map_err(|_| crate::errors::corrupt("batch too large")))
         .collect()
+}
+
+/// The request number (`req` column) a row of a batch statement answers.
+pub(crate) fn request_of(row: &PgRow) -> Result<usize, PgError> {
+    usize::try_from(row.try_get::<i32, _>("req")?).map_err(crate::errors::corrupt)
+}
+
+/// One array parameter of a batch statement: `f` of each request, in order.
+pub(crate) fn column<'a, I: ?Sized, T>(items: &[&'a I], f: impl Fn(&'a I) -> T) -> Vec<T> {
+    items.iter().map(|&item| f(item)).collect()
 }

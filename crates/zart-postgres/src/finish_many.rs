@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 use zart_core::{ExecutionFinish, ExecutionOutcome, ExecutionStatus, Signal};
 
+use crate::batch::{column, request_numbers, request_of};
 use crate::db::{work_if, Db, Written, LOCK_BATCH};
 use crate::errors::{corrupt, PgError};
 use crate::listen::{finished_payload, WORK};
@@ -68,10 +69,8 @@ pub(crate) async fn finish_many(
     db: &Db,
     finishes: &[&ExecutionFinish],
 ) -> Result<Vec<Written<bool>>, PgError> {
-    let mut req = Vec::with_capacity(finishes.len());
     let (mut status, mut result, mut error, mut hint) = (vec![], vec![], vec![], vec![]);
-    for (i, f) in finishes.iter().enumerate() {
-        req.push(i32::try_from(i).map_err(|_| corrupt("batch too large"))?);
+    for f in finishes {
         let s = outcome_status(&f.outcome);
         match &f.outcome {
             ExecutionOutcome::Completed(value) => {
@@ -87,27 +86,16 @@ pub(crate) async fn finish_many(
         status.push(s.as_str());
         hint.push(finished_payload(&f.guard.execution_id, s));
     }
-    let guards = finishes.iter().map(|f| &f.guard);
     let found = sqlx::query(&db.sql(&FINISH_MANY.replace("{LOCKED}", LOCK_BATCH)))
-        .bind(req)
-        .bind(
-            guards
-                .clone()
-                .map(|g| g.execution_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(guards.clone().map(|g| g.fence).collect::<Vec<_>>())
-        .bind(
-            guards
-                .clone()
-                .map(|g| g.worker_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(guards.map(|g| ms(g.now)).collect::<Vec<_>>())
+        .bind(request_numbers(finishes.len())?)
+        .bind(column(finishes, |f| f.guard.execution_id.as_str()))
+        .bind(column(finishes, |f| f.guard.fence))
+        .bind(column(finishes, |f| f.guard.worker_id.as_str()))
+        .bind(column(finishes, |f| ms(f.guard.now)))
         .bind(status)
         .bind(result)
         .bind(error)
-        .bind(finishes.iter().map(|f| f.run_index).collect::<Vec<_>>())
+        .bind(column(finishes, |f| f.run_index))
         .bind(hint)
         .bind(db.channel())
         .bind(WORK)
@@ -115,8 +103,7 @@ pub(crate) async fn finish_many(
         .await?;
     let mut applied: HashMap<usize, bool> = HashMap::new();
     for row in &found {
-        let i = usize::try_from(row.try_get::<i32, _>("req")?).map_err(corrupt)?;
-        applied.insert(i, row.try_get::<bool, _>("woke")?);
+        applied.insert(request_of(row)?, row.try_get::<bool, _>("woke")?);
     }
     Ok(finishes
         .iter()

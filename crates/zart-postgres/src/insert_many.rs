@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
 use zart_core::{ExecutionRecord, InsertOutcome, NewExecution};
 
-use crate::batch::request_numbers;
+use crate::batch::{column, request_numbers, request_of};
 use crate::db::{work_if, Db, Written};
 use crate::errors::{corrupt, PgError};
 use crate::rows::{self, json_text, ms, opt_ms, EXECUTION_COLUMNS};
@@ -54,36 +53,19 @@ pub(crate) async fn insert_many(
 ) -> Result<Vec<Written<InsertOutcome>>, PgError> {
     let created_rows = sqlx::query(&db.sql(INSERT_MANY))
         .bind(request_numbers(news.len())?)
-        .bind(news.iter().map(|n| n.id.as_str()).collect::<Vec<_>>())
-        .bind(
-            news.iter()
-                .map(|n| n.task_name.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            news.iter()
-                .map(|n| n.parent_id.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(news.iter().map(|n| ms(n.now)).collect::<Vec<_>>())
-        .bind(
-            news.iter()
-                .map(|n| opt_ms(n.deadline_at))
-                .collect::<Vec<_>>(),
-        )
-        .bind(news.iter().map(|n| ms(n.run_at)).collect::<Vec<_>>())
-        .bind(
-            news.iter()
-                .map(|n| json_text(&n.payload))
-                .collect::<Vec<_>>(),
-        )
+        .bind(column(news, |n| n.id.as_str()))
+        .bind(column(news, |n| n.task_name.as_str()))
+        .bind(column(news, |n| n.parent_id.as_deref()))
+        .bind(column(news, |n| ms(n.now)))
+        .bind(column(news, |n| opt_ms(n.deadline_at)))
+        .bind(column(news, |n| ms(n.run_at)))
+        .bind(column(news, |n| json_text(&n.payload)))
         .bind(db.channel())
         .fetch_all(&db.pool)
         .await?;
     let mut created: HashMap<usize, ExecutionRecord> = HashMap::new();
     for row in &created_rows {
-        let i = usize::try_from(row.try_get::<i32, _>("req")?).map_err(corrupt)?;
-        created.insert(i, rows::execution(row)?);
+        created.insert(request_of(row)?, rows::execution(row)?);
     }
     let missing: Vec<&str> = (0..news.len())
         .filter(|i| !created.contains_key(i))

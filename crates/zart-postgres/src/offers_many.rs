@@ -12,9 +12,9 @@ use std::collections::HashMap;
 use sqlx::Row;
 use zart_core::{EventOffer, ExecutionStatus, OfferOutcome};
 
-use crate::batch::request_numbers;
+use crate::batch::{column, request_numbers, request_of};
 use crate::db::{work_if, Db, Written};
-use crate::errors::{corrupt, PgError};
+use crate::errors::PgError;
 use crate::listen::WORK;
 use crate::rows::{self, json_text, ms};
 
@@ -63,29 +63,18 @@ pub(crate) async fn offer_many(
 ) -> Result<Vec<Written<OfferOutcome>>, PgError> {
     let found = sqlx::query(&db.sql(OFFER_MANY))
         .bind(request_numbers(offers.len())?)
-        .bind(
-            offers
-                .iter()
-                .map(|o| o.execution_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(offers.iter().map(|o| o.name.as_str()).collect::<Vec<_>>())
-        .bind(
-            offers
-                .iter()
-                .map(|o| json_text(&o.payload))
-                .collect::<Vec<_>>(),
-        )
-        .bind(offers.iter().map(|o| ms(o.now)).collect::<Vec<_>>())
+        .bind(column(offers, |o| o.execution_id.as_str()))
+        .bind(column(offers, |o| o.name.as_str()))
+        .bind(column(offers, |o| json_text(&o.payload)))
+        .bind(column(offers, |o| ms(o.now)))
         .bind(db.channel())
         .bind(WORK)
         .fetch_all(&db.pool)
         .await?;
     let mut by_req: HashMap<usize, (ExecutionStatus, bool)> = HashMap::new();
     for row in &found {
-        let i = usize::try_from(row.try_get::<i32, _>("req")?).map_err(corrupt)?;
         let status: ExecutionStatus = rows::parse(row.try_get::<&str, _>("status")?)?;
-        by_req.insert(i, (status, row.try_get::<bool, _>("woke")?));
+        by_req.insert(request_of(row)?, (status, row.try_get::<bool, _>("woke")?));
     }
     Ok((0..offers.len())
         .map(|i| match by_req.get(&i) {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use zart_core::StepSave;
 
+use crate::batch::request_numbers;
 use crate::db::{Db, LOCK_BATCH};
 use crate::errors::PgError;
 use crate::rows::{int, ms, opt_json_text, opt_ms};
@@ -102,8 +103,7 @@ struct Attempts<'a> {
 fn columns<'a>(saves: &[&'a StepSave]) -> Result<(Columns<'a>, Attempts<'a>), PgError> {
     let mut c = Columns::default();
     let mut a = Attempts::default();
-    for (i, save) in saves.iter().enumerate() {
-        let req = i32::try_from(i).map_err(|_| crate::errors::corrupt("batch too large"))?;
+    for (save, req) in saves.iter().zip(request_numbers(saves.len())?) {
         let (g, s) = (&save.guard, &save.step);
         c.req.push(req);
         c.id.push(&g.execution_id);
