@@ -14,19 +14,12 @@ use crate::rows;
 pub(crate) const GUARD: &str =
     "id = ?1 AND fence = ?2 AND lease_owner = ?3 AND lease_expires_at > ?4";
 
-/// [`GUARD`] as a query.
-const CHECK: &str = "SELECT 1 FROM executions \
-    WHERE id = ?1 AND fence = ?2 AND lease_owner = ?3 AND lease_expires_at > ?4";
-
 /// Checks the guard in the caller's transaction; `false` when the lease is no
 /// longer held. A read is enough: the writer thread is the only writer, so nothing
 /// changes the row between this check and the caller's write in the same
 /// transaction (PostgreSQL, with many writers, locks the row instead).
 pub(crate) fn check(conn: &Connection, guard: &LeaseGuard) -> StoreResult<bool> {
-    conn.prepare_cached(CHECK)
-        .db()?
-        .exists(guard_params(guard))
-        .db()
+    Ok(check_parent(conn, guard)?.is_some())
 }
 
 /// [`check`] that also reads the execution's parent: `None` when the lease is no

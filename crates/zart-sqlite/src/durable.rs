@@ -92,16 +92,11 @@ impl DurablePoint {
             Durable::UpTo(n) => n >= target,
             Durable::Failed => true,
         };
-        let state = if reached(&self.shared.durable.borrow()) {
-            *self.shared.durable.borrow()
-        } else {
-            let mut rx = self.shared.durable.subscribe();
-            let state = *rx
-                .wait_for(reached)
-                .await
-                .map_err(|_| StoreError::Unavailable("the SQLite syncer has stopped".into()))?;
-            state
-        };
+        let mut rx = self.shared.durable.subscribe();
+        let state = *rx
+            .wait_for(reached)
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite syncer has stopped".into()))?;
         match state {
             Durable::Failed => Err(sync_failed()),
             Durable::UpTo(_) => Ok(()),

@@ -9,6 +9,7 @@ use zart_core::{
 use crate::claims::{self, guard_params, GUARD};
 use crate::codec::*;
 use crate::error::SqlResultExt;
+use crate::events;
 use crate::rows;
 
 /// Drops the lease and parks the execution until `wake_at`, recording what it waits
@@ -57,15 +58,7 @@ pub(crate) fn suspend(
 
 fn already_satisfied(conn: &Connection, id: &str, waiting_for: &WaitingFor) -> StoreResult<bool> {
     match waiting_for {
-        WaitingFor::Event { name, .. } => {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM events WHERE execution_id = ?1 AND name = ?2 \
-                     AND consumed_at IS NULL)",
-                )
-                .db()?;
-            stmt.query_row(params![id, name], |r| r.get(0)).db()
-        }
+        WaitingFor::Event { name, .. } => events::pending(conn, id, name),
         WaitingFor::Child { execution_id } => {
             Ok(rows::status_of(conn, execution_id)?.is_some_and(ExecutionStatus::is_terminal))
         }
