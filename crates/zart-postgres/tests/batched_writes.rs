@@ -5,24 +5,17 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use common::fresh_store;
+use common::{batching_store, insert_and_claim};
 use serde_json::json;
 use tokio::task::JoinSet;
 use zart_core::{
     ExecutionOutcome, ExecutionStatus, InsertOutcome, OfferOutcome, Signal, WaitingFor,
 };
-use zart_postgres::{PgOptions, PgStore};
+use zart_postgres::PgStore;
 use zart_store_tests::support::{
-    at, claim, claim_ids, finish, get, guard, insert_due, insert_new, new_execution, suspend,
-    DynStore,
+    at, claim, claim_ids, finish, get, guard, insert_new, new_execution, suspend, DynStore,
 };
-
-async fn store(tag: &str) -> Option<(Arc<PgStore>, common::DropSchema)> {
-    let (store, drop) = fresh_store(tag, PgOptions::default().max_connections(9)).await?;
-    Some((Arc::new(store), drop))
-}
 
 fn group_commit(pg: &PgStore) -> zart_postgres::GroupCommitStats {
     pg.group_commit_stats().expect("group commit is on")
@@ -35,7 +28,7 @@ fn batched(batches: u64, ops: u64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_inserts_share_commits_and_create_each_id_once() {
-    let Some((pg, _drop)) = store("gb_insert").await else {
+    let Some((pg, _drop)) = batching_store("gb_insert").await else {
         return;
     };
     let store: DynStore = pg.clone();
@@ -95,14 +88,11 @@ async fn concurrent_inserts_share_commits_and_create_each_id_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_finishes_are_durable_signalled_and_guarded_one_by_one() {
-    let Some((pg, _drop)) = store("gb_finish").await else {
+    let Some((pg, _drop)) = batching_store("gb_finish").await else {
         return;
     };
     let store: DynStore = pg.clone();
-    for i in 0..60 {
-        insert_due(&store, &format!("e{i:02}"), 0).await;
-    }
-    let claimed = claim(&store, "w", 0, 60).await;
+    let claimed = insert_and_claim(&store, "e", 60, "w").await;
     assert_eq!(claimed.len(), 60);
     let mut sub = store.subscribe();
     let mut finishes = JoinSet::new();
@@ -164,14 +154,11 @@ async fn concurrent_finishes_are_durable_signalled_and_guarded_one_by_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn children_finished_together_wake_every_parked_parent() {
-    let Some((pg, _drop)) = store("gb_parents").await else {
+    let Some((pg, _drop)) = batching_store("gb_parents").await else {
         return;
     };
     let store: DynStore = pg.clone();
-    for i in 0..20 {
-        insert_due(&store, &format!("p{i:02}"), 0).await;
-    }
-    let parents = claim(&store, "w", 0, 20).await;
+    let parents = insert_and_claim(&store, "p", 20, "w").await;
     for p in &parents {
         let kid = zart_core::NewExecution {
             parent_id: Some(p.id.clone()),
@@ -207,14 +194,11 @@ async fn children_finished_together_wake_every_parked_parent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_offers_share_commits_wake_the_parked_and_keep_order() {
-    let Some((pg, _drop)) = store("gb_offers").await else {
+    let Some((pg, _drop)) = batching_store("gb_offers").await else {
         return;
     };
     let store: DynStore = pg.clone();
-    for i in 0..40 {
-        insert_due(&store, &format!("e{i:02}"), 0).await;
-    }
-    let claimed = claim(&store, "w", 0, 40).await;
+    let claimed = insert_and_claim(&store, "e", 40, "w").await;
     assert_eq!(claimed.len(), 40);
     // e00..e29 park on "go"; e30..e38 stay leased; e39 finishes.
     for c in &claimed {

@@ -3,19 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::fresh_store;
+use common::{batching_store, insert_and_claim};
 use serde_json::json;
 use tokio::task::JoinSet;
 use zart_core::{AttemptStatus, AttemptWrite, StepSave, StepWrite, StoreError};
-use zart_postgres::{PgOptions, PgStore};
 use zart_store_tests::support::{at, claim, completed_step, guard, insert_due, DynStore};
-
-async fn store(tag: &str) -> Option<(Arc<PgStore>, common::DropSchema)> {
-    let (store, drop) = fresh_store(tag, PgOptions::default().max_connections(9)).await?;
-    Some((Arc::new(store), drop))
-}
 
 fn save(guard: zart_core::LeaseGuard, step: StepWrite, attempt: bool) -> StepSave {
     let attempt = attempt.then(|| AttemptWrite {
@@ -36,14 +28,11 @@ fn save(guard: zart_core::LeaseGuard, step: StepWrite, attempt: bool) -> StepSav
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_saves_share_commits_and_are_all_durable() {
-    let Some((pg, _drop)) = store("gc_many").await else {
+    let Some((pg, _drop)) = batching_store("gc_many").await else {
         return;
     };
     let store: DynStore = pg.clone();
-    for i in 0..64 {
-        insert_due(&store, &format!("e{i:02}"), 0).await;
-    }
-    let claimed = claim(&store, "w", 0, 64).await;
+    let claimed = insert_and_claim(&store, "e", 64, "w").await;
     assert_eq!(claimed.len(), 64);
     let mut saves = JoinSet::new();
     for (i, c) in claimed.iter().enumerate() {
@@ -82,14 +71,11 @@ async fn concurrent_saves_share_commits_and_are_all_durable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stale_guards_in_a_batch_fail_alone() {
-    let Some((pg, _drop)) = store("gc_stale").await else {
+    let Some((pg, _drop)) = batching_store("gc_stale").await else {
         return;
     };
     let store: DynStore = pg.clone();
-    for i in 0..40 {
-        insert_due(&store, &format!("e{i:02}"), 0).await;
-    }
-    let old = claim(&store, "w1", 0, 40).await;
+    let old = insert_and_claim(&store, "e", 40, "w1").await;
     // The even-numbered leases run out and the same worker id claims them again (a
     // restarted process): only the fence tells the old guards apart.
     let mut stolen = Vec::new();
@@ -126,7 +112,7 @@ async fn stale_guards_in_a_batch_fail_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_saves_of_one_entry_all_apply() {
-    let Some((pg, _drop)) = store("gc_same").await else {
+    let Some((pg, _drop)) = batching_store("gc_same").await else {
         return;
     };
     let store: DynStore = pg.clone();
@@ -157,14 +143,11 @@ async fn concurrent_saves_of_one_entry_all_apply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rejected_value_fails_only_its_own_save() {
-    let Some((pg, _drop)) = store("gc_bad").await else {
+    let Some((pg, _drop)) = batching_store("gc_bad").await else {
         return;
     };
     let store: DynStore = pg.clone();
-    for i in 0..20 {
-        insert_due(&store, &format!("e{i:02}"), 0).await;
-    }
-    let claimed = claim(&store, "w", 0, 20).await;
+    let claimed = insert_and_claim(&store, "e", 20, "w").await;
     let mut saves = JoinSet::new();
     for (i, c) in claimed.iter().enumerate() {
         let store = store.clone();

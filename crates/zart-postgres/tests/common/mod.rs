@@ -103,6 +103,27 @@ pub async fn fresh_store(tag: &str, options: PgOptions) -> Option<(PgStore, Drop
     Some((store, DropSchema { url, schema }))
 }
 
+/// A store with group commit and room for several batch writers, on a fresh schema.
+pub async fn batching_store(tag: &str) -> Option<(Arc<PgStore>, DropSchema)> {
+    let (store, drop) = fresh_store(tag, PgOptions::default().max_connections(9)).await?;
+    Some((Arc::new(store), drop))
+}
+
+/// Inserts `n` executions due at time 0, `{prefix}00`, `{prefix}01`, …, and claims
+/// up to `n` of them for `worker`.
+pub async fn insert_and_claim(
+    store: &zart_store_tests::support::DynStore,
+    prefix: &str,
+    n: u32,
+    worker: &str,
+) -> Vec<zart_core::ClaimedExecution> {
+    use zart_store_tests::support::{claim, insert_due};
+    for i in 0..n {
+        insert_due(store, &format!("{prefix}{i:02}"), 0).await;
+    }
+    claim(store, worker, 0, n).await
+}
+
 /// The conformance suite's factory.
 pub async fn conformance_store() -> Option<TestStore> {
     let (store, guard) = fresh_store("c", PgOptions::default().max_connections(8)).await?;
