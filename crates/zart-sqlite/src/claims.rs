@@ -203,3 +203,19 @@ pub(crate) fn release(
     }
     Ok(changed == 1)
 }
+
+/// Takes every lease in the database away from its holder, making the execution due
+/// now and bumping its fence (a write under an old lease then fails its guard). Run
+/// at open by a process that just became the file's owner (see [`crate::owner`]):
+/// the holders are gone, so their executions resume at once instead of after their
+/// lease time. Returns how many leases were taken.
+pub(crate) fn release_all(conn: &Connection, now: i64) -> StoreResult<usize> {
+    conn.execute(
+        "UPDATE executions SET lease_owner = NULL, leased_at = NULL, lease_expires_at = NULL, \
+         due_at = ?1, updated_at = ?1, fence = fence + 1, version = version + 1, \
+         wait_kind = NULL, wait_ref = NULL, wait_until = NULL, wait_attempt = NULL \
+         WHERE lease_owner IS NOT NULL",
+        [now],
+    )
+    .db()
+}

@@ -28,6 +28,7 @@ use std::sync::{mpsc, Arc};
 use tokio::sync::watch;
 use zart_core::{StoreError, StoreResult};
 
+use crate::health::writer_stopped;
 use crate::signals::Signals;
 use crate::writer::{Answers, Counters, Msg};
 
@@ -41,6 +42,8 @@ enum Durable {
     UpTo(u64),
     /// An fsync failed; nothing after the last good point can be vouched for.
     Failed,
+    /// The writer or syncer thread stopped: no commit will become durable any more.
+    Stopped,
 }
 
 /// Commit numbers announced by the writer and the point up to which they are durable.
@@ -79,9 +82,9 @@ impl DurablePoint {
         self.shared.announced.fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    /// Whether an fsync has failed.
+    /// Whether an fsync has failed or a thread behind the point stopped.
     pub(crate) fn failed(&self) -> bool {
-        *self.shared.durable.borrow() == Durable::Failed
+        !matches!(*self.shared.durable.borrow(), Durable::UpTo(_))
     }
 
     /// Waits until every commit announced so far is durable. A read calls this after
@@ -90,7 +93,7 @@ impl DurablePoint {
         let target = self.shared.announced.load(Ordering::SeqCst);
         let reached = |d: &Durable| match *d {
             Durable::UpTo(n) => n >= target,
-            Durable::Failed => true,
+            Durable::Failed | Durable::Stopped => true,
         };
         let mut rx = self.shared.durable.subscribe();
         let state = *rx
@@ -99,6 +102,7 @@ impl DurablePoint {
             .map_err(|_| StoreError::Unavailable("the SQLite syncer has stopped".into()))?;
         match state {
             Durable::Failed => Err(sync_failed()),
+            Durable::Stopped => Err(writer_stopped()),
             Durable::UpTo(_) => Ok(()),
         }
     }
@@ -114,6 +118,12 @@ impl DurablePoint {
     /// Marks the durable point failed for good.
     pub(crate) fn fail(&self) {
         self.shared.durable.send_replace(Durable::Failed);
+    }
+
+    /// Marks the durable point stopped for good (a thread behind it panicked), waking
+    /// every waiting read with an error.
+    pub(crate) fn stop(&self) {
+        self.shared.durable.send_replace(Durable::Stopped);
     }
 }
 
@@ -169,6 +179,17 @@ struct Thread {
     signals: Signals,
     counters: Arc<Counters>,
     wake: mpsc::Sender<Msg>,
+}
+
+impl Drop for Thread {
+    /// A panic of the syncer thread fails the store like one of the writer thread:
+    /// nothing would make commits durable any more.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!("the SQLite syncer thread panicked; the store stops accepting work");
+            self.point.stop();
+        }
+    }
 }
 
 impl Thread {

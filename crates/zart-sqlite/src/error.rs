@@ -2,8 +2,22 @@
 //!
 //! Messages name the SQLite code, never the SQL text or the file path.
 
+use std::cell::Cell;
+
 use rusqlite::ErrorCode;
 use zart_core::StoreError;
+
+thread_local! {
+    /// Set when an error mapped on this thread was a full disk or an I/O error; the
+    /// writer thread takes it after each transaction to track its health (see
+    /// [`crate::health`]). Ops see only the portable [`StoreError`].
+    static IO_FAILED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether an I/O error or a full disk was mapped on this thread since the last call.
+pub(crate) fn take_io_failure() -> bool {
+    IO_FAILED.with(|f| f.replace(false))
+}
 
 /// Classifies a rusqlite error by its SQLite result code.
 pub(crate) fn map(err: rusqlite::Error) -> StoreError {
@@ -16,6 +30,9 @@ pub(crate) fn map(err: rusqlite::Error) -> StoreError {
 
 fn by_code(code: ErrorCode, extended: i32) -> StoreError {
     let message = format!("sqlite: {code:?} (code {extended})");
+    if matches!(code, ErrorCode::DiskFull | ErrorCode::SystemIoFailure) {
+        IO_FAILED.with(|f| f.set(true));
+    }
     match code {
         ErrorCode::ConstraintViolation => StoreError::Conflict(message),
         ErrorCode::DatabaseBusy

@@ -26,6 +26,13 @@
 //! already runs the next batch; reads wait until what they saw is durable (see
 //! `durable.rs` for why this is as durable as `synchronous = FULL`). Migrations are
 //! embedded and applied on open; their version numbers match the PostgreSQL backend.
+//!
+//! A database file is owned by one process (an advisory lock on `<db>.lock`, see
+//! `owner.rs`): a second process fails at open with an error naming the owner, and a
+//! process that becomes the owner takes over the leases left in the file, so the
+//! executions of a crashed process resume at once. `ping` reports the writer's
+//! health (`health.rs`): it fails while writes fail for lack of space or an I/O
+//! error, and for good once the writer thread died (reads then fail at once too).
 //! This crate depends on `zart-core` and never on the runtime or HTTP crates.
 
 mod children;
@@ -35,10 +42,12 @@ mod durable;
 mod error;
 mod events;
 mod executions;
+mod health;
 mod lifecycle;
 mod migrate;
 mod open;
 mod options;
+mod owner;
 mod readers;
 mod rows;
 mod signals;

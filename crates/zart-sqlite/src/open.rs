@@ -8,7 +8,15 @@ use zart_core::{StoreError, StoreResult};
 use crate::durable::SyncFn;
 use crate::error::SqlResultExt;
 use crate::options::SqliteOptions;
+use crate::owner::{self, Acquired};
 use crate::url::Location;
+
+/// Makes this process the owner of the database file at `path` (creating its
+/// directory if absent), before any connection touches the file.
+pub(crate) fn owner(path: &Path) -> StoreResult<Acquired> {
+    create_parent(path)?;
+    owner::acquire(path)
+}
 
 /// Opens the write connection (creating the file and its directory if absent) and
 /// sets WAL mode and `synchronous`.

@@ -1,9 +1,17 @@
 //! Read-only connections serving reads concurrently with the writer (WAL mode).
+//!
+//! A connection is lent to one blocking task at a time and always comes back: a
+//! [`Loan`] owns it together with the permit that admitted the read, and returns the
+//! connection to the pool before the permit when dropped: when the read ends, when
+//! it panics, or when the blocking task never runs. The future awaiting the read may
+//! be dropped at any time (an HTTP client disconnects, a `timeout` fires): the read
+//! still finishes on its thread and the connection is put back, so the pool never
+//! shrinks.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use zart_core::{StoreError, StoreResult};
 
 use crate::error::SqlResultExt;
@@ -11,17 +19,17 @@ use crate::error::SqlResultExt;
 /// A small pool of read-only connections. Each read runs on a blocking thread inside
 /// its own deferred transaction, so a multi-query read sees one snapshot.
 pub(crate) struct Readers {
-    idle: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per idle connection: a holder is sure to find one in `idle`.
+    permits: Arc<Semaphore>,
 }
 
 impl Readers {
     /// A pool over `conns`.
     pub(crate) fn new(conns: Vec<Connection>) -> Self {
-        let permits = Semaphore::new(conns.len());
         Self {
-            idle: Mutex::new(conns),
-            permits,
+            permits: Arc::new(Semaphore::new(conns.len())),
+            idle: Arc::new(Mutex::new(conns)),
         }
     }
 
@@ -33,34 +41,58 @@ impl Readers {
     {
         let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite reader pool is closed".into()))?;
-        let conn = self
-            .lock()
+        let loan = Loan::take(&self.idle, permit)?;
+        tokio::task::spawn_blocking(move || match &loan.conn {
+            Some(conn) => snapshot(conn, read),
+            None => Err(StoreError::Internal("no idle SQLite reader".into())),
+        })
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Internal("a SQLite read panicked".into())))
+    }
+}
+
+/// A connection out of the pool, and the permit that admitted its read. Dropping it
+/// ends any transaction left open and puts the connection back, then frees the
+/// permit (fields drop after `drop` runs).
+struct Loan {
+    /// Always `Some` until `drop` puts it back.
+    conn: Option<Connection>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Loan {
+    fn take(idle: &Arc<Mutex<Vec<Connection>>>, permit: OwnedSemaphorePermit) -> StoreResult<Loan> {
+        let conn = lock(idle)
             .pop()
             .ok_or_else(|| StoreError::Internal("no idle SQLite reader".into()))?;
-        let joined = tokio::task::spawn_blocking(move || {
-            let result = snapshot(&conn, read);
-            (conn, result)
+        Ok(Loan {
+            conn: Some(conn),
+            idle: idle.clone(),
+            _permit: permit,
         })
-        .await;
-        match joined {
-            Ok((conn, result)) => {
-                self.lock().push(conn);
-                result
+    }
+}
+
+impl Drop for Loan {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // A read that panicked mid-transaction leaves it open; the next BEGIN
+            // would fail.
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
             }
-            // The connection is lost with the panicked task; keep the pool's size honest.
-            Err(_) => {
-                permit.forget();
-                Err(StoreError::Internal("a SQLite read panicked".into()))
-            }
+            lock(&self.idle).push(conn);
         }
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
-    }
+fn lock(idle: &Mutex<Vec<Connection>>) -> MutexGuard<'_, Vec<Connection>> {
+    idle.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn snapshot<T>(

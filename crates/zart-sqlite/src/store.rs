@@ -7,12 +7,14 @@ use rusqlite::Connection;
 use zart_core::{Signal, StoreError, StoreResult};
 
 use crate::durable::DurablePoint;
+use crate::health::{self, Health};
 use crate::options::{SqliteOptions, Synchronous};
+use crate::owner::{Acquired, OwnerLock};
 use crate::readers::Readers;
 use crate::signals::Signals;
 use crate::url::{self, Location};
 use crate::writer::{Counters, Writer};
-use crate::{migrate, open};
+use crate::{claims, migrate, open};
 
 /// The embedded SQLite [`Store`](zart_core::Store).
 ///
@@ -27,6 +29,9 @@ pub struct SqliteStore {
     durable: Option<DurablePoint>,
     pub(crate) signals: Signals,
     counters: Arc<Counters>,
+    health: Arc<Health>,
+    /// This process's ownership of the database file (none in memory).
+    _owner: Option<Arc<OwnerLock>>,
 }
 
 /// Counters of the writer thread.
@@ -58,10 +63,31 @@ impl SqliteStore {
     }
 
     /// Opens the database at `url` with `options`.
+    ///
+    /// A database file is owned by one process: opening it fails with
+    /// [`StoreError::Unavailable`], naming the owner, while another process has it
+    /// open. A process that becomes the owner takes over every lease left in the
+    /// file (their holders are gone), so their executions resume at once. Opening the
+    /// same file again in the same process shares the ownership and leaves leases
+    /// alone.
     pub fn open_with(url: &str, options: SqliteOptions) -> StoreResult<SqliteStore> {
         let location = url::parse(url)?;
+        let owner = match &location {
+            Location::File(path) => Some(open::owner(path)?),
+            Location::Memory => None,
+        };
         let mut conn = open::writer(&location, &options)?;
-        migrate::apply(&mut conn, chrono::Utc::now().timestamp_millis())?;
+        let now = chrono::Utc::now().timestamp_millis();
+        migrate::apply(&mut conn, now)?;
+        if let Some(Acquired::New(_)) = &owner {
+            let taken = claims::release_all(&conn, now)?;
+            if taken > 0 {
+                tracing::info!(
+                    leases = taken,
+                    "took over the leases left by earlier processes; their executions are due now"
+                );
+            }
+        }
         let readers = match &location {
             Location::File(path) if options.readers > 0 => Some(Readers::new(open::readers(
                 path,
@@ -76,12 +102,14 @@ impl SqliteStore {
             (Location::File(_), Synchronous::Full) => open::wal_sync(&conn)?,
             _ => None,
         };
+        let health = Arc::new(Health::default());
         let (writer, durable) = Writer::spawn(
             conn,
             options.max_batch,
             signals.clone(),
             counters.clone(),
             sync,
+            health.clone(),
         )?;
         Ok(SqliteStore {
             writer,
@@ -89,6 +117,8 @@ impl SqliteStore {
             durable,
             signals,
             counters,
+            health,
+            _owner: owner.map(Acquired::into_lock),
         })
     }
 
@@ -151,6 +181,7 @@ impl SqliteStore {
     {
         match &self.readers {
             Some(readers) => {
+                self.health.check()?;
                 let value = readers.run(read).await?;
                 if let Some(durable) = &self.durable {
                     durable.settle().await?;
@@ -159,6 +190,23 @@ impl SqliteStore {
             }
             None => self.writer.run(move |conn, _| read(conn)).await,
         }
+    }
+}
+
+impl SqliteStore {
+    /// Whether the store can serve: the writer thread runs, no fsync failed, a read
+    /// succeeds, and writes work: after a write failed for lack of space or an I/O
+    /// error, a small real write (see [`health::probe`]) must succeed first.
+    pub(crate) async fn check_ready(&self) -> StoreResult<()> {
+        self.health.check()?;
+        if self.health.failing() {
+            self.write(|conn, _| health::probe(conn)).await?;
+        }
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(crate::error::map)
+        })
+        .await
     }
 }
 

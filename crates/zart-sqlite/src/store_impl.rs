@@ -14,11 +14,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(crate::error::map)
-        })
-        .await
+        self.check_ready().await
     }
 
     fn subscribe(&self) -> Box<dyn Subscription> {

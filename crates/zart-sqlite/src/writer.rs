@@ -24,7 +24,8 @@ use tokio::sync::oneshot;
 use zart_core::{Signal, StoreError, StoreResult};
 
 use crate::durable::{sync_failed, Committed, DurablePoint, SyncFn, Syncer};
-use crate::error::SqlResultExt;
+use crate::error::{take_io_failure, SqlResultExt};
+use crate::health::{writer_stopped, Health};
 use crate::signals::Signals;
 
 /// A queued op. `run` may be called more than once: a batch in which an op fails is
@@ -115,6 +116,10 @@ pub(crate) enum Msg {
     Synced,
     /// The last [`Writer`] handle was dropped: commit what is open and stop.
     Shutdown,
+    /// Test hook: the writer thread panics at its next commit, after announcing it
+    /// (the worst moment: reads wait for that commit to become durable).
+    #[cfg(test)]
+    CrashAtCommit,
 }
 
 /// Handle to the writer thread. Dropping every handle stops the thread once the ops
@@ -126,6 +131,7 @@ pub(crate) struct Writer {
 
 struct Handle {
     tx: mpsc::Sender<Msg>,
+    health: Arc<Health>,
 }
 
 impl Drop for Handle {
@@ -145,6 +151,7 @@ impl Writer {
         signals: Signals,
         counters: Arc<Counters>,
         sync: Option<SyncFn>,
+        health: Arc<Health>,
     ) -> StoreResult<(Writer, Option<DurablePoint>)> {
         let (tx, rx) = mpsc::channel::<Msg>();
         let syncer = sync
@@ -160,6 +167,10 @@ impl Writer {
             open: Vec::new(),
             savepoints: false,
             syncing: false,
+            health: health.clone(),
+            changes_at_begin: 0,
+            #[cfg(test)]
+            crash_at_commit: false,
         };
         std::thread::Builder::new()
             .name("zart-sqlite-writer".into())
@@ -168,7 +179,7 @@ impl Writer {
                 StoreError::Internal(format!("cannot start the SQLite writer thread: {e}"))
             })?;
         let writer = Writer {
-            inner: Arc::new(Handle { tx }),
+            inner: Arc::new(Handle { tx, health }),
         };
         Ok((writer, point))
     }
@@ -189,12 +200,24 @@ impl Writer {
             result: None,
             tx,
         });
+        self.inner.health.check()?;
         self.inner
             .tx
             .send(Msg::Job(job))
-            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Internal("the SQLite write was aborted".into()))?
+            .map_err(|_| writer_stopped())?;
+        // Every op is answered unless the writer thread dies: it panicked. The store
+        // is failed here too, since this caller may learn of it before the thread's
+        // own unwinding gets to do so.
+        rx.await.map_err(|_| {
+            self.inner.health.stop();
+            writer_stopped()
+        })?
+    }
+
+    /// Test hook: makes the writer thread panic at its next commit.
+    #[cfg(test)]
+    pub(crate) fn crash_at_next_commit(&self) {
+        let _ = self.inner.tx.send(Msg::CrashAtCommit);
     }
 }
 
@@ -211,6 +234,27 @@ struct Batcher {
     savepoints: bool,
     /// Whether a committed batch is being fsynced by the syncer.
     syncing: bool,
+    /// What `ping` reports: updated at the end of each transaction.
+    health: Arc<Health>,
+    /// The connection's change counter when the open transaction began: the
+    /// transaction wrote something if it moved.
+    changes_at_begin: u64,
+    #[cfg(test)]
+    crash_at_commit: bool,
+}
+
+impl Drop for Batcher {
+    /// The writer thread is ending. On a panic the store is failed for good: writes
+    /// and reads get an error at once, and reads already waiting for a commit to
+    /// become durable stop waiting.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.health.stop();
+            if let Some(syncer) = &self.syncer {
+                syncer.point.stop();
+            }
+        }
+    }
 }
 
 impl Batcher {
@@ -234,6 +278,8 @@ impl Batcher {
             match msg {
                 Some(Msg::Job(job)) => self.add(job),
                 Some(Msg::Synced) => self.syncing = false,
+                #[cfg(test)]
+                Some(Msg::CrashAtCommit) => self.crash_at_commit = true,
                 Some(Msg::Shutdown) | None => break,
             }
         }
@@ -257,19 +303,21 @@ impl Batcher {
         if failed && !self.savepoints {
             self.rerun_with_savepoints();
         }
-        if self.open.len() >= self.max_batch {
+        // A lost transaction ends the batch at once: nothing may run outside one.
+        if self.open.len() >= self.max_batch || (failed && self.conn.is_autocommit()) {
             self.commit();
         }
     }
 
     /// Why a new transaction cannot start (an fsync failed, or `BEGIN` failed), if so.
-    fn refusal(&self) -> Option<StoreError> {
+    fn refusal(&mut self) -> Option<StoreError> {
         if self.syncer.as_ref().is_some_and(|s| s.point.failed()) {
             return Some(sync_failed());
         }
         self.begin()
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot begin a SQLite write transaction");
+                self.health.transaction_ended(false, take_io_failure());
                 e
             })
             .err()
@@ -290,7 +338,8 @@ impl Batcher {
         self.savepoints = true;
         let mut open = std::mem::take(&mut self.open);
         for (job, failed) in open.iter_mut() {
-            *failed = self.run_in_savepoint(job.as_mut());
+            // Once the transaction is lost the rest are not run; commit fails them all.
+            *failed = self.conn.is_autocommit() || self.run_in_savepoint(job.as_mut());
         }
         self.open = open;
     }
@@ -304,10 +353,22 @@ impl Batcher {
         let jobs = std::mem::take(&mut self.open);
         // Announced before COMMIT: a read that sees this batch ends after this point.
         let seq = self.syncer.as_ref().map(|s| s.point.announce());
-        let commit = exec(&self.conn, "COMMIT");
+        #[cfg(test)]
+        if self.crash_at_commit {
+            panic!("injected crash of the SQLite writer thread");
+        }
+        // On a full disk or an I/O error SQLite may roll the whole transaction back
+        // itself: then every op in it is lost.
+        let commit = if self.conn.is_autocommit() {
+            Err(transaction_lost())
+        } else {
+            exec(&self.conn, "COMMIT")
+        };
+        let wrote = commit.is_ok() && self.conn.total_changes() != self.changes_at_begin;
         if commit.is_err() {
             let _ = exec(&self.conn, "ROLLBACK");
         }
+        self.health.transaction_ended(wrote, take_io_failure());
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
         self.counters
             .ops
@@ -352,7 +413,8 @@ impl Batcher {
 
     /// `BEGIN IMMEDIATE`, retried while another process holds the write lock, so
     /// `SQLITE_BUSY` never reaches a caller while the lock is merely contended.
-    fn begin(&self) -> StoreResult<()> {
+    fn begin(&mut self) -> StoreResult<()> {
+        self.changes_at_begin = self.conn.total_changes();
         let mut delay = Duration::from_millis(5);
         for _ in 0..20 {
             match exec(&self.conn, "BEGIN IMMEDIATE") {
@@ -363,6 +425,13 @@ impl Batcher {
         }
         exec(&self.conn, "BEGIN IMMEDIATE")
     }
+}
+
+/// The error of the ops of a transaction that SQLite rolled back on its own.
+fn transaction_lost() -> StoreError {
+    StoreError::Unavailable(
+        "sqlite: the write transaction was rolled back after a full disk or an I/O error".into(),
+    )
 }
 
 /// Runs a parameterless statement through the statement cache.

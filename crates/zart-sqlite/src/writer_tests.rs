@@ -15,7 +15,9 @@ fn writer() -> (Writer, Arc<Counters>, Signals) {
         .unwrap();
     let counters = Arc::new(Counters::default());
     let signals = Signals::new();
-    let (writer, _) = Writer::spawn(conn, 64, signals.clone(), counters.clone(), None).unwrap();
+    let health = Arc::new(crate::health::Health::default());
+    let (writer, _) =
+        Writer::spawn(conn, 64, signals.clone(), counters.clone(), None, health).unwrap();
     (writer, counters, signals)
 }
 
@@ -154,6 +156,7 @@ fn gated() -> Gated {
         Signals::new(),
         Arc::new(Counters::default()),
         Some(sync),
+        Arc::new(crate::health::Health::default()),
     )
     .unwrap();
     let reader = Connection::open(&path).unwrap();

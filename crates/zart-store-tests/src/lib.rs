@@ -3,7 +3,8 @@
 //! Each behaviour of the store contract is one public async function taking a fresh,
 //! empty store (`Arc<dyn Store>`) and panicking on failure. The functions are grouped
 //! by area: [`executions`], [`claims`], [`leases`], [`parking`], [`steps`], [`events`],
-//! [`children`], [`listing`], [`retention`], [`signals`], [`concurrency`].
+//! [`children`], [`listing`], [`retention`], [`signals`], [`concurrency`],
+//! [`cancellation`].
 //!
 //! A backend instantiates all of them as named tests with [`conformance_suite!`]:
 //!
@@ -25,6 +26,7 @@
 //! instant plus an offset ([`support::at`]), and lease expiry is tested by passing a
 //! later `now`. This crate depends only on `zart-core`, never on a backend.
 
+pub mod cancellation;
 pub mod children;
 pub mod claims;
 pub mod concurrency;

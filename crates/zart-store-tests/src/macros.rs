@@ -112,6 +112,7 @@ macro_rules! __conformance_tests {
         signals::signals_finished_for_each_cancelled_execution,
         concurrency::concurrent_claims_never_double_lease,
         concurrency::concurrent_step_saves_all_commit,
+        cancellation::dropped_reads_leave_the_store_readable,
         );
     };
     (@each $factory:expr; $($area:ident :: $name:ident,)+) => {
