@@ -133,8 +133,7 @@ async fn fast_worker_never_takes_a_lease_the_slow_one_holds() {
     let slow = host(&schema.0, "slow", -60, tx.clone()).await;
     let fast = host(&schema.0, "fast", 60, tx).await;
     let slow_worker = slow.start_worker(config("slow", 1));
-    // Started by the fast host's client, run by the slow host's worker at once.
-    let held = start(&fast, "hold").await;
+    let held = start(&slow, "hold").await;
     assert_eq!(next(&mut events).await.0, "slow");
 
     let fast_worker = fast.start_worker(config("fast", 4));
@@ -150,6 +149,21 @@ async fn fast_worker_never_takes_a_lease_the_slow_one_holds() {
     }
     assert!(events.try_recv().is_err(), "`hold` ran on a second worker");
     fast_worker.shutdown(Duration::ZERO).await;
+    slow_worker.shutdown(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_from_a_fast_client_runs_at_once_on_a_slow_worker() {
+    let Some(schema) = Schema::new("start") else {
+        return;
+    };
+    let (tx, _events) = mpsc::unbounded_channel();
+    let slow = host(&schema.0, "slow", -60, tx.clone()).await;
+    let fast = host(&schema.0, "fast", 60, tx).await;
+    let slow_worker = slow.start_worker(config("slow", 4));
+    let id = start(&fast, "mark").await;
+    let done = fast.client().wait(&id, Duration::from_secs(10)).await;
+    assert_eq!(done.expect("runs at once").result, Some("slow".into()));
     slow_worker.shutdown(Duration::ZERO).await;
 }
 
@@ -174,7 +188,7 @@ async fn nap_across(first: (i64, &'static str), second: (i64, &'static str)) -> 
     let a = host(&schema.0, first.1, first.0, tx.clone()).await;
     let b = host(&schema.0, second.1, second.0, tx).await;
     let a_worker = a.start_worker(config(first.1, 4));
-    let id = start(&b, "nap").await;
+    let id = start(&a, "nap").await;
     let (who, phase, slept_at) = next(&mut events).await;
     assert_eq!((who, phase), (first.1, "before"));
     parked(&a, &id).await;
