@@ -112,6 +112,9 @@ impl Store for TimedStore {
     fn subscribe(&self) -> Box<dyn Subscription> {
         self.inner.subscribe()
     }
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        self.inner.clock()
+    }
     async fn execution_insert(&self, params: NewExecution) -> StoreResult<InsertOutcome> {
         self.timed("execution_insert", self.inner.execution_insert(params))
             .await

@@ -6,12 +6,14 @@
 //! worker no longer holds the execution (another worker claimed it, or it was
 //! cancelled) and must stop. A write is durable when its future resolves `Ok`.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, RunRecord, Stats, StepKind,
-    StepRecord, StepStatus, StoreError, Timestamp, WaitingFor,
+    Clock, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, RunRecord, Stats,
+    StepKind, StepRecord, StepStatus, StoreError, Timestamp, WaitingFor,
 };
 
 /// Result alias for store calls.
@@ -435,6 +437,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs a real query: for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// The clock that decides ownership and due times in this store, when it is not
+    /// the caller's own. A store shared by hosts whose clocks may disagree returns
+    /// the database's clock (PostgreSQL), and the runtime then takes every `now` it
+    /// passes (claims, lease renewals, guards, due and wake times) from it instead of
+    /// its configured clock, so a host whose clock is off cannot take a lease early
+    /// or fire a timer early or late. `None` (the default): the caller's clock
+    /// decides, as with a store owned by one process (SQLite).
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        None
+    }
 
     /// Hints about new work and finished executions.
     fn subscribe(&self) -> Box<dyn Subscription>;

@@ -73,16 +73,25 @@ pub(crate) async fn pending(db: &Db, (id, name): (&str, &str)) -> Result<bool, P
 }
 
 /// The guard, the oldest unconsumed event of the name, and the wait step completed
-/// with its payload, in one statement. Only the lease holder consumes, and the
-/// guard's row lock serializes it with offers, so no event lock is needed.
+/// with its payload, in one statement.
+///
+/// The event row is locked (`FOR UPDATE`) and so re-read at its latest version: two
+/// waits of one handler (`join!` of two `wait_for_event` on a name) consume
+/// concurrently under the same lease, and the second, having waited for the
+/// first's locks, would otherwise pick the event the first took from its statement
+/// snapshot (issue 10). The lock sits below the `LIMIT`, so a row the recheck
+/// drops is skipped for the next one. The guard is a one-time filter evaluated
+/// first, so the execution row is always locked before an event row.
 const CONSUME: &str = "
     WITH {GUARDED}, oldest AS (
-        SELECT ev.seq FROM {s}.events ev, guarded
-        WHERE ev.execution_id = $1 AND ev.name = $18 AND ev.consumed_at IS NULL
+        SELECT ev.seq FROM {s}.events ev
+        WHERE EXISTS (SELECT 1 FROM guarded)
+          AND ev.execution_id = $1 AND ev.name = $18 AND ev.consumed_at IS NULL
         ORDER BY ev.seq LIMIT 1
+        FOR UPDATE
     ), taken AS (
         UPDATE {s}.events ev SET consumed_at = $4, consumed_by = $19
-        FROM oldest WHERE ev.seq = oldest.seq
+        FROM oldest WHERE ev.seq = oldest.seq AND ev.consumed_at IS NULL
         RETURNING ev.payload
     ), step AS ({STEP})
     SELECT (SELECT count(*) FROM guarded) AS applied,

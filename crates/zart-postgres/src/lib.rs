@@ -2,6 +2,8 @@
 //! database.
 //!
 //! This crate owns [`PgStore`], an implementation of [`zart_core::Store`] on `sqlx`.
+//!
+//! [`Store::clock`]: zart_core::Store::clock
 //! It depends on `zart-core` only, never on the runtime or the API.
 //!
 //! Key decisions:
@@ -24,6 +26,16 @@
 //!   commit) on a channel per schema, fanned out from one LISTEN connection per store.
 //!   They are hints; polling is the truth, and `listen: false` works behind a
 //!   transaction-mode pooler.
+//! - **Time is the database's.** Hosts' clocks disagree, and leases, guards and due
+//!   times compare instants written by all of them, so [`Store::clock`] returns the
+//!   server's clock: sampled at connect and every 15 s, extrapolated in between with
+//!   the host's monotonic clock (no SQL on the hot path; error within half a
+//!   sample's round trip), and the runtime reads every `now` it passes from it. See
+//!   `clock.rs`.
+//! - **Fail fast while the server is down.** A call that found no connection, or
+//!   the LISTEN connection dropping, marks the server down; until a connection is
+//!   had again, calls and readiness checks wait at most 750 ms for one instead of
+//!   the acquire timeout (5 s). See `health.rs`.
 //! - **Schema**: every statement names the configured schema (default `zart`), so
 //!   several applications can share a database, and nothing relies on `search_path`.
 //! - **Migrations** are embedded and applied on connect in one transaction under an
@@ -52,6 +64,7 @@
 mod batch;
 mod cancel;
 mod claims;
+mod clock;
 mod db;
 mod detail;
 mod errors;
@@ -60,6 +73,7 @@ mod executions;
 mod finish;
 mod finish_many;
 mod group;
+mod health;
 mod insert_many;
 mod listen;
 mod migrate;
@@ -81,8 +95,10 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use zart_core::{Signal, StoreError, StoreResult};
 
+use crate::clock::DbClock;
 use crate::db::Db;
 use crate::errors::PgError;
+use crate::health::Health;
 
 pub use batch::GroupCommitStats;
 pub use migrate::migration_versions;
@@ -100,6 +116,9 @@ struct Inner {
     batcher: Option<batch::Batcher>,
     signals: broadcast::Sender<Signal>,
     listener: Option<JoinHandle<()>>,
+    health: Arc<Health>,
+    clock: Arc<DbClock>,
+    resampler: JoinHandle<()>,
 }
 
 impl Drop for Inner {
@@ -107,6 +126,7 @@ impl Drop for Inner {
         if let Some(listener) = &self.listener {
             listener.abort();
         }
+        self.resampler.abort();
     }
 }
 
@@ -140,14 +160,20 @@ impl PgStore {
             .map_err(errors::map_sqlx)?;
         let db = Arc::new(Db::new(pool, schema));
         migrate::run(&db).await?;
+        let clock = DbClock::connect(&db.pool).await?;
+        let resampler = clock::resample(&clock, db.pool.clone());
+        let health = Arc::new(Health::default());
         let batcher = options
             .group_commit
             .then(|| batch::Batcher::start(db.clone(), group_commit_writers(&options)));
         let (signals, _) = broadcast::channel(listen::CAPACITY);
         let listener = if options.listen {
             let channel = db.channel().to_owned();
-            let task = listen::start(connect, options.acquire_timeout, channel, signals.clone());
-            Some(task.await?)
+            let hints = listen::Hints {
+                tx: signals.clone(),
+                health: health.clone(),
+            };
+            Some(listen::start(connect, options.acquire_timeout, channel, hints).await?)
         } else {
             None
         };
@@ -157,6 +183,9 @@ impl PgStore {
                 batcher,
                 signals,
                 listener,
+                health,
+                clock,
+                resampler,
             }),
         })
     }
@@ -183,13 +212,20 @@ impl PgStore {
         &self.inner.db
     }
 
-    /// Runs `op`, retrying deadlocks and serialization failures.
+    /// Runs `op`, retrying deadlocks and serialization failures; fails fast while
+    /// the server is down (see `health`).
     async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, PgError>>,
     {
-        errors::retrying(op).await
+        self.checked(errors::retrying(op)).await
+    }
+
+    /// Runs `call` (a store call already classified), failing fast while the server
+    /// is down.
+    async fn checked<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        self.inner.health.guard(&self.db().pool, call).await
     }
 
     /// Without a LISTEN connection, the store's own writes still wake its own

@@ -10,6 +10,7 @@
 //! `l` = [`Signal::Lagged`] (used when a `Finished` payload would exceed NOTIFY's
 //! 8000-byte limit).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 use zart_core::{ExecutionStatus, Signal, Subscription};
 
 use crate::errors::PgError;
+use crate::health::Health;
 
 /// The `Work` payload.
 pub(crate) const WORK: &str = "w";
@@ -73,13 +75,27 @@ impl Subscription for PgSubscription {
     }
 }
 
+/// Where the listener reports: hints to subscribers, a lost connection to the
+/// store's health too (the first sign of an outage, before any call fails).
+pub(crate) struct Hints {
+    pub(crate) tx: broadcast::Sender<Signal>,
+    pub(crate) health: Arc<Health>,
+}
+
+impl Hints {
+    fn connection_lost(&self) {
+        self.health.mark_down();
+        let _ = self.tx.send(Signal::Lagged);
+    }
+}
+
 /// Opens the LISTEN connection (failing if it cannot) and spawns the task that
-/// forwards hints to `tx` until aborted.
+/// forwards hints until aborted.
 pub(crate) async fn start(
     options: PgConnectOptions,
     acquire_timeout: Duration,
     channel: String,
-    tx: broadcast::Sender<Signal>,
+    hints: Hints,
 ) -> Result<JoinHandle<()>, PgError> {
     let pool = PgPoolOptions::new()
         .max_connections(1)
@@ -89,7 +105,7 @@ pub(crate) async fn start(
         .max_lifetime(None)
         .connect_lazy_with(options);
     let listener = listen(&pool, &channel).await?;
-    Ok(tokio::spawn(forward(listener, pool, channel, tx)))
+    Ok(tokio::spawn(forward(listener, pool, channel, hints)))
 }
 
 async fn listen(pool: &PgPool, channel: &str) -> Result<PgListener, PgError> {
@@ -98,7 +114,7 @@ async fn listen(pool: &PgPool, channel: &str) -> Result<PgListener, PgError> {
     Ok(listener)
 }
 
-async fn forward(first: PgListener, pool: PgPool, channel: String, tx: broadcast::Sender<Signal>) {
+async fn forward(first: PgListener, pool: PgPool, channel: String, hints: Hints) {
     let mut listener = Some(first);
     let mut backoff = FIRST_BACKOFF;
     loop {
@@ -106,7 +122,7 @@ async fn forward(first: PgListener, pool: PgPool, channel: String, tx: broadcast
             Some(current) => current,
             None => {
                 let fresh = reconnect(&pool, &channel, &mut backoff).await;
-                let _ = tx.send(Signal::Lagged);
+                let _ = hints.tx.send(Signal::Lagged);
                 listener.insert(fresh)
             }
         };
@@ -114,17 +130,15 @@ async fn forward(first: PgListener, pool: PgPool, channel: String, tx: broadcast
             Ok(Some(notification)) => {
                 backoff = FIRST_BACKOFF;
                 if let Some(signal) = decode(notification.payload()) {
-                    let _ = tx.send(signal);
+                    let _ = hints.tx.send(signal);
                 }
             }
-            // The connection dropped and the driver already listens again; hints
-            // sent in between are lost.
-            Ok(None) => {
-                let _ = tx.send(Signal::Lagged);
-            }
+            // The connection dropped; the driver listens again on the next call, and
+            // hints sent in between are lost.
+            Ok(None) => hints.connection_lost(),
             Err(e) => {
                 tracing::warn!(error = %crate::errors::map_sqlx(e), "LISTEN connection lost");
-                let _ = tx.send(Signal::Lagged);
+                hints.connection_lost();
                 // Return the connection to the one-connection pool before reconnecting.
                 listener = None;
                 tokio::time::sleep(backoff).await;

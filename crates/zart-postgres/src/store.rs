@@ -1,9 +1,11 @@
 //! `impl Store for PgStore`: each method delegates to the file owning that concept.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use zart_core::{
-    CancelOutcome, ChildSpawn, ClaimedExecution, DetailQuery, EventConsume, EventOffer, EventTake,
-    ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge, ExecutionQuery,
+    CancelOutcome, ChildSpawn, ClaimedExecution, Clock, DetailQuery, EventConsume, EventOffer,
+    EventTake, ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge, ExecutionQuery,
     ExecutionRecord, ExecutionSuspend, InsertOutcome, LeaseGuard, LeaseRenew, NewExecution,
     OfferOutcome, RunRecord, Stats, StepRecord, StepSave, Store, StoreResult, Subscription,
     Timestamp,
@@ -33,11 +35,11 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.run(|| async {
-            sqlx::query("SELECT 1").execute(&self.db().pool).await?;
-            Ok(())
-        })
-        .await
+        self.inner.health.ping(&self.db().pool).await
+    }
+
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        Some(self.inner.clock.clone())
     }
 
     fn subscribe(&self) -> Box<dyn Subscription> {
@@ -48,7 +50,7 @@ impl Store for PgStore {
 
     async fn execution_insert(&self, params: NewExecution) -> StoreResult<InsertOutcome> {
         let written = match &self.inner.batcher {
-            Some(batcher) => batcher.insert(params).await?,
+            Some(batcher) => self.checked(batcher.insert(params)).await?,
             None => self.run(|| executions::insert(self.db(), &params)).await?,
         };
         Ok(self.signalled(written))
@@ -90,7 +92,7 @@ impl Store for PgStore {
 
     async fn execution_finish(&self, params: ExecutionFinish) -> StoreResult<bool> {
         let written = match &self.inner.batcher {
-            Some(batcher) => batcher.finish(params).await?,
+            Some(batcher) => self.checked(batcher.finish(params)).await?,
             None => self.run(|| finish::finish(self.db(), &params)).await?,
         };
         Ok(self.signalled(written))
@@ -112,14 +114,14 @@ impl Store for PgStore {
 
     async fn step_save(&self, params: StepSave) -> StoreResult<bool> {
         match &self.inner.batcher {
-            Some(batcher) => batcher.save(params).await,
+            Some(batcher) => self.checked(batcher.save(params)).await,
             None => self.run(|| steps::save(self.db(), &params)).await,
         }
     }
 
     async fn event_offer(&self, params: EventOffer) -> StoreResult<OfferOutcome> {
         let written = match &self.inner.batcher {
-            Some(batcher) => batcher.offer(params).await?,
+            Some(batcher) => self.checked(batcher.offer(params)).await?,
             None => self.run(|| events::offer(self.db(), &params)).await?,
         };
         Ok(self.signalled(written))

@@ -193,3 +193,42 @@ pub async fn concurrent_event_offers_are_all_kept(store: DynStore) {
         EventTake::Empty
     );
 }
+
+/// Two waits of one handler on the same name (`join!` of two `wait_for_event`,
+/// occurrences 0 and 1) consuming at once with two events in the inbox: each
+/// event is taken exactly once, by one wait each. Many executions at once, so the
+/// consumes of one execution overlap.
+pub async fn concurrent_consumes_take_each_event_once(store: DynStore) {
+    const EXECUTIONS: usize = 30;
+    for i in 0..EXECUTIONS {
+        let id = format!("e{i:02}");
+        insert(&store, &id).await;
+        offer(&store, &id, "approval", json!(format!("{id}/first")), 1).await;
+        offer(&store, &id, "approval", json!(format!("{id}/second")), 1).await;
+    }
+    let claimed = claim(&store, "w", 2, EXECUTIONS as u32).await;
+    assert_eq!(claimed.len(), EXECUTIONS);
+    let mut consumes = tokio::task::JoinSet::new();
+    for c in &claimed {
+        for occurrence in 0..2 {
+            let (store, id, g) = (store.clone(), c.id.clone(), guard(c, "w", 3));
+            consumes.spawn(async move { (id, consume(&store, g, "approval", occurrence).await) });
+        }
+    }
+    let mut taken: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    while let Some(joined) = consumes.join_next().await {
+        let (id, take) = joined.expect("consume task");
+        let EventTake::Taken(Value::String(payload)) = take else {
+            panic!("{id}: both waits find an event, got {take:?}");
+        };
+        taken.entry(id).or_default().push(payload);
+    }
+    for c in &claimed {
+        let mut got = taken.remove(&c.id).unwrap_or_default();
+        got.sort();
+        let want = [format!("{}/first", c.id), format!("{}/second", c.id)];
+        assert_eq!(got, want, "each event of {} is taken once", c.id);
+        let g = guard(c, "w", 4);
+        assert_eq!(consume(&store, g, "approval", 2).await, EventTake::Empty);
+    }
+}

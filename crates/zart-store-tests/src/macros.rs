@@ -93,6 +93,7 @@ macro_rules! __conformance_tests {
         events::event_offer_wakes_parked_waiter,
         events::event_offer_does_not_disturb_leased_execution,
         events::concurrent_event_offers_are_all_kept,
+        events::concurrent_consumes_take_each_event_once,
         children::child_spawn_creates_child_and_spawn_entry,
         children::child_spawn_is_idempotent,
         children::child_spawn_with_lost_lease_creates_nothing,

@@ -113,7 +113,10 @@ impl ZartBuilder {
         self
     }
 
-    /// Reads time from `clock` instead of the system clock.
+    /// Reads time from `clock` instead of the system clock, unless the store has a
+    /// clock of its own ([`Store::clock`]): on PostgreSQL the database's clock
+    /// decides leases, guards and due times, so hosts whose clocks disagree cannot
+    /// run one execution twice or fire timers early, and `clock` is not used.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -129,8 +132,8 @@ impl ZartBuilder {
     /// The engine.
     pub fn build(self) -> Zart {
         Zart {
+            clock: self.store.clock().unwrap_or(self.clock),
             store: self.store,
-            clock: self.clock,
             tasks: Arc::new(self.tasks),
             metrics: self.metrics.unwrap_or_default(),
         }
