@@ -165,6 +165,8 @@ impl WaitParams {
             None => Ok(MAX_WAIT),
             Some(v) => match v.parse::<u64>() {
                 Ok(secs) => Ok(Duration::from_secs(secs).min(MAX_WAIT)),
+                // A whole number too large for u64 is still a whole number: capped.
+                Err(_) if v.bytes().all(|b| b.is_ascii_digit()) => Ok(MAX_WAIT),
                 Err(_) => Err(ApiError::bad_request(format!(
                     "invalid timeoutSecs {v:?}: expected a whole number of seconds"
                 ))),

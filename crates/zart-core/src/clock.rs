@@ -35,10 +35,17 @@ impl ManualClock {
         }
     }
 
-    /// Moves the clock forward by `by`.
+    /// Moves the clock forward by `by`, stopping at the end of chrono's calendar
+    /// instead of panicking.
     pub fn advance(&self, by: chrono::Duration) {
         let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        *now += by;
+        *now = now
+            .checked_add_signed(by)
+            .unwrap_or(if by < chrono::Duration::zero() {
+                Timestamp::MIN_UTC
+            } else {
+                Timestamp::MAX_UTC
+            });
     }
 
     /// Sets the clock to `to`.

@@ -50,7 +50,8 @@ impl StartRequest {
         self
     }
 
-    /// Fails the execution if it has not finished by `deadline_at`.
+    /// Fails the execution if it has not finished by `deadline_at`. A deadline after
+    /// the year 9999 is rejected by [`Client::start`] as invalid input.
     pub fn deadline_at(mut self, deadline_at: Timestamp) -> Self {
         self.deadline_at = Some(deadline_at);
         self
@@ -128,6 +129,10 @@ impl Client {
                 "taskName must not be empty".into(),
             ));
         }
+        if let Some(deadline) = request.deadline_at {
+            crate::time::within_range(deadline)
+                .map_err(|e| ClientError::InvalidInput(format!("deadlineAt: {e}")))?;
+        }
         let now = self.clock.now();
         let outcome = self
             .store
@@ -180,7 +185,7 @@ impl Client {
     /// Waits until the execution is terminal, woken by the store's notification.
     /// [`ClientError::Timeout`] if it is not terminal within `timeout`.
     pub async fn wait(&self, id: &str, timeout: Duration) -> Result<ExecutionRecord, ClientError> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::time::deadline_in(timeout);
         let mut signals = self.store.subscribe();
         loop {
             let execution = self.get(id).await?;

@@ -46,6 +46,7 @@ pub mod metrics;
 mod registry;
 mod retry;
 mod retry_store;
+mod time;
 mod worker;
 
 pub use client::{validate_name, Client, StartRequest, Started, MAX_LIST_LIMIT, MAX_NAME_CHARS};

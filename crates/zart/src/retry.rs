@@ -75,7 +75,9 @@ impl RetryPolicy {
             return base;
         }
         let spread = rand::thread_rng().gen_range(-self.jitter..=self.jitter);
-        base.mul_f64((1.0 + spread).max(0.0))
+        // `Duration::mul_f64` panics past `Duration::MAX`: saturate instead.
+        Duration::try_from_secs_f64(base.as_secs_f64() * (1.0 + spread).max(0.0))
+            .unwrap_or(Duration::MAX)
     }
 }
 
@@ -124,6 +126,17 @@ mod tests {
             let d = p.delay_after(1).as_millis();
             assert!((800..=1200).contains(&d), "{d}");
         }
+    }
+
+    #[test]
+    fn jitter_on_a_huge_delay_saturates_instead_of_panicking() {
+        let half = Duration::MAX / 2 - Duration::from_secs(1);
+        let p = RetryPolicy::fixed(Duration::MAX, 3).jitter(0.5);
+        for _ in 0..50 {
+            assert!(p.delay_after(1) >= half);
+        }
+        let p = RetryPolicy::exponential(Duration::MAX, Duration::MAX, 40).jitter(0.5);
+        assert!(p.delay_after(39) >= half);
     }
 
     #[test]

@@ -223,3 +223,62 @@ async fn replay_that_reaches_a_different_step_fails_with_non_determinism() {
     );
     worker.shutdown(Duration::from_secs(5)).await;
 }
+
+/// A value whose `Serialize` impl always fails.
+struct Opaque(#[allow(dead_code)] u32);
+
+impl serde::Serialize for Opaque {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("opaque values do not serialize"))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Opaque {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <serde::de::IgnoredAny as serde::Deserialize>::deserialize(d).map(|_| Opaque(0))
+    }
+}
+
+#[tokio::test]
+async fn a_step_whose_value_does_not_serialize_is_recorded_dead_and_never_runs_again() {
+    let db = db().await;
+    let effects = Counter::default();
+    let e = effects.clone();
+    let zart = Zart::builder(db.store.clone())
+        .task("opaque", move |ctx: Ctx, _: serde_json::Value| {
+            let e = e.clone();
+            async move {
+                let value = ctx.step("make", || async { Ok(Opaque(e.bump())) }).await;
+                // The sleep parks the run: the step is replayed when it resumes.
+                ctx.sleep("pause", Duration::from_millis(50)).await;
+                value.map(|_| ())
+            }
+        })
+        .build();
+    let worker = zart.start_worker(fast());
+    let client = zart.client();
+    let id = start(&client, "opaque", json!(null)).await;
+    let done = finish(&client, &id).await;
+    assert_eq!(effects.get(), 1, "the side effect ran again on replay");
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    let error = done.error.expect("an error");
+    assert_eq!(error.kind, zart::core::ErrorKind::StepFailed);
+    assert_eq!(error.step.as_deref(), Some("make"));
+    assert!(
+        error.message.contains("opaque values do not serialize"),
+        "{error:?}"
+    );
+    let journal = db.store.journal_load(&id, 1).await.unwrap();
+    let step = journal
+        .iter()
+        .find(|s| s.name == "make")
+        .expect("the step is journaled");
+    assert_eq!(step.status, StepStatus::Dead);
+    assert!(!step.retryable);
+    let last_error = step.last_error.as_deref().unwrap_or_default();
+    assert!(
+        last_error.contains("does not serialize to JSON"),
+        "{last_error}"
+    );
+    worker.shutdown(Duration::from_secs(5)).await;
+}

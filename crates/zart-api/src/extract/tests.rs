@@ -88,6 +88,10 @@ fn wait_timeout_defaults_caps_and_accepts_the_alias() {
     assert_eq!(timeout("timeoutSecs=5").unwrap(), Duration::from_secs(5));
     assert_eq!(timeout("timeout_secs=7").unwrap(), Duration::from_secs(7));
     assert_eq!(timeout("timeoutSecs=3600").unwrap(), MAX_WAIT);
+    assert_eq!(timeout("timeoutSecs=10000000000000").unwrap(), MAX_WAIT);
+    let beyond_u64 = "timeoutSecs=99999999999999999999999999";
+    assert_eq!(timeout(beyond_u64).unwrap(), MAX_WAIT);
+    assert!(timeout("timeoutSecs=-1").is_err());
     assert!(timeout("timeoutSecs=soon")
         .unwrap_err()
         .message()

@@ -134,7 +134,9 @@ async fn list(
 /// Long-polls until the execution is terminal, in polls of at most 30 s (the
 /// server's cap) until `timeout` has passed.
 async fn wait(client: &ApiClient, id: &str, timeout: Duration) -> Result<Reply, HttpError> {
-    let deadline = Instant::now() + timeout;
+    // `--timeout` is any u64: saturate rather than overflow the monotonic clock.
+    const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+    let deadline = Instant::now() + timeout.min(FAR);
     let mut polls = 0;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());

@@ -98,7 +98,7 @@ impl Ctx {
         match in_flight(self, self.store().child_spawn(params)).await {
             Ok(true) => Ok(Ok(id)),
             Ok(false) => Err(self.halt(Halt::LeaseLost)),
-            Err(e) => Err(self.halt(Halt::Store(e.to_string()))),
+            Err(e) => Err(self.halt(Halt::store(&e))),
         }
     }
 
@@ -160,7 +160,7 @@ impl Ctx {
                     "child execution {child_id:?} not found"
                 ))))
             }
-            Err(e) => return Err(self.halt(Halt::Store(e.to_string()))),
+            Err(e) => return Err(self.halt(Halt::store(&e))),
         };
         let now = self.now_wall();
         match child.status {

@@ -230,7 +230,7 @@ impl Ctx {
         match self.inner.store.step_save(params).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(self.halt(Halt::LeaseLost)),
-            Err(e) => Err(self.halt(Halt::Store(e.to_string()))),
+            Err(e) => Err(self.halt(Halt::store(&e))),
         }
     }
 

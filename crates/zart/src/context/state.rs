@@ -20,15 +20,31 @@ pub(crate) enum Halt {
     Fatal(ExecutionError),
     /// Another worker or a cancel took the execution: write nothing more.
     LeaseLost,
-    /// A store call failed: stop and let the lease expire so another attempt resumes.
-    Store(String),
+    /// A store call failed: stop. After a transient failure (the database unreachable
+    /// for a moment) the worker hands the lease back so the execution resumes at once;
+    /// after any other failure the lease expires, which spaces out the retries of a
+    /// failure that would recur at once.
+    Store {
+        /// What failed, for the log.
+        message: String,
+        /// Whether to hand the lease back (the failure was transient).
+        release: bool,
+    },
 }
 
 impl Halt {
+    /// The halt for a failed store call.
+    pub(crate) fn store(err: &zart_core::StoreError) -> Self {
+        Halt::Store {
+            message: err.to_string(),
+            release: err.is_transient(),
+        }
+    }
+
     fn rank(&self) -> u8 {
         match self {
             Halt::Suspend(_) => 0,
-            Halt::Store(_) => 1,
+            Halt::Store { .. } => 1,
             Halt::Fatal(_) => 2,
             Halt::LeaseLost => 3,
         }

@@ -7,7 +7,9 @@ use std::time::Instant;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zart_core::{AttemptStatus, AttemptWrite, ErrorKind, StepKind, StepStatus, WaitingFor};
+use zart_core::{
+    AttemptStatus, AttemptWrite, ErrorKind, StepKind, StepStatus, StepWrite, WaitingFor,
+};
 
 use super::{decode, in_flight, park, Ctx, Halt, Slot};
 use crate::retry::StepOptions;
@@ -123,7 +125,7 @@ impl Ctx {
         let now = self.now_wall();
         let mut step = slot.write(StepStatus::Completed, now);
         step.retry_attempt = attempt;
-        let mut record = AttemptWrite {
+        let record = AttemptWrite {
             attempt_number: attempt,
             status: AttemptStatus::Completed,
             result: None,
@@ -133,38 +135,64 @@ impl Ctx {
         };
         let value = match outcome {
             Ok(value) => value,
-            Err(err) => {
-                record.status = AttemptStatus::Failed;
-                record.error = Some(err.message().to_owned());
-                step.last_error = Some(err.message().to_owned());
-                step.retryable = err.is_retryable();
-                if err.is_retryable() && attempt < options.retry.max_attempts() {
-                    let retry_at = now + chrono_delay(options.retry.delay_after(attempt));
+            Err(err) => return self.attempt_failed(slot, options, step, record, err).await,
+        };
+        match serde_json::to_value(&value) {
+            Ok(json) => {
+                step.result = Some(json);
+                step.completed_at = Some(now);
+                self.save(step, Some(record)).await?;
+                Ok(Attempt::Done(Ok(value)))
+            }
+            Err(e) => {
+                // Record it dead: a step whose result is not journaled would run its
+                // side effect again on every replay.
+                let err =
+                    TaskError::permanent(format!("its result does not serialize to JSON: {e}"));
+                self.attempt_failed(slot, options, step, record, err).await
+            }
+        }
+    }
+
+    /// Records a failed attempt: scheduled for a retry when the error is retryable and
+    /// attempts remain, dead otherwise.
+    async fn attempt_failed<T>(
+        &self,
+        slot: &Slot,
+        options: &StepOptions,
+        mut step: StepWrite,
+        mut record: AttemptWrite,
+        err: TaskError,
+    ) -> Result<Attempt<T>, Halt> {
+        let attempt = record.attempt_number;
+        let now = record.completed_at.unwrap_or_else(|| self.now_wall());
+        let mut message = err.message().to_owned();
+        record.status = AttemptStatus::Failed;
+        step.retryable = err.is_retryable();
+        if err.is_retryable() && attempt < options.retry.max_attempts() {
+            let delay = options.retry.delay_after(attempt);
+            match crate::time::after(now, delay) {
+                Ok(retry_at) => {
+                    record.error = Some(message.clone());
+                    step.last_error = Some(message);
                     step.status = StepStatus::Scheduled;
                     step.wake_at = Some(retry_at);
                     self.save(step, Some(record)).await?;
                     return Ok(Attempt::RetryAt(retry_at));
                 }
-                step.status = StepStatus::Dead;
-                step.completed_at = Some(now);
-                self.save(step, Some(record)).await?;
-                return Ok(Attempt::Done(Err(dead(slot, attempt, err.message()))));
+                Err(too_late) => {
+                    message = format!(
+                        "{message}; not retried: the retry delay is out of range ({too_late})"
+                    );
+                }
             }
-        };
-        let json = match serde_json::to_value(&value) {
-            Ok(json) => json,
-            Err(e) => {
-                let msg = format!(
-                    "the result of step {:?} does not serialize to JSON: {e}",
-                    slot.id()
-                );
-                return Ok(Attempt::Done(Err(TaskError::permanent(msg))));
-            }
-        };
-        step.result = Some(json);
+        }
+        record.error = Some(message.clone());
+        step.last_error = Some(message.clone());
+        step.status = StepStatus::Dead;
         step.completed_at = Some(now);
         self.save(step, Some(record)).await?;
-        Ok(Attempt::Done(Ok(value)))
+        Ok(Attempt::Done(Err(dead(slot, attempt, &message))))
     }
 
     /// Waits until `retry_at`: in place when the wait is short, otherwise by parking
@@ -261,8 +289,4 @@ fn dead(slot: &Slot, attempts: u32, last_error: &str) -> TaskError {
     );
     err.attempts = Some(attempts);
     err
-}
-
-pub(crate) fn chrono_delay(d: std::time::Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }

@@ -46,7 +46,10 @@ impl Ctx {
         if let Some(rec) = &slot.recorded {
             let value = rec.result.clone().unwrap_or_default();
             return serde_json::from_value(value).map_err(|e| {
-                self.halt(Halt::Store(format!("journaled {kind} is unreadable: {e}")))
+                self.halt(Halt::Store {
+                    message: format!("journaled {kind} is unreadable: {e}"),
+                    release: false,
+                })
             });
         }
         let value = make();

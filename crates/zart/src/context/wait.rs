@@ -4,23 +4,26 @@ use std::future::Future;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use zart_core::{ErrorKind, EventConsume, EventTake, StepKind, StepStatus, Timestamp, WaitingFor};
+use zart_core::{
+    ErrorKind, EventConsume, EventTake, ExecutionError, StepKind, StepStatus, Timestamp, WaitingFor,
+};
 
-use super::step::chrono_delay;
 use super::{decode, in_flight, park, Ctx, Halt, Slot};
+use crate::time::TooLate;
 use crate::{TaskError, TaskResult};
 
 impl Ctx {
     /// Sleeps durably for `duration`: the execution is parked (holding no worker slot)
     /// and resumes when the timer is due, even after a restart. The due time is fixed
-    /// the first time the code reaches this call.
+    /// the first time the code reaches this call. A sleep that would end after the year
+    /// 9999 fails the execution with an error naming it.
     pub fn sleep<'a>(
         &'a self,
         name: &str,
         duration: Duration,
     ) -> impl Future<Output = ()> + Send + 'a {
-        let due = self.now_wall() + chrono_delay(duration);
-        self.sleep_until(name, due)
+        let due = crate::time::after(self.now_wall(), duration);
+        self.sleep_at(name, due)
     }
 
     /// Sleeps durably until `at` (see [`Ctx::sleep`]).
@@ -28,6 +31,14 @@ impl Ctx {
         &'a self,
         name: &str,
         at: Timestamp,
+    ) -> impl Future<Output = ()> + Send + 'a {
+        self.sleep_at(name, crate::time::within_range(at))
+    }
+
+    fn sleep_at<'a>(
+        &'a self,
+        name: &str,
+        at: Result<Timestamp, TooLate>,
     ) -> impl Future<Output = ()> + Send + 'a {
         let slot = self.reserve(name, StepKind::Sleep);
         async move {
@@ -41,11 +52,16 @@ impl Ctx {
         }
     }
 
-    async fn timer(&self, slot: Slot, at: Timestamp) -> Result<(), Halt> {
-        let due = match &slot.recorded {
+    async fn timer(&self, slot: Slot, at: Result<Timestamp, TooLate>) -> Result<(), Halt> {
+        let recorded = match &slot.recorded {
             Some(rec) if rec.status == StepStatus::Completed => return Ok(()),
-            Some(rec) => rec.wake_at.unwrap_or(at),
-            None => at,
+            Some(rec) => rec.wake_at,
+            None => None,
+        };
+        // The due time recorded the first time wins over this run's computation.
+        let due = match recorded.map_or(at, Ok) {
+            Ok(due) => due,
+            Err(too_late) => return Err(self.too_late(&slot, too_late)),
         };
         let now = self.now_wall();
         if due <= now {
@@ -66,6 +82,16 @@ impl Ctx {
         Err(self.suspend(Some(due), waiting_for))
     }
 
+    /// Fails the execution: a timer that cannot be stored has no sensible fallback.
+    fn too_late(&self, slot: &Slot, too_late: TooLate) -> Halt {
+        self.halt(Halt::Fatal(ExecutionError {
+            kind: ErrorKind::Handler,
+            message: format!("sleep {:?}: {too_late}", slot.id()),
+            step: Some(slot.name.clone()),
+            attempts: None,
+        }))
+    }
+
     /// Waits for the event `name` and returns its payload.
     ///
     /// An event offered before the code reaches this call is kept in the execution's
@@ -73,7 +99,8 @@ impl Ctx {
     /// each exactly once. While no event is there the execution is parked. If none
     /// arrives within `timeout` (counted from the first time the code reached this
     /// call) the result is an error for which [`TaskError::is_timeout`] holds: handle
-    /// it to take a fallback path, or return it to fail the execution.
+    /// it to take a fallback path, or return it to fail the execution. A timeout that
+    /// would end after the year 9999 is an error naming the wait (not a timeout).
     pub fn wait_for_event<'a, T>(
         &'a self,
         name: &str,
@@ -82,7 +109,7 @@ impl Ctx {
     where
         T: DeserializeOwned + Send + 'a,
     {
-        let deadline = self.now_wall() + chrono_delay(timeout);
+        let deadline = crate::time::after(self.now_wall(), timeout);
         let slot = self.reserve(name, StepKind::WaitForEvent);
         async move {
             let result = match slot {
@@ -99,17 +126,21 @@ impl Ctx {
     async fn await_event<T: DeserializeOwned>(
         &self,
         slot: Slot,
-        deadline: Timestamp,
+        deadline: Result<Timestamp, TooLate>,
     ) -> Result<TaskResult<T>, Halt> {
-        let deadline = match &slot.recorded {
+        let recorded = match &slot.recorded {
             Some(rec) if rec.status == StepStatus::Completed => {
                 return Ok(decode(&slot, rec.result.clone()))
             }
             Some(rec) if rec.status == StepStatus::Dead => {
                 return Ok(Err(event_timeout(&slot.name)))
             }
-            Some(rec) => rec.wake_at.unwrap_or(deadline),
-            None => deadline,
+            Some(rec) => rec.wake_at,
+            None => None,
+        };
+        let deadline = match recorded.map_or(deadline, Ok) {
+            Ok(deadline) => deadline,
+            Err(too_late) => return Ok(Err(timeout_too_long(&slot, too_late))),
         };
         let now = self.now_wall();
         let mut done = slot.write(StepStatus::Completed, now);
@@ -125,7 +156,7 @@ impl Ctx {
         match taken {
             Ok(EventTake::Taken(value)) => return Ok(decode(&slot, Some(value))),
             Ok(EventTake::LeaseLost) => return Err(self.halt(Halt::LeaseLost)),
-            Err(e) => return Err(self.halt(Halt::Store(e.to_string()))),
+            Err(e) => return Err(self.halt(Halt::store(&e))),
             Ok(EventTake::Empty) => {}
         }
         if deadline <= now {
@@ -154,5 +185,18 @@ fn event_timeout(name: &str) -> TaskError {
         ErrorKind::EventTimeout,
         format!("timed out waiting for event {name:?}"),
         Some(name.to_owned()),
+    )
+}
+
+/// A timeout too long to store: an error the handler sees (and may handle), naming the
+/// wait.
+fn timeout_too_long(slot: &Slot, too_late: TooLate) -> TaskError {
+    TaskError::engine(
+        ErrorKind::Handler,
+        format!(
+            "wait_for_event {:?}: the timeout is out of range: {too_late}",
+            slot.name
+        ),
+        Some(slot.name.clone()),
     )
 }

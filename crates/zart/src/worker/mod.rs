@@ -5,7 +5,7 @@ mod config;
 mod retention;
 mod run;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,10 +60,38 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        tasks: Arc<TaskRegistry>,
+        metrics: Metrics,
+        config: WorkerConfig,
+    ) -> Self {
+        let worker_id = config
+            .worker_id
+            .clone()
+            .unwrap_or_else(config::generated_worker_id);
+        Shared {
+            store,
+            clock,
+            tasks,
+            metrics,
+            config,
+            worker_id,
+            running: Mutex::new(HashMap::new()),
+            busy: AtomicUsize::new(0),
+            work: Notify::new(),
+            slot_freed: Notify::new(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Stops the run of `id`, whatever its fence: a cancel or a shutdown concerns the
+    /// execution, not one claim of it.
     fn stop(&self, id: &str, reason: StopReason) {
         if let Some(run) = self.running().get_mut(id) {
             run.reason.get_or_insert(reason);
@@ -71,9 +99,35 @@ impl Shared {
         }
     }
 
-    fn stop_reason(&self, id: &str) -> StopReason {
+    /// Stops the run of `id` only if it holds the claim `fence`. A lease renewal answers
+    /// for the fence it was sent with; meanwhile this worker may have parked and
+    /// re-claimed the execution, and that newer run holds a valid lease.
+    fn stop_claim(&self, id: &str, fence: i64, reason: StopReason) {
+        if let Some(run) = self.running().get_mut(id).filter(|r| r.fence == fence) {
+            run.reason.get_or_insert(reason);
+            run.stop.cancel();
+        }
+    }
+
+    /// `(execution id, fence)` of every lease held here.
+    fn leases(&self) -> Vec<(String, i64)> {
+        self.running()
+            .iter()
+            .map(|(id, r)| (id.clone(), r.fence))
+            .collect()
+    }
+
+    /// When a lease taken now ends (saturating: a lease too long for the calendar ends
+    /// at the latest instant Zart stores).
+    fn lease_expiry(&self, now: zart_core::Timestamp) -> zart_core::Timestamp {
+        crate::time::after(now, self.config.lease_duration)
+            .unwrap_or_else(|_| crate::time::latest())
+    }
+
+    fn stop_reason(&self, id: &str, fence: i64) -> StopReason {
         self.running()
             .get(id)
+            .filter(|r| r.fence == fence)
             .and_then(|r| r.reason)
             .unwrap_or(StopReason::LeaseLost)
     }
@@ -93,24 +147,8 @@ impl WorkerHandle {
         metrics: Metrics,
         config: WorkerConfig,
     ) -> Self {
-        let worker_id = config
-            .worker_id
-            .clone()
-            .unwrap_or_else(config::generated_worker_id);
         metrics.set_slots(config.concurrency);
-        let shared = Arc::new(Shared {
-            store,
-            clock,
-            tasks,
-            metrics,
-            config,
-            worker_id,
-            running: Mutex::new(HashMap::new()),
-            busy: AtomicUsize::new(0),
-            work: Notify::new(),
-            slot_freed: Notify::new(),
-            shutdown: CancellationToken::new(),
-        });
+        let shared = Arc::new(Shared::new(store, clock, tasks, metrics, config));
         let mut tasks = vec![
             tokio::spawn(claim_loop(Arc::clone(&shared))),
             tokio::spawn(signal_loop(Arc::clone(&shared))),
@@ -139,35 +177,41 @@ impl WorkerHandle {
     /// Stops claiming, lets in-flight executions run for up to `grace`, then stops the
     /// rest at their next await point and gives their leases back at once, so another
     /// worker resumes them without waiting for the leases to expire.
-    pub async fn shutdown(self, grace: Duration) {
-        let shared = &self.shared;
+    pub async fn shutdown(mut self, grace: Duration) {
+        let shared = Arc::clone(&self.shared);
         shared.shutdown.cancel();
-        let drained = tokio::time::timeout(grace, async {
-            loop {
-                let freed = shared.slot_freed.notified();
-                if shared.running().is_empty() {
-                    return;
-                }
-                freed.await;
-            }
-        })
-        .await;
-        if drained.is_err() {
+        let _ = tokio::time::timeout(grace, drained(&shared)).await;
+        // A claim already sent when shutdown began still lands: wait for the claim
+        // loop to see the shutdown, so everything it claimed is released below.
+        let claims = self.tasks.remove(0);
+        if let Err(e) = claims.await {
+            tracing::warn!(error = %e, "the claim loop ended abnormally");
+        }
+        loop {
+            let freed = shared.slot_freed.notified();
             let ids: Vec<String> = shared.running().keys().cloned().collect();
+            if ids.is_empty() {
+                break;
+            }
             for id in ids {
                 shared.stop(&id, StopReason::Release);
             }
-            loop {
-                let freed = shared.slot_freed.notified();
-                if shared.running().is_empty() {
-                    break;
-                }
-                freed.await;
-            }
+            freed.await;
         }
         for task in self.tasks {
             task.abort();
         }
+    }
+}
+
+/// Resolves once no execution runs here.
+async fn drained(shared: &Shared) {
+    loop {
+        let freed = shared.slot_freed.notified();
+        if shared.running().is_empty() {
+            return;
+        }
+        freed.await;
     }
 }
 
@@ -216,14 +260,12 @@ async fn claim_loop(shared: Arc<Shared>) {
 
 async fn claim(shared: &Arc<Shared>, free: usize) -> Result<usize, zart_core::StoreError> {
     let now = shared.clock.now();
-    let lease =
-        chrono::Duration::from_std(shared.config.lease_duration).unwrap_or(chrono::Duration::MAX);
     let claimed = shared
         .store
         .execution_claim(ExecutionClaim {
             worker_id: shared.worker_id.clone(),
             now,
-            lease_expires_at: now + lease,
+            lease_expires_at: shared.lease_expiry(now),
             limit: free as u32,
         })
         .await?;
@@ -238,12 +280,20 @@ fn spawn_run(shared: &Arc<Shared>, claimed: ClaimedExecution) {
     let stop = CancellationToken::new();
     let id = claimed.id.clone();
     let fence = claimed.fence;
+    // A claim answered after shutdown began is handed back before anything runs.
+    let reason = shared
+        .shutdown
+        .is_cancelled()
+        .then_some(StopReason::Release);
+    if reason.is_some() {
+        stop.cancel();
+    }
     shared.running().insert(
         id.clone(),
         Running {
             fence,
             stop: stop.clone(),
-            reason: None,
+            reason,
         },
     );
     let slot = Slot::take(shared);
@@ -305,34 +355,36 @@ async fn heartbeat_loop(shared: Arc<Shared>) {
     let every = shared.config.lease_duration / 3;
     loop {
         tokio::time::sleep(every).await;
-        let leases: Vec<(String, i64)> = shared
-            .running()
-            .iter()
-            .map(|(id, r)| (id.clone(), r.fence))
-            .collect();
-        if leases.is_empty() {
-            continue;
-        }
-        let now = shared.clock.now();
-        let lease = chrono::Duration::from_std(shared.config.lease_duration)
-            .unwrap_or(chrono::Duration::MAX);
-        let renew = LeaseRenew {
-            worker_id: shared.worker_id.clone(),
-            now,
-            expires_at: now + lease,
-            leases: leases.clone(),
-        };
-        match shared.store.lease_renew(renew).await {
-            Ok(renewed) => {
-                let renewed: std::collections::HashSet<String> = renewed.into_iter().collect();
-                for (id, _) in leases {
-                    if !renewed.contains(&id) {
-                        tracing::warn!(execution = %id, "lease lost; stopping the execution");
-                        shared.stop(&id, StopReason::LeaseLost);
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "renewing leases failed"),
+        let leases = shared.leases();
+        if !leases.is_empty() {
+            renew_leases(&shared, leases).await;
         }
     }
 }
+
+/// Renews `leases` in one store call and stops each run whose lease was not renewed,
+/// by the fence it was renewed with.
+async fn renew_leases(shared: &Shared, leases: Vec<(String, i64)>) {
+    let now = shared.clock.now();
+    let renew = LeaseRenew {
+        worker_id: shared.worker_id.clone(),
+        now,
+        expires_at: shared.lease_expiry(now),
+        leases: leases.clone(),
+    };
+    match shared.store.lease_renew(renew).await {
+        Ok(renewed) => {
+            let renewed: HashSet<String> = renewed.into_iter().collect();
+            for (id, fence) in leases {
+                if !renewed.contains(&id) {
+                    tracing::warn!(execution = %id, fence, "lease lost; stopping the execution");
+                    shared.stop_claim(&id, fence, StopReason::LeaseLost);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "renewing leases failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -14,10 +14,14 @@ fn period(keep: Duration) -> Duration {
 }
 
 pub(super) async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keep: Duration) {
-    let keep_for = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
     loop {
+        // A retention longer than the calendar keeps everything: nothing to purge yet.
+        let Some(finished_before) = cutoff(clock.now(), keep) else {
+            tokio::time::sleep(period(keep)).await;
+            continue;
+        };
         let params = ExecutionPurge {
-            finished_before: clock.now() - keep_for,
+            finished_before,
             limit: BATCH,
         };
         match store.execution_purge(params).await {
@@ -33,6 +37,13 @@ pub(super) async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>, kee
     }
 }
 
+/// `now - keep`, or `None` when that is before the earliest instant chrono knows.
+fn cutoff(now: zart_core::Timestamp, keep: Duration) -> Option<zart_core::Timestamp> {
+    chrono::Duration::from_std(keep)
+        .ok()
+        .and_then(|keep| now.checked_sub_signed(keep))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +53,14 @@ mod tests {
         assert_eq!(period(Duration::from_secs(3600)), Duration::from_secs(60));
         assert_eq!(period(Duration::from_secs(100)), Duration::from_secs(10));
         assert_eq!(period(Duration::from_millis(10)), Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_retention_longer_than_the_calendar_purges_nothing_instead_of_panicking() {
+        let now = chrono::Utc::now();
+        assert_eq!(cutoff(now, Duration::MAX), None);
+        assert_eq!(cutoff(now, Duration::from_secs(10u64.pow(13))), None);
+        let day = cutoff(now, Duration::from_secs(86_400)).unwrap();
+        assert_eq!(now - day, chrono::Duration::days(1));
     }
 }

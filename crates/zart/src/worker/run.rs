@@ -3,6 +3,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
@@ -20,11 +21,17 @@ use crate::retry_store::retry_store;
 enum Ending {
     Finish(ExecutionOutcome),
     Suspend(Suspension),
-    /// Nothing to write: the lease is gone, or the store failed and the lease will
-    /// expire so another attempt resumes it.
+    /// Nothing to write: the lease is gone, or the store failed in a way that would
+    /// recur at once, and the lease will expire so a later attempt resumes it.
     Abandon,
+    /// Hand the lease back so the execution resumes at once (here or on another
+    /// worker): shutdown past its grace, or a transient store failure.
     Release,
 }
+
+/// How long a lease hand-back is retried through a transient store failure: short,
+/// since the lease expires anyway if the store stays unreachable.
+const RELEASE_PATIENCE: Duration = Duration::from_secs(2);
 
 pub(super) async fn run_execution(
     shared: Arc<Shared>,
@@ -79,8 +86,10 @@ pub(super) async fn run_execution(
             shared.work.notify_one();
         }
         Ending::Release => {
-            let written = store.execution_release(guard(&shared)).await;
+            let patience = RELEASE_PATIENCE.min(patience);
+            let written = retry_store(patience, || store.execution_release(guard(&shared))).await;
             report(&claimed.id, "release", written);
+            shared.work.notify_one();
         }
         Ending::Abandon => {}
     }
@@ -128,12 +137,16 @@ async fn drive(shared: &Shared, claimed: &ClaimedExecution, stop: &CancellationT
         let err = unknown_task(&claimed.task_name);
         return failure(ErrorKind::UnknownTask, err.message().to_owned());
     };
+    if stop.is_cancelled() {
+        // Claimed as shutdown began: hand it back before any step runs.
+        return stopped(shared, claimed);
+    }
     let first_claim = claimed.fence == 1 && claimed.run_index == 1;
     let journal = match load_journal(shared, claimed, first_claim).await {
         Ok(journal) => journal,
         Err(e) => {
             tracing::warn!(execution = %claimed.id, error = %e, "could not load journal");
-            return Ending::Abandon;
+            return store_failed(&Halt::store(&e));
         }
     };
     let ctx = Ctx::new(CtxParts {
@@ -171,16 +184,19 @@ async fn drive(shared: &Shared, claimed: &ClaimedExecution, stop: &CancellationT
         tokio::select! {
             outcome = &mut handler => return handler_ended(&ctx, outcome),
             _ = changed => {}
-            _ = stop.cancelled() => {
-                return match shared.stop_reason(&claimed.id) {
-                    StopReason::Release => Ending::Release,
-                    StopReason::LeaseLost | StopReason::Cancelled => Ending::Abandon,
-                };
-            }
+            _ = stop.cancelled() => return stopped(shared, claimed),
             _ = &mut deadline_timer => {
                 return deadline_exceeded(claimed.deadline_at.unwrap_or(now));
             }
         }
+    }
+}
+
+/// The ending of a run stopped from outside its handler.
+fn stopped(shared: &Shared, claimed: &ClaimedExecution) -> Ending {
+    match shared.stop_reason(&claimed.id, claimed.fence) {
+        StopReason::Release => Ending::Release,
+        StopReason::LeaseLost | StopReason::Cancelled => Ending::Abandon,
     }
 }
 
@@ -204,13 +220,22 @@ fn halted(ctx: &Ctx) -> Option<Ending> {
     let state = ctx.lock();
     match &state.halt {
         Some(Halt::LeaseLost) => Some(Ending::Abandon),
-        Some(Halt::Store(msg)) => {
-            tracing::warn!(execution = ctx.execution_id(), error = %msg, "store failed during run");
-            Some(Ending::Abandon)
+        Some(halt @ Halt::Store { message, .. }) => {
+            tracing::warn!(execution = ctx.execution_id(), error = %message, "store failed during run");
+            Some(store_failed(halt))
         }
         Some(Halt::Fatal(err)) => Some(Ending::Finish(ExecutionOutcome::Failed(err.clone()))),
         Some(Halt::Suspend(s)) if state.in_flight == 0 => Some(Ending::Suspend(s.clone())),
         _ => None,
+    }
+}
+
+/// After a transient store failure the lease is handed back; after any other, it is
+/// left to expire, so a failure that recurs at once does not replay in a tight loop.
+fn store_failed(halt: &Halt) -> Ending {
+    match halt {
+        Halt::Store { release: true, .. } => Ending::Release,
+        _ => Ending::Abandon,
     }
 }
 
@@ -220,7 +245,8 @@ type HandlerOutcome =
 fn handler_ended(ctx: &Ctx, outcome: HandlerOutcome) -> Ending {
     match &ctx.lock().halt {
         Some(Halt::Fatal(err)) => return Ending::Finish(ExecutionOutcome::Failed(err.clone())),
-        Some(Halt::LeaseLost) | Some(Halt::Store(_)) => return Ending::Abandon,
+        Some(Halt::LeaseLost) => return Ending::Abandon,
+        Some(halt @ Halt::Store { .. }) => return store_failed(halt),
         _ => {}
     }
     match outcome {

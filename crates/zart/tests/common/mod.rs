@@ -132,3 +132,44 @@ pub async fn insert_unchecked(
         .await
         .expect("insert");
 }
+
+pub mod faulty;
+
+/// A fresh schema on the PostgreSQL test database.
+pub struct PgDb {
+    pub url: String,
+    pub schema: String,
+    pub store: Arc<dyn Store>,
+}
+
+/// A fresh schema named after `test` on `ZART_TEST_POSTGRES_URL`, or `None` (with a
+/// notice) when it is unset.
+pub async fn pg(test: &str) -> Option<PgDb> {
+    let url = zart_store_tests::postgres_url()?;
+    // PostgreSQL truncates identifiers past 63 bytes.
+    let schema = format!("zt_{}_{}", &test[..test.len().min(30)], std::process::id());
+    let options = zart_postgres::PgOptions::default().schema(&schema);
+    let store = zart_postgres::PgStore::connect_with(&url, options)
+        .await
+        .expect("connect to PostgreSQL");
+    Some(PgDb {
+        url,
+        schema,
+        store: Arc::new(store),
+    })
+}
+
+impl PgDb {
+    /// Drops the schema.
+    pub async fn drop_schema(self) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.url)
+            .await
+            .expect("connect to PostgreSQL");
+        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
+        sqlx::raw_sql(&sql)
+            .execute(&mut conn)
+            .await
+            .expect("drop schema");
+    }
+}
