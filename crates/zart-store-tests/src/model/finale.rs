@@ -11,6 +11,7 @@ use super::observe;
 use super::ops::{EVENT_NAMES, EXECUTIONS};
 use super::run::call_and_check;
 use super::state::Model;
+use super::tally::Tally;
 use crate::support::DynStore;
 
 /// Virtual time skipped before the finale: past every lease and timer of a case.
@@ -19,7 +20,7 @@ const SKIP_MS: i64 = 1_000_000;
 type Checked = Result<(), String>;
 
 /// Wakes, claims, drains and finishes every live execution; then checks the books.
-pub async fn finish_all(store: &DynStore, model: &mut Model) -> Checked {
+pub async fn finish_all(store: &DynStore, model: &mut Model, tally: &Tally) -> Checked {
     model.now += SKIP_MS;
     let alive: BTreeSet<usize> = (0..EXECUTIONS)
         .filter(|&i| {
@@ -28,8 +29,8 @@ pub async fn finish_all(store: &DynStore, model: &mut Model) -> Checked {
                 .is_some_and(|e| !e.status.is_terminal())
         })
         .collect();
-    wake(store, model, &alive).await?;
-    let claimed = claim_all(store, model).await?;
+    wake(store, model, &alive, tally).await?;
+    let claimed = claim_all(store, model, tally).await?;
     if claimed != alive {
         return Err(format!(
             "finale: claimed {claimed:?}, but {alive:?} are alive"
@@ -42,8 +43,8 @@ pub async fn finish_all(store: &DynStore, model: &mut Model) -> Checked {
             worker: 0,
             fence,
         };
-        drain(store, model, lease).await?;
-        call_and_check(store, model, &Call::Finish { lease }).await?;
+        drain(store, model, lease, tally).await?;
+        call_and_check(store, model, &Call::Finish { lease }, tally).await?;
     }
     observe::check(store, model).await?;
     check_books(model)
@@ -51,7 +52,12 @@ pub async fn finish_all(store: &DynStore, model: &mut Model) -> Checked {
 
 /// An event of every name for every live execution, so those parked on an event
 /// without a deadline become due.
-async fn wake(store: &DynStore, model: &mut Model, alive: &BTreeSet<usize>) -> Checked {
+async fn wake(
+    store: &DynStore,
+    model: &mut Model,
+    alive: &BTreeSet<usize>,
+    tally: &Tally,
+) -> Checked {
     for &exec in alive {
         for name in 0..EVENT_NAMES.len() {
             model.next_payload += 1;
@@ -60,18 +66,22 @@ async fn wake(store: &DynStore, model: &mut Model, alive: &BTreeSet<usize>) -> C
                 name,
                 payload: model.next_payload,
             };
-            call_and_check(store, model, &call).await?;
+            call_and_check(store, model, &call, tally).await?;
         }
     }
     Ok(())
 }
 
-async fn claim_all(store: &DynStore, model: &mut Model) -> Result<BTreeSet<usize>, String> {
+async fn claim_all(
+    store: &DynStore,
+    model: &mut Model,
+    tally: &Tally,
+) -> Result<BTreeSet<usize>, String> {
     let call = Call::Claim {
         worker: 0,
         limit: EXECUTIONS as u32 + 1,
     };
-    let Outcome::Claimed(got) = call_and_check(store, model, &call).await? else {
+    let Outcome::Claimed(got) = call_and_check(store, model, &call, tally).await? else {
         return Err("finale: claim answered something else".into());
     };
     Ok(got
@@ -81,7 +91,7 @@ async fn claim_all(store: &DynStore, model: &mut Model) -> Result<BTreeSet<usize
 }
 
 /// Consumes every pending event of every name, until the store says `Empty`.
-async fn drain(store: &DynStore, model: &mut Model, lease: Lease) -> Checked {
+async fn drain(store: &DynStore, model: &mut Model, lease: Lease, tally: &Tally) -> Checked {
     for name in 0..EVENT_NAMES.len() {
         let pending = model.execs[lease.exec]
             .as_ref()
@@ -93,7 +103,8 @@ async fn drain(store: &DynStore, model: &mut Model, lease: Lease) -> Checked {
                 name,
                 occurrence: model.next_occurrence,
             };
-            if call_and_check(store, model, &call).await? == Outcome::Took(EventTake::Empty) {
+            if call_and_check(store, model, &call, tally).await? == Outcome::Took(EventTake::Empty)
+            {
                 break;
             }
         }

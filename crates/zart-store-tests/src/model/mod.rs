@@ -26,7 +26,7 @@
 //!   minimal sequence, printed with the seed. Racing calls run really concurrently, so
 //!   a seed reproduces the sequence, not the interleaving of a race: a race failure
 //!   may need a few runs of the same seed (or a higher `ZART_MODEL_CASES`).
-//! - `ZART_MODEL_MAX_OPS`: the longest sequence, 24 by default.
+//! - `ZART_MODEL_MAX_OPS`: the longest sequence, 32 by default.
 //!
 //! Proptest's failure-persistence files are off: the printed seed is the record.
 
@@ -39,6 +39,7 @@ pub mod ops;
 mod perform;
 mod run;
 mod state;
+mod tally;
 
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
@@ -72,19 +73,24 @@ where
         "model test on {backend}: {} cases, seed {seed} (rerun with ZART_MODEL_SEED={seed})",
         config.cases
     );
-    let max_ops = env_number("ZART_MODEL_MAX_OPS").unwrap_or(24) as usize;
+    let max_ops = env_number("ZART_MODEL_MAX_OPS").unwrap_or(32) as usize;
     let mut runner = TestRunner::new_with_rng(config, rng(seed));
+    let tally = tally::Tally::default();
     let result = runner.run(&ops::case(max_ops), |ops| {
         runtime.block_on(async {
             let made: TestStore = factory()
                 .await
                 .ok_or_else(|| TestCaseError::fail("the store factory failed"))?
                 .into();
-            run_case(&made.store(), &ops)
+            run_case(&made.store(), &ops, &tally)
                 .await
                 .map_err(TestCaseError::fail)
         })
     });
+    eprintln!(
+        "model test on {backend}: calls made, by answer:\n{}",
+        tally.summary()
+    );
     match result {
         Ok(()) => {}
         Err(TestError::Fail(why, ops)) => panic!(
@@ -99,18 +105,24 @@ where
 }
 
 /// One case: every operation checked, the state compared after each, then the finale.
-async fn run_case(store: &DynStore, ops: &[ops::Op]) -> Result<(), String> {
+async fn run_case(store: &DynStore, ops: &[ops::Op], tally: &tally::Tally) -> Result<(), String> {
     let mut model = state::Model::default();
+    // Two executions exist from the start (the third only if a case inserts it), so
+    // that most operations find something to work on.
+    for exec in 0..2 {
+        let call = calls::Call::Insert { exec, run_at: 0 };
+        run::call_and_check(store, &mut model, &call, tally).await?;
+    }
     for (i, op) in ops.iter().enumerate() {
         let at = model.now;
-        run::step(store, &mut model, op)
+        run::step(store, &mut model, op, tally)
             .await
             .map_err(|e| format!("op {i} ({op:?}) at t={at}: {e}"))?;
         observe::check(store, &model)
             .await
             .map_err(|e| format!("after op {i} ({op:?}) at t={at}: {e}"))?;
     }
-    finale::finish_all(store, &mut model)
+    finale::finish_all(store, &mut model, tally)
         .await
         .map_err(|e| format!("finale at t={}: {e}", model.now))
 }

@@ -7,14 +7,19 @@ use super::calls::{Call, Lease, Outcome};
 use super::ops::{Holder, Op, Race, Wait};
 use super::perform::perform;
 use super::state::Model;
+use super::tally::Tally;
 use crate::support::DynStore;
 
 impl Model {
-    /// The lease `holder` names: its worker's `slot`-th most recent one.
+    /// The lease `holder` names: its worker's `slot`-th most recent one. A worker
+    /// that was never given one passes the operation to the next worker that was,
+    /// so that few operations are skipped.
     pub fn lease_of(&self, holder: Holder) -> Option<Lease> {
-        let held = &self.held[holder.worker];
-        let len = held.len();
-        (len > 0).then(|| held[len - 1 - holder.slot % len])
+        let workers = self.held.len();
+        let held = (0..workers)
+            .map(|i| &self.held[(holder.worker + i) % workers])
+            .find(|held| !held.is_empty())?;
+        Some(held[held.len() - 1 - holder.slot % held.len()])
     }
 
     fn payload(&mut self) -> i64 {
@@ -70,6 +75,24 @@ impl Model {
             },
             Op::Advance { .. } | Op::Race(_) => return None,
         })
+    }
+
+    /// Calls made (one by one) before a race: two consumes racing get two events of
+    /// their name to fight over.
+    fn race_setup(&mut self, race: &Race) -> Vec<Call> {
+        match *race {
+            Race::Consumes { by, name } => match self.lease_of(by) {
+                Some(lease) => (0..2)
+                    .map(|_| Call::Offer {
+                        exec: lease.exec,
+                        name,
+                        payload: self.payload(),
+                    })
+                    .collect(),
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
     }
 
     /// The calls of a race, if the worker it names holds any lease.
@@ -195,22 +218,32 @@ async fn perform_all(store: &DynStore, now: i64, calls: &[Call]) -> Result<Vec<O
 }
 
 /// Runs one operation against the store and the model.
-pub async fn step(store: &DynStore, model: &mut Model, op: &Op) -> Result<(), String> {
-    let now = model.now;
+pub async fn step(
+    store: &DynStore,
+    model: &mut Model,
+    op: &Op,
+    tally: &Tally,
+) -> Result<(), String> {
     match op {
         Op::Advance { ms } => model.now += ms,
         Op::Race(race) => {
+            for call in model.race_setup(race) {
+                call_and_check(store, model, &call, tally).await?;
+            }
             let Some(calls) = model.race_calls(race) else {
                 return Ok(());
             };
-            let outcomes = perform_all(store, now, &calls).await?;
+            let outcomes = perform_all(store, model.now, &calls).await?;
+            for (call, outcome) in calls.iter().zip(&outcomes) {
+                tally.record(call, outcome, true);
+            }
             model.apply_some_order(&calls, &outcomes)?;
         }
         op => {
             let Some(call) = model.call_of(op) else {
                 return Ok(());
             };
-            call_and_check(store, model, &call).await?;
+            call_and_check(store, model, &call, tally).await?;
         }
     }
     Ok(())
@@ -221,10 +254,12 @@ pub async fn call_and_check(
     store: &DynStore,
     model: &mut Model,
     call: &Call,
+    tally: &Tally,
 ) -> Result<Outcome, String> {
     let outcome = perform(store, model.now, call)
         .await
         .map_err(|e| format!("{call:?}: store error: {e}"))?;
+    tally.record(call, &outcome, false);
     model.apply(call, &outcome, false)?;
     Ok(outcome)
 }
