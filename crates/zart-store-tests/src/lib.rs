@@ -4,7 +4,8 @@
 //! empty store (`Arc<dyn Store>`) and panicking on failure. The functions are grouped
 //! by area: [`executions`], [`claims`], [`leases`], [`parking`], [`steps`], [`events`],
 //! [`children`], [`listing`], [`retention`], [`signals`], [`concurrency`],
-//! [`cancellation`].
+//! [`cancellation`]. The randomized [`model`] test drives the same contract with random
+//! interleavings.
 //!
 //! A backend instantiates all of them as named tests with [`conformance_suite!`]:
 //!
@@ -35,6 +36,7 @@ pub mod executions;
 pub mod leases;
 pub mod listing;
 mod macros;
+pub mod model;
 pub mod parking;
 pub mod retention;
 pub mod signals;
