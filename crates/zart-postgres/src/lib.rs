@@ -51,6 +51,7 @@
 
 mod batch;
 mod cancel;
+mod children;
 mod claims;
 mod db;
 mod detail;
