@@ -236,5 +236,8 @@ impl From<core::Stats> for Stats {
 mod admin;
 pub use admin::{Attempt, ExecutionDetail, Run, Step};
 
+mod events;
+pub use events::EventAccepted;
+
 #[cfg(test)]
 mod tests;

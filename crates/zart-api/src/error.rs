@@ -76,6 +76,7 @@ impl From<ClientError> for ApiError {
             ClientError::UnknownTask(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, m),
             ClientError::InvalidInput(m) => Self::new(StatusCode::BAD_REQUEST, m),
             ClientError::Timeout(m) => Self::new(StatusCode::GATEWAY_TIMEOUT, m),
+            ClientError::InboxFull(m) => Self::new(StatusCode::TOO_MANY_REQUESTS, m),
             ClientError::Unavailable(detail) => {
                 tracing::warn!(%detail, "store unavailable");
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE)
@@ -183,6 +184,10 @@ mod tests {
             (
                 ClientError::Timeout("t".into()),
                 StatusCode::GATEWAY_TIMEOUT,
+            ),
+            (
+                ClientError::InboxFull("f".into()),
+                StatusCode::TOO_MANY_REQUESTS,
             ),
         ];
         for (err, status) in cases {

@@ -181,7 +181,7 @@ impl Store for TimedStore {
         self.timed("event_consume", self.inner.event_consume(params))
             .await
     }
-    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<bool> {
+    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<SpawnOutcome> {
         self.timed("child_spawn", self.inner.child_spawn(params))
             .await
     }

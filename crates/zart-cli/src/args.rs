@@ -115,6 +115,10 @@ pub enum Command {
         /// The event payload, as JSON.
         #[arg(long, value_parser = parse_json)]
         payload: Option<Value>,
+        /// The event's id (idempotency key): sending it again with the same id stores
+        /// it once, so a retry after a timeout is safe.
+        #[arg(long = "id", value_name = "KEY")]
+        key: Option<String>,
     },
     /// Count executions by status.
     Stats,
@@ -148,6 +152,10 @@ pub struct ServeArgs {
     /// they finished; unset keeps everything.
     #[arg(long, env = "ZART_RETENTION_HOURS", value_parser = clap::value_parser!(u64).range(1..))]
     pub retention_hours: Option<u64>,
+    /// The most unconsumed events one execution may hold; an event offered past it
+    /// is refused with 429 and not stored.
+    #[arg(long, env = "ZART_MAX_PENDING_EVENTS", default_value_t = zart::DEFAULT_MAX_PENDING_EVENTS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_pending_events: u32,
     /// Do not register the demo tasks.
     #[arg(long)]
     pub no_demo: bool,

@@ -33,6 +33,7 @@ pub async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
     let zart = Zart::builder(store)
         .tasks(tasks)
         .metrics(metrics.clone())
+        .max_pending_events(Some(args.max_pending_events))
         .build();
     let listener = TcpListener::bind(args.bind)
         .await

@@ -184,6 +184,16 @@ async fn event_delivers_a_decision_and_cancel_stops_an_execution() {
         .await,
     );
     assert_eq!(sent_json["accepted"], true, "{sent_json}");
+    assert_eq!(sent_json["duplicate"], false, "{sent_json}");
+
+    ok(&zart(&server, &["start", "approval", "--id", "cli-approve-3"]).await);
+    let keyed = ["event", "cli-approve-3", "decision", "--payload", payload];
+    let keyed = [&keyed[..], &["--id", "decision-1", "--json"]].concat();
+    let first = ok_json(&zart(&server, &keyed).await);
+    assert_eq!(first["duplicate"], false, "{first}");
+    let retry = ok_json(&zart(&server, &keyed).await);
+    assert_eq!(retry["duplicate"], true, "{retry}");
+    assert_eq!(retry["sequence"], first["sequence"], "{retry}");
 
     let countdown = r#"{"steps":500,"stepMs":50}"#;
     ok(&zart(

@@ -28,6 +28,10 @@ pub const SCHEMA_MIGRATIONS: &[SchemaMigration] = &[
         version: 3,
         name: "lean_write_path",
     },
+    SchemaMigration {
+        version: 4,
+        name: "child_policy_and_event_keys",
+    },
 ];
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    Clock, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, RunRecord, Stats,
-    StepKind, StepRecord, StepStatus, StoreError, Timestamp, WaitingFor,
+    Clock, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, ParentClosePolicy,
+    RunRecord, Stats, StepKind, StepRecord, StepStatus, StoreError, Timestamp, WaitingFor,
 };
 
 /// Result alias for store calls.
@@ -234,7 +234,8 @@ pub struct ExecutionFinish {
 /// What [`Store::execution_cancel`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelOutcome {
-    /// Cancelled: the execution first, then every unfinished descendant.
+    /// Cancelled: the execution first, then every unfinished descendant (not those
+    /// under an abandoned child).
     Cancelled(Vec<String>),
     /// No such execution.
     NotFound,
@@ -331,17 +332,57 @@ pub struct EventOffer {
     pub payload: Value,
     /// Current time.
     pub now: Timestamp,
+    /// The caller's id for this event: an offer with a key already stored for the
+    /// execution stores nothing and answers the first one's sequence (a retried
+    /// offer is not delivered twice). `None` stores every offer.
+    pub idempotency_key: Option<String>,
+    /// The most unconsumed events the execution may hold: an offer that would exceed
+    /// it stores nothing and answers [`OfferOutcome::InboxFull`]. `None` is no limit.
+    pub max_pending: Option<u32>,
 }
 
-/// What [`Store::event_offer`] did.
+impl EventOffer {
+    /// An offer of `payload` as event `name` to `execution_id` at `now`, without an
+    /// idempotency key or inbox limit.
+    pub fn new(
+        execution_id: impl Into<String>,
+        name: impl Into<String>,
+        payload: Value,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            execution_id: execution_id.into(),
+            name: name.into(),
+            payload,
+            now,
+            idempotency_key: None,
+            max_pending: None,
+        }
+    }
+}
+
+/// What [`Store::event_offer`] did. Checked in this order: the execution exists, the
+/// key was stored before, the execution is unfinished, its inbox has room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OfferOutcome {
-    /// Stored in the execution's inbox.
-    Accepted,
+    /// In the execution's inbox.
+    Accepted {
+        /// The event's sequence number (FIFO order within the execution).
+        sequence: i64,
+        /// `true` when an event with the offer's idempotency key was already stored:
+        /// nothing was written and `sequence` is that event's.
+        duplicate: bool,
+    },
     /// No such execution.
     NotFound,
     /// The execution already finished with this status; nothing was stored.
     Terminal(ExecutionStatus),
+    /// The execution already holds `max_pending` unconsumed events; nothing was
+    /// stored.
+    InboxFull {
+        /// The limit that was reached.
+        max_pending: u32,
+    },
 }
 
 /// Parameters of [`Store::event_consume`].
@@ -378,8 +419,29 @@ pub struct ChildSpawn {
     pub run_index: i32,
     /// The parent's `spawn` journal entry (completed, result = the child id).
     pub step: StepWrite,
-    /// The child. If an execution with its id exists already it is left as it is.
+    /// The child (its `parent_id` is the parent). If an execution with its id exists
+    /// already it is left as it is.
     pub child: NewExecution,
+    /// What happens to the child if it is unfinished when the parent ends.
+    pub parent_close: ParentClosePolicy,
+}
+
+/// What [`Store::child_spawn`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpawnOutcome {
+    /// The child exists (created now, or by an earlier spawn of the same parent and
+    /// task) and the parent's `spawn` entry is recorded.
+    Spawned,
+    /// The parent's guard no longer holds; nothing changed.
+    LeaseLost,
+    /// An execution with the child's id exists with another parent or task: it is
+    /// not this spawn's child, and nothing changed.
+    Foreign {
+        /// Its parent, if any.
+        parent_id: Option<String>,
+        /// Its task.
+        task_name: String,
+    },
 }
 
 /// Parameters of [`Store::execution_detail`].
@@ -485,11 +547,15 @@ pub trait Store: Send + Sync + 'static {
     /// Gives up a lease and parks the execution until `wake_at` (or a wake-up).
     async fn execution_suspend(&self, params: ExecutionSuspend) -> StoreResult<bool>;
 
-    /// Marks the execution and its run terminal, and wakes a parent waiting on it.
+    /// Marks the execution and its run terminal, wakes a parent waiting on it, and
+    /// cancels its unfinished descendants reached through children whose
+    /// [`ParentClosePolicy`] is `Cancel` (signalling `Finished` for each), in one
+    /// transaction.
     async fn execution_finish(&self, params: ExecutionFinish) -> StoreResult<bool>;
 
     /// Cancels an unfinished execution and its unfinished descendants, invalidating
-    /// any lease on them.
+    /// any lease on them. A child whose [`ParentClosePolicy`] is `Abandon` is not
+    /// cancelled, nor is anything below it.
     async fn execution_cancel(&self, id: &str, now: Timestamp) -> StoreResult<CancelOutcome>;
 
     /// The journal of one run, ordered by position, without attempts.
@@ -514,8 +580,9 @@ pub trait Store: Send + Sync + 'static {
     async fn event_consume(&self, params: EventConsume) -> StoreResult<EventTake>;
 
     /// Creates a child execution and records the parent's `spawn` entry, in one guarded
-    /// transaction. Idempotent.
-    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<bool>;
+    /// transaction. Idempotent for the same parent and task; an existing execution
+    /// with the child's id and another parent or task is [`SpawnOutcome::Foreign`].
+    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<SpawnOutcome>;
 
     /// An execution with its runs and one run's steps and attempts.
     async fn execution_detail(&self, query: DetailQuery) -> StoreResult<Option<ExecutionDetail>>;

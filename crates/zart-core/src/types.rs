@@ -104,6 +104,24 @@ string_enum!(
 );
 
 string_enum!(
+    /// What happens to an unfinished child when its parent completes, fails or is
+    /// cancelled.
+    ParentClosePolicy {
+        /// The child is cancelled with its parent (and so are its own children whose
+        /// policy is `cancel`). The default.
+        Cancel => "cancel",
+        /// The child and its subtree keep running on their own.
+        Abandon => "abandon",
+    }
+);
+
+impl Default for ParentClosePolicy {
+    fn default() -> Self {
+        Self::Cancel
+    }
+}
+
+string_enum!(
     /// What a journal entry records.
     StepKind {
         /// A side effect run by `ctx.step`.

@@ -14,8 +14,10 @@ const READ_ROOT: &str = "SELECT status FROM {s}.executions WHERE id = $1";
 
 const LOCK_ROOT: &str = "SELECT status, parent_id FROM {s}.executions WHERE id = $1 FOR UPDATE";
 
-/// Unfinished descendants, locked deepest first: the order in which a finishing
-/// child locks itself and then its parent, so the two do not deadlock.
+/// Unfinished descendants reached through children whose parent-close policy is
+/// `cancel` (an abandoned child and its subtree end on their own), locked deepest
+/// first: the order in which a finishing child locks itself and then its parent, so
+/// the two do not deadlock.
 ///
 /// Run until the set stops growing: a descendant spawning a child commits either
 /// before the statement's snapshot (found) or while holding its own row, which this
@@ -23,10 +25,10 @@ const LOCK_ROOT: &str = "SELECT status, parent_id FROM {s}.executions WHERE id =
 /// none can spawn. The depth cap guards against a cycle of parent ids.
 const LOCK_DESCENDANTS: &str = "
     WITH RECURSIVE tree(id, depth) AS (
-        SELECT id, 1 FROM {s}.executions WHERE parent_id = $1
+        SELECT id, 1 FROM {s}.executions WHERE parent_id = $1 AND parent_close = 'cancel'
         UNION ALL
         SELECT e.id, t.depth + 1 FROM {s}.executions e JOIN tree t ON e.parent_id = t.id
-        WHERE t.depth < 1000
+        WHERE t.depth < 1000 AND e.parent_close = 'cancel'
     )
     SELECT e.id FROM {s}.executions e JOIN tree t ON t.id = e.id
     WHERE e.status IN ('scheduled', 'running')
@@ -100,24 +102,7 @@ pub(crate) async fn cancel(
     let descendants = lock_descendants(db, &mut tx, id).await?;
     let mut ids = vec![id.to_owned()];
     ids.extend(descendants.into_iter().filter(|d| d != id));
-    let payloads: Vec<String> = ids
-        .iter()
-        .map(|id| finished_payload(id, ExecutionStatus::Cancelled))
-        .collect();
-    sqlx::query(&db.sql(CANCEL))
-        .bind(&ids)
-        .bind(ms(now))
-        .bind(db.channel())
-        .bind(&payloads)
-        .execute(&mut *tx)
-        .await?;
-    let mut signals: Vec<Signal> = ids
-        .iter()
-        .map(|id| Signal::Finished {
-            execution_id: id.clone(),
-            status: ExecutionStatus::Cancelled,
-        })
-        .collect();
+    let mut signals = cancel_ids(db, &mut tx, &ids, now).await?;
     if let Some(parent) = parent {
         let woken: i64 = sqlx::query_scalar(&db.sql(WAKE_PARENT))
             .bind(parent)
@@ -133,6 +118,34 @@ pub(crate) async fn cancel(
     Ok((CancelOutcome::Cancelled(ids), signals))
 }
 
+/// Cancels the (locked) executions `ids` and their runs, notifying `Finished` for
+/// each on commit; returns the same hints for this process.
+pub(crate) async fn cancel_ids(
+    db: &Db,
+    tx: &mut PgConnection,
+    ids: &[String],
+    now: Timestamp,
+) -> Result<Vec<Signal>, PgError> {
+    let payloads: Vec<String> = ids
+        .iter()
+        .map(|id| finished_payload(id, ExecutionStatus::Cancelled))
+        .collect();
+    sqlx::query(&db.sql(CANCEL))
+        .bind(ids)
+        .bind(ms(now))
+        .bind(db.channel())
+        .bind(&payloads)
+        .execute(&mut *tx)
+        .await?;
+    Ok(ids
+        .iter()
+        .map(|id| Signal::Finished {
+            execution_id: id.clone(),
+            status: ExecutionStatus::Cancelled,
+        })
+        .collect())
+}
+
 /// The outcome when the root is missing or already finished.
 fn terminal(status: Option<&str>) -> Result<Option<CancelOutcome>, PgError> {
     let Some(status) = status else {
@@ -144,7 +157,9 @@ fn terminal(status: Option<&str>) -> Result<Option<CancelOutcome>, PgError> {
         .then_some(CancelOutcome::AlreadyTerminal(status)))
 }
 
-async fn lock_descendants(
+/// Locks the unfinished descendants of `id` that end with it (see
+/// [`LOCK_DESCENDANTS`]), repeating until no more appear.
+pub(crate) async fn lock_descendants(
     db: &Db,
     tx: &mut PgConnection,
     id: &str,

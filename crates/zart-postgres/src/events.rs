@@ -2,11 +2,12 @@
 //! consumption, FIFO per name, exactly once.
 
 use serde_json::Value;
+use sqlx::postgres::PgRow;
 use sqlx::Row;
 use zart_core::{EventConsume, EventOffer, EventTake, ExecutionStatus, OfferOutcome};
 
 use crate::db::{bind_guard, work_if, Db, Written, GUARD};
-use crate::errors::PgError;
+use crate::errors::{corrupt, PgError};
 use crate::listen::WORK;
 use crate::rows::{self, json_text, ms};
 use crate::steps::{bind_step, step_upsert, GUARDED};
@@ -14,26 +15,42 @@ use crate::steps::{bind_step, step_upsert, GUARDED};
 /// `target` locks the execution row and reads its latest committed version; that
 /// lock orders this offer against a concurrent suspension (see `parking`). The
 /// event's `seq` is drawn under the lock, so it follows commit order.
+///
+/// `prior` is the event stored before with the offer's key (`$7`), `pending` the
+/// unconsumed events counted up to the limit `$8` (never past it; nothing is read
+/// without a limit). An event is stored only if neither stops it; a key committed
+/// by a concurrent offer after this statement's snapshot is caught by the unique
+/// index (`ON CONFLICT`): nothing stored and no `prior`, see [`outcome`].
 const OFFER: &str = "
     WITH target AS (
         SELECT id, status, lease_owner, wait_kind, wait_ref
         FROM {s}.executions WHERE id = $1 FOR UPDATE
+    ), prior AS (
+        SELECT seq FROM {s}.events
+        WHERE $7::text IS NOT NULL AND execution_id = $1 AND idempotency_key = $7
+    ), pending AS (
+        SELECT count(*) AS n FROM (SELECT 1 FROM {s}.events
+            WHERE $8::bigint IS NOT NULL AND execution_id = $1 AND consumed_at IS NULL
+            LIMIT $8) p
     ), stored AS (
-        INSERT INTO {s}.events (execution_id, name, payload, created_at)
-        SELECT t.id, $2, $3::json, $4 FROM target t
-        WHERE t.status IN ('scheduled', 'running')
+        INSERT INTO {s}.events (execution_id, name, payload, created_at, idempotency_key)
+        SELECT t.id, $2, $3::json, $4, $7 FROM target t, pending p
+        WHERE t.status IN ('scheduled', 'running') AND NOT EXISTS (SELECT 1 FROM prior)
+            AND ($8::bigint IS NULL OR p.n < $8)
+        ON CONFLICT (execution_id, idempotency_key) WHERE idempotency_key IS NOT NULL
+        DO NOTHING
         RETURNING seq
     ), woken AS (
         UPDATE {s}.executions x SET due_at = LEAST(COALESCE(x.due_at, $4), $4)
         FROM target t
-        WHERE x.id = t.id AND t.status IN ('scheduled', 'running')
+        WHERE x.id = t.id AND EXISTS (SELECT 1 FROM stored)
           AND t.lease_owner IS NULL AND t.wait_kind = 'event' AND t.wait_ref = $2
         RETURNING x.id
     ), notify AS (
         SELECT pg_notify($5, $6) FROM woken
     )
-    SELECT t.status, (SELECT count(*) FROM stored) AS stored,
-        (SELECT count(*) FROM notify) AS n
+    SELECT t.status, (SELECT seq FROM stored) AS stored, (SELECT seq FROM prior) AS prior,
+        (SELECT n FROM pending) AS pending, (SELECT count(*) FROM notify) AS n
     FROM target t";
 
 pub(crate) async fn offer(db: &Db, p: &EventOffer) -> Result<Written<OfferOutcome>, PgError> {
@@ -44,19 +61,62 @@ pub(crate) async fn offer(db: &Db, p: &EventOffer) -> Result<Written<OfferOutcom
         .bind(ms(p.now))
         .bind(db.channel())
         .bind(WORK)
+        .bind(p.idempotency_key.as_deref())
+        .bind(p.max_pending.map(i64::from))
         .fetch_optional(&db.pool)
         .await?;
     let Some(row) = row else {
         return Ok((OfferOutcome::NotFound, Vec::new()));
     };
+    let woke = row.try_get::<i64, _>("n")? > 0;
+    Ok((outcome(db, p, &row).await?, work_if(woke)))
+}
+
+/// The outcome of an offer from its statement's row (`status`, `stored`, `prior`,
+/// `pending`), in [`OfferOutcome`]'s order.
+pub(crate) async fn outcome(db: &Db, p: &EventOffer, row: &PgRow) -> Result<OfferOutcome, PgError> {
+    if let Some(sequence) = row.try_get::<Option<i64>, _>("prior")? {
+        let duplicate = true;
+        return Ok(OfferOutcome::Accepted {
+            sequence,
+            duplicate,
+        });
+    }
     let status: ExecutionStatus = rows::parse(row.try_get::<&str, _>("status")?)?;
     if status.is_terminal() {
-        return Ok((OfferOutcome::Terminal(status), Vec::new()));
+        return Ok(OfferOutcome::Terminal(status));
     }
-    Ok((
-        OfferOutcome::Accepted,
-        work_if(row.try_get::<i64, _>("n")? > 0),
-    ))
+    if let Some(sequence) = row.try_get::<Option<i64>, _>("stored")? {
+        let duplicate = false;
+        return Ok(OfferOutcome::Accepted {
+            sequence,
+            duplicate,
+        });
+    }
+    if let Some(max_pending) = p.max_pending {
+        if row.try_get::<Option<i64>, _>("pending")?.unwrap_or(0) >= i64::from(max_pending) {
+            return Ok(OfferOutcome::InboxFull { max_pending });
+        }
+    }
+    // Only the unique index stops an offer otherwise: a concurrent offer with the same
+    // key committed after this statement's snapshot, and is visible now.
+    let sequence: Option<i64> = sqlx::query_scalar(
+        &db.sql("SELECT seq FROM {s}.events WHERE execution_id = $1 AND idempotency_key = $2"),
+    )
+    .bind(p.execution_id.as_str())
+    .bind(p.idempotency_key.as_deref())
+    .fetch_optional(&db.pool)
+    .await?;
+    match sequence {
+        Some(sequence) => Ok(OfferOutcome::Accepted {
+            sequence,
+            duplicate: true,
+        }),
+        None => Err(corrupt(format!(
+            "event offer to {} neither stored nor refused",
+            p.execution_id
+        ))),
+    }
 }
 
 /// Whether execution `id` has an unconsumed event called `name`.

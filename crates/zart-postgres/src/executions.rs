@@ -4,8 +4,8 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{Postgres, QueryBuilder, Row};
 use zart_core::{
-    ExecutionQuery, ExecutionRecord, ExecutionStatus, InsertOutcome, NewExecution, RunRecord,
-    SortBy, SortOrder, Stats,
+    ExecutionQuery, ExecutionRecord, ExecutionStatus, InsertOutcome, NewExecution,
+    ParentClosePolicy, RunRecord, SortBy, SortOrder, Stats,
 };
 
 use crate::db::{renumber, work_if, Db, Written};
@@ -14,12 +14,13 @@ use crate::rows::{self, json_text, ms, opt_ms, EXECUTION_COLUMNS};
 
 /// Inserts the execution, its data row and run 1, or nothing if the id exists,
 /// for each row of a CTE named `source` defined before. Parameters `#1..#8` (see
-/// [`renumber`](crate::db::renumber)) are bound by [`bind_new`].
+/// [`renumber`](crate::db::renumber)) are bound by [`bind_new`]; `{PARENT_CLOSE}`
+/// is replaced by a policy's SQL literal (see [`parent_close_sql`]).
 pub(crate) const INSERT_CTES: &str = "
     new_execution AS (
         INSERT INTO {s}.executions (id, task_name, status, run_index, parent_id,
-            scheduled_at, updated_at, deadline_at, version, due_at, fence)
-        SELECT #1, #2, 'scheduled', 1, #3, #4, #4, #5, 1, #6, 0 FROM source
+            scheduled_at, updated_at, deadline_at, version, due_at, fence, parent_close)
+        SELECT #1, #2, 'scheduled', 1, #3, #4, #4, #5, 1, #6, 0, {PARENT_CLOSE} FROM source
         ON CONFLICT (id) DO NOTHING
         RETURNING *
     ), new_data AS (
@@ -40,6 +41,12 @@ const INSERT: &str = "WITH source AS (SELECT 1), {INSERT_CTES}
         NULL::json AS error, (SELECT count(*) FROM new_notify) AS notified
     FROM new_execution e";
 
+/// `policy` as a SQL literal for `{PARENT_CLOSE}` of [`INSERT_CTES`] (its text is one
+/// of two constants, never user input).
+pub(crate) fn parent_close_sql(policy: ParentClosePolicy) -> String {
+    format!("'{}'", policy.as_str())
+}
+
 /// Binds `#1..#8` of [`INSERT_CTES`] as the query's next parameters.
 pub(crate) fn bind_new<'q>(
     query: Query<'q, Postgres, PgArguments>,
@@ -58,7 +65,8 @@ pub(crate) fn bind_new<'q>(
 }
 
 pub(crate) async fn insert(db: &Db, new: &NewExecution) -> Result<Written<InsertOutcome>, PgError> {
-    let sql = db.sql(&INSERT.replace("{INSERT_CTES}", &renumber(INSERT_CTES, 0)));
+    let ctes = renumber(INSERT_CTES, 0).replace("{PARENT_CLOSE}", "'cancel'");
+    let sql = db.sql(&INSERT.replace("{INSERT_CTES}", &ctes));
     let created = bind_new(sqlx::query(&sql), new, db.channel())
         .fetch_optional(&db.pool)
         .await?;

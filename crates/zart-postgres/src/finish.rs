@@ -1,8 +1,10 @@
-//! Finishing an execution, and waking the parent parked on it, in one statement.
+//! Finishing an execution, and waking the parent parked on it, in one statement;
+//! with unfinished children to cancel, in one transaction with their cancellation.
 
-use sqlx::Row;
+use sqlx::{PgExecutor, Row};
 use zart_core::{ExecutionFinish, ExecutionOutcome, ExecutionStatus, Signal};
 
+use crate::cancel::{cancel_ids, lock_descendants};
 use crate::db::{bind_guard, work_if, Db, Written, GUARD};
 use crate::errors::{corrupt, PgError};
 use crate::listen::{finished_payload, WORK};
@@ -12,13 +14,18 @@ use crate::rows::{json_text, opt_json_text};
 /// committed version. A parent suspending on this child concurrently either
 /// committed before the lock was granted (and is seen parked here, so it is woken),
 /// or takes its own lock after this commit and then sees the child finished.
+///
+/// It applies only when no child is left to cancel ([`OPEN_CHILDREN`], one probe of
+/// the parent index), and says so in `blocked`: the cancellation then goes first
+/// (see [`finish_with_children`]).
 const FINISH: &str = "
     WITH finished AS (
         UPDATE {s}.executions SET status = $5, completed_at = $4, updated_at = $4,
             version = version + 1, lease_owner = NULL, leased_at = NULL,
             lease_expires_at = NULL, due_at = NULL, wait_kind = NULL, wait_ref = NULL,
             wait_until = NULL, wait_attempt = NULL
-        WHERE {GUARD} RETURNING id, parent_id, started_at
+        WHERE {GUARD} AND NOT EXISTS ({OPEN_CHILDREN})
+        RETURNING id, parent_id, started_at
     ), data AS (
         UPDATE {s}.execution_data d SET result = $6::json, error = $7::json
         FROM finished f WHERE d.execution_id = f.id
@@ -41,9 +48,61 @@ const FINISH: &str = "
         UNION ALL
         SELECT pg_notify($9, $11) FROM woken
     )
-    SELECT (SELECT count(*) FROM finished) AS applied, (SELECT count(*) FROM notify) AS n";
+    SELECT (SELECT count(*) FROM finished) AS applied, (SELECT count(*) FROM notify) AS n,
+        EXISTS ({OPEN_CHILDREN}) AS blocked";
+
+/// The unfinished children of execution `$1` that its end cancels.
+pub(crate) const OPEN_CHILDREN: &str = "SELECT 1 FROM {s}.executions c
+    WHERE c.parent_id = $1 AND c.parent_close = 'cancel'
+        AND c.status IN ('scheduled', 'running')";
+
+/// What the finish statement reported.
+struct Finished {
+    applied: bool,
+    blocked: bool,
+    signals: Vec<Signal>,
+}
 
 pub(crate) async fn finish(db: &Db, p: &ExecutionFinish) -> Result<Written<bool>, PgError> {
+    let done = statement(db, &db.pool, p).await?;
+    if done.applied {
+        return Ok((true, done.signals));
+    }
+    if done.blocked {
+        return finish_with_children(db, p).await;
+    }
+    Ok((false, Vec::new()))
+}
+
+/// Cancels the children (and their subtrees) that end with the execution, then
+/// finishes it, in one transaction: descendants are locked before the execution, the
+/// order a finishing child takes (itself, then its parent), so the two cannot
+/// deadlock. Nothing is kept if the guard no longer holds.
+pub(crate) async fn finish_with_children(
+    db: &Db,
+    p: &ExecutionFinish,
+) -> Result<Written<bool>, PgError> {
+    let mut tx = db.pool.begin().await?;
+    let ids: Vec<String> = lock_descendants(db, &mut tx, &p.guard.execution_id)
+        .await?
+        .into_iter()
+        .collect();
+    let mut signals = cancel_ids(db, &mut tx, &ids, p.guard.now).await?;
+    let done = statement(db, &mut *tx, p).await?;
+    if !done.applied {
+        tx.rollback().await?;
+        return Ok((false, Vec::new()));
+    }
+    tx.commit().await?;
+    signals.extend(done.signals);
+    Ok((true, signals))
+}
+
+async fn statement<'c>(
+    db: &Db,
+    conn: impl PgExecutor<'c>,
+    p: &ExecutionFinish,
+) -> Result<Finished, PgError> {
     let (status, result, error) = match &p.outcome {
         ExecutionOutcome::Completed(value) => (ExecutionStatus::Completed, Some(value), None),
         ExecutionOutcome::Failed(error) => {
@@ -51,7 +110,11 @@ pub(crate) async fn finish(db: &Db, p: &ExecutionFinish) -> Result<Written<bool>
             (ExecutionStatus::Failed, None, Some(json_text(&error)))
         }
     };
-    let sql = db.sql(&FINISH.replace("{GUARD}", GUARD));
+    let sql = db.sql(
+        &FINISH
+            .replace("{GUARD}", GUARD)
+            .replace("{OPEN_CHILDREN}", OPEN_CHILDREN),
+    );
     let row = bind_guard(sqlx::query(&sql), &p.guard)
         .bind(status.as_str())
         .bind(opt_json_text(result))
@@ -60,16 +123,21 @@ pub(crate) async fn finish(db: &Db, p: &ExecutionFinish) -> Result<Written<bool>
         .bind(db.channel())
         .bind(finished_payload(&p.guard.execution_id, status))
         .bind(WORK)
-        .fetch_one(&db.pool)
+        .fetch_one(conn)
         .await?;
-    if row.try_get::<i64, _>("applied")? == 0 {
-        return Ok((false, Vec::new()));
+    let applied = row.try_get::<i64, _>("applied")? > 0;
+    let mut signals = Vec::new();
+    if applied {
+        signals.push(Signal::Finished {
+            execution_id: p.guard.execution_id.clone(),
+            status,
+        });
+        // One hint for the finish itself, one more if the parent was woken.
+        signals.extend(work_if(row.try_get::<i64, _>("n")? > 1));
     }
-    let mut signals = vec![Signal::Finished {
-        execution_id: p.guard.execution_id.clone(),
-        status,
-    }];
-    // One hint for the finish itself, one more if the parent was woken.
-    signals.extend(work_if(row.try_get::<i64, _>("n")? > 1));
-    Ok((true, signals))
+    Ok(Finished {
+        applied,
+        blocked: row.try_get("blocked")?,
+        signals,
+    })
 }

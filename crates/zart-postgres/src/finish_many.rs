@@ -10,6 +10,7 @@ use zart_core::{ExecutionFinish, ExecutionOutcome, ExecutionStatus, Signal};
 use crate::batch::{column, request_numbers, request_of};
 use crate::db::{work_if, Db, Written, LOCK_BATCH};
 use crate::errors::{corrupt, PgError};
+use crate::finish::{finish_with_children, OPEN_CHILDREN};
 use crate::listen::{finished_payload, WORK};
 use crate::rows::{json_text, ms, opt_json_text};
 
@@ -18,16 +19,20 @@ use crate::rows::{json_text, ms, opt_json_text};
 /// locked in id order too; as in `finish.rs`, a parent suspending on a child
 /// concurrently is either seen parked here (and woken) or sees the child finished.
 /// Each finished id sends its own `Finished` hint (NOTIFY payloads are limited in
-/// size), and one `Work` hint covers every woken parent.
+/// size), and one `Work` hint covers every woken parent. A finish with children to
+/// cancel is left out (`blocked`) and written on its own afterwards.
 const FINISH_MANY: &str = "
     WITH input AS (
         SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[],
             $5::bigint[], $6::text[], $7::text[], $8::text[], $9::int[], $10::text[])
         AS i(req, id, fence, owner, now, status, result, error, run_index, hint)
     ), locked AS ({LOCKED}
+    ), blocked AS (
+        SELECT i.req FROM input i WHERE EXISTS ({OPEN_CHILDREN})
     ), ok AS (
         SELECT i.* FROM input i JOIN locked l ON l.id = i.id AND l.fence = i.fence
             AND l.lease_owner = i.owner AND l.lease_expires_at > i.now
+        WHERE i.req NOT IN (SELECT req FROM blocked)
     ), finished AS (
         UPDATE {s}.executions e SET status = ok.status, completed_at = ok.now,
             updated_at = ok.now, version = e.version + 1, lease_owner = NULL,
@@ -60,8 +65,10 @@ const FINISH_MANY: &str = "
         SELECT pg_notify($11, $12) WHERE EXISTS (SELECT 1 FROM woken)
     )
     SELECT f.req, EXISTS (SELECT 1 FROM woken w WHERE w.req = f.req) AS woke,
-        (SELECT count(*) FROM notify) AS n
-    FROM finished f";
+        (SELECT count(*) FROM notify) AS n, FALSE AS blocked
+    FROM finished f
+    UNION ALL
+    SELECT b.req, FALSE, 0, TRUE FROM blocked b";
 
 /// Writes `finishes` (distinct ids) in one statement; returns each one's outcome,
 /// in order.
@@ -86,7 +93,10 @@ pub(crate) async fn finish_many(
         status.push(s.as_str());
         hint.push(finished_payload(&f.guard.execution_id, s));
     }
-    let found = sqlx::query(&db.sql(&FINISH_MANY.replace("{LOCKED}", LOCK_BATCH)))
+    let sql = FINISH_MANY
+        .replace("{LOCKED}", LOCK_BATCH)
+        .replace("{OPEN_CHILDREN}", &OPEN_CHILDREN.replace("$1", "i.id"));
+    let found = sqlx::query(&db.sql(&sql))
         .bind(request_numbers(finishes.len())?)
         .bind(column(finishes, |f| f.guard.execution_id.as_str()))
         .bind(column(finishes, |f| f.guard.fence))
@@ -102,10 +112,27 @@ pub(crate) async fn finish_many(
         .fetch_all(&db.pool)
         .await?;
     let mut applied: HashMap<usize, bool> = HashMap::new();
+    let mut blocked = Vec::new();
     for row in &found {
-        applied.insert(request_of(row)?, row.try_get::<bool, _>("woke")?);
+        match row.try_get::<bool, _>("blocked")? {
+            true => blocked.push(request_of(row)?),
+            false => {
+                applied.insert(request_of(row)?, row.try_get::<bool, _>("woke")?);
+            }
+        }
     }
-    Ok(finishes
+    let mut written = outcomes(finishes, &applied);
+    for i in blocked {
+        if let (Some(slot), Some(f)) = (written.get_mut(i), finishes.get(i)) {
+            *slot = finish_with_children(db, f).await?;
+        }
+    }
+    Ok(written)
+}
+
+/// Each finish's outcome, from whether it applied and woke its parent.
+fn outcomes(finishes: &[&ExecutionFinish], applied: &HashMap<usize, bool>) -> Vec<Written<bool>> {
+    finishes
         .iter()
         .enumerate()
         .map(|(i, f)| match applied.get(&i) {
@@ -119,7 +146,7 @@ pub(crate) async fn finish_many(
                 (true, signals)
             }
         })
-        .collect())
+        .collect()
 }
 
 fn outcome_status(outcome: &ExecutionOutcome) -> ExecutionStatus {

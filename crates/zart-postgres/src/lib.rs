@@ -63,6 +63,7 @@
 
 mod batch;
 mod cancel;
+mod children;
 mod claims;
 mod clock;
 mod db;

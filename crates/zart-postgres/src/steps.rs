@@ -1,14 +1,13 @@
-//! The journal: guarded step saves (one statement, one round trip), replay loads,
-//! and child spawns.
+//! The journal: guarded step saves (one statement, one round trip) and replay
+//! loads.
 
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{Postgres, Row};
-use zart_core::{ChildSpawn, StepRecord, StepSave, StepWrite};
+use zart_core::{StepRecord, StepSave, StepWrite};
 
-use crate::db::{bind_guard, renumber, work_if, Db, Written, GUARD};
+use crate::db::{bind_guard, renumber, Db, GUARD};
 use crate::errors::PgError;
-use crate::executions::{bind_new, INSERT_CTES};
 use crate::rows::{self, int, ms, opt_json_text, opt_ms};
 
 /// The guard as a CTE: the execution row locked (`FOR NO KEY UPDATE`, re-checked
@@ -154,26 +153,4 @@ pub(crate) async fn journal(
         .fetch_all(conn)
         .await?;
     found.iter().map(rows::step).collect()
-}
-
-/// The parent's guard, its `spawn` entry and the child (created only if absent), in
-/// one statement.
-pub(crate) async fn spawn(db: &Db, p: &ChildSpawn) -> Result<Written<bool>, PgError> {
-    let sql = db.sql(&format!(
-        "WITH {}, step AS ({}), source AS (SELECT 1 FROM guarded), {}
-         SELECT (SELECT count(*) FROM guarded), (SELECT count(*) FROM new_notify)",
-        GUARDED.replace("{GUARD}", GUARD),
-        step_upsert("guarded", "#7::json"),
-        renumber(INSERT_CTES, 17),
-    ));
-    let query = bind_step(
-        bind_guard(sqlx::query(&sql), &p.guard),
-        p.run_index,
-        &p.step,
-    )?;
-    let row = bind_new(query, &p.child, db.channel())
-        .fetch_one(&db.pool)
-        .await?;
-    let applied = row.try_get::<i64, _>(0)? > 0;
-    Ok((applied, work_if(row.try_get::<i64, _>(1)? > 0)))
 }

@@ -7,14 +7,15 @@ use zart_core::{
     CancelOutcome, ChildSpawn, ClaimedExecution, Clock, DetailQuery, EventConsume, EventOffer,
     EventTake, ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge, ExecutionQuery,
     ExecutionRecord, ExecutionSuspend, InsertOutcome, LeaseGuard, LeaseRenew, NewExecution,
-    OfferOutcome, RunRecord, Stats, StepRecord, StepSave, Store, StoreResult, Subscription,
-    Timestamp,
+    OfferOutcome, RunRecord, SpawnOutcome, Stats, StepRecord, StepSave, Store, StoreResult,
+    Subscription, Timestamp,
 };
 
 use crate::db::Written;
 use crate::listen::PgSubscription;
 use crate::{
-    cancel, claims, detail, events, executions, finish, parking, retention, steps, PgStore,
+    cancel, children, claims, detail, events, executions, finish, parking, retention, steps,
+    PgStore,
 };
 
 impl PgStore {
@@ -137,8 +138,8 @@ impl Store for PgStore {
         self.run(|| events::consume(self.db(), &params)).await
     }
 
-    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<bool> {
-        let written = self.run(|| steps::spawn(self.db(), &params)).await?;
+    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<SpawnOutcome> {
+        let written = self.run(|| children::spawn(self.db(), &params)).await?;
         Ok(self.signalled(written))
     }
 

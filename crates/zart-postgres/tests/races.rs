@@ -41,12 +41,7 @@ async fn event_offered_while_suspending_is_never_missed() {
         let id = format!("e{round}");
         insert(&store, &id).await;
         let c = claim_one(&store, "w", 0, &id).await;
-        let offer = EventOffer {
-            execution_id: id.clone(),
-            name: "go".into(),
-            payload: json!(round),
-            now: at(1),
-        };
+        let offer = EventOffer::new(id.clone(), "go", json!(round), at(1));
         let offering = tokio::spawn({
             let store = store.clone();
             async move { store.event_offer(offer).await }
@@ -57,7 +52,16 @@ async fn event_offered_while_suspending_is_never_missed() {
         };
         assert!(suspend(&store, guard(&c, "w", 1), None, wait).await);
         let offered = offering.await.expect("offer task").expect("offer");
-        assert_eq!(offered, OfferOutcome::Accepted);
+        assert!(
+            matches!(
+                offered,
+                OfferOutcome::Accepted {
+                    duplicate: false,
+                    ..
+                }
+            ),
+            "{offered:?}"
+        );
         assert_eq!(claim_ids(&store, "w", 2).await, vec![id], "round {round}");
     }
 }

@@ -10,29 +10,61 @@ use crate::error::SqlResultExt;
 use crate::{claims, rows, steps};
 
 /// Stores the event, and makes the execution due now if it is parked (unleased) on
-/// that event name.
+/// that event name. An offer whose key was stored before answers that event; an
+/// offer to a full inbox stores nothing.
 pub(crate) fn offer(
     conn: &Connection,
     offer: &EventOffer,
     signals: &mut Vec<Signal>,
 ) -> StoreResult<OfferOutcome> {
-    match rows::status_of(conn, &offer.execution_id)? {
-        None => return Ok(OfferOutcome::NotFound),
-        Some(status) if status.is_terminal() => return Ok(OfferOutcome::Terminal(status)),
-        Some(_) => {}
+    let Some(status) = rows::status_of(conn, &offer.execution_id)? else {
+        return Ok(OfferOutcome::NotFound);
+    };
+    if let Some(key) = &offer.idempotency_key {
+        if let Some(sequence) = keyed(conn, &offer.execution_id, key)? {
+            let duplicate = true;
+            return Ok(OfferOutcome::Accepted {
+                sequence,
+                duplicate,
+            });
+        }
     }
-    let now = ms(offer.now);
+    if status.is_terminal() {
+        return Ok(OfferOutcome::Terminal(status));
+    }
+    if let Some(max_pending) = offer.max_pending {
+        if pending_at_least(conn, &offer.execution_id, max_pending)? {
+            return Ok(OfferOutcome::InboxFull { max_pending });
+        }
+    }
+    let sequence = store(conn, offer)?;
+    wake(conn, offer, signals)?;
+    Ok(OfferOutcome::Accepted {
+        sequence,
+        duplicate: false,
+    })
+}
+
+/// Inserts the event; returns its `seq`. (No RETURNING: see the writer's notes.)
+fn store(conn: &Connection, offer: &EventOffer) -> StoreResult<i64> {
     conn.prepare_cached(
-        "INSERT INTO events (execution_id, name, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO events (execution_id, name, payload, created_at, idempotency_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )
     .db()?
     .execute(params![
         offer.execution_id,
         offer.name,
         json_text(&offer.payload)?,
-        now
+        ms(offer.now),
+        offer.idempotency_key
     ])
     .db()?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Makes the execution due now if it is parked (unleased) on the offer's name.
+fn wake(conn: &Connection, offer: &EventOffer, signals: &mut Vec<Signal>) -> StoreResult<()> {
     let woken = conn
         .prepare_cached(
             "UPDATE executions SET due_at = ?3 WHERE id = ?1 AND lease_owner IS NULL \
@@ -40,12 +72,35 @@ pub(crate) fn offer(
              AND (due_at IS NULL OR due_at > ?3)",
         )
         .db()?
-        .execute(params![offer.execution_id, offer.name, now])
+        .execute(params![offer.execution_id, offer.name, ms(offer.now)])
         .db()?;
     if woken == 1 {
         signals.push(Signal::Work);
     }
-    Ok(OfferOutcome::Accepted)
+    Ok(())
+}
+
+/// The `seq` of the event stored with `key` for execution `id`, if any.
+fn keyed(conn: &Connection, id: &str, key: &str) -> StoreResult<Option<i64>> {
+    conn.prepare_cached("SELECT seq FROM events WHERE execution_id = ?1 AND idempotency_key = ?2")
+        .db()?
+        .query_row(params![id, key], |r| r.get(0))
+        .optional()
+        .db()
+}
+
+/// Whether execution `id` holds at least `limit` unconsumed events. Reads at most
+/// `limit` index entries, never the whole inbox.
+fn pending_at_least(conn: &Connection, id: &str, limit: u32) -> StoreResult<bool> {
+    let found: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM events \
+             WHERE execution_id = ?1 AND consumed_at IS NULL LIMIT ?2)",
+        )
+        .db()?
+        .query_row(params![id, limit], |r| r.get(0))
+        .db()?;
+    Ok(found >= i64::from(limit))
 }
 
 /// Whether execution `id` has an unconsumed event called `name`.

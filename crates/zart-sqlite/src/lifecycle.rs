@@ -104,7 +104,22 @@ pub(crate) fn finish(
     if let Some(parent) = parent {
         wake_parent(conn, &parent, id, guard.now, signals)?;
     }
+    if has_open_children(conn, id)? {
+        cancel_all(conn, &descendants(conn, id)?, now, signals)?;
+    }
     Ok(true)
+}
+
+/// Whether `id` has an unfinished child its end cancels: one probe of the parent
+/// index, so a finish without children pays no recursive query.
+fn has_open_children(conn: &Connection, id: &str) -> StoreResult<bool> {
+    conn.prepare_cached(
+        "SELECT 1 FROM executions WHERE parent_id = ?1 AND parent_close = 'cancel' \
+         AND status IN ('scheduled', 'running')",
+    )
+    .db()?
+    .exists([id])
+    .db()
 }
 
 /// Stores the result or error of a finished execution and closes its run.
@@ -169,23 +184,9 @@ pub(crate) fn cancel(
         Some(status) if status.is_terminal() => return Ok(CancelOutcome::AlreadyTerminal(status)),
         Some(_) => {}
     }
-    // UNION (not UNION ALL) deduplicates, so even a corrupt parent cycle terminates.
-    let mut tree = conn
-        .prepare_cached(
-            "WITH RECURSIVE tree(id) AS ( \
-               SELECT ?1 UNION SELECT e.id FROM executions e JOIN tree t ON e.parent_id = t.id \
-             ) SELECT e.id FROM tree JOIN executions e ON e.id = tree.id \
-             WHERE e.status IN ('scheduled', 'running') ORDER BY e.id = ?1 DESC, e.id",
-        )
-        .db()?;
-    let ids = rows::collect(&mut tree, [id], |r| r.get::<_, String>(0).db())?;
-    for target in &ids {
-        cancel_one(conn, target, ms(now))?;
-        signals.push(Signal::Finished {
-            execution_id: target.clone(),
-            status: ExecutionStatus::Cancelled,
-        });
-    }
+    let mut ids = vec![id.to_owned()];
+    ids.extend(descendants(conn, id)?);
+    cancel_all(conn, &ids, ms(now), signals)?;
     let parent: Option<String> = conn
         .prepare_cached("SELECT parent_id FROM executions WHERE id = ?1")
         .db()?
@@ -195,6 +196,40 @@ pub(crate) fn cancel(
         wake_parent(conn, &parent, id, now, signals)?;
     }
     Ok(CancelOutcome::Cancelled(ids))
+}
+
+/// The unfinished descendants of `id` that end with it: those reached through
+/// children whose parent-close policy is `cancel` (an abandoned child and its
+/// subtree are not). UNION (not UNION ALL) deduplicates, so even a corrupt parent
+/// cycle ends.
+fn descendants(conn: &Connection, id: &str) -> StoreResult<Vec<String>> {
+    let mut tree = conn
+        .prepare_cached(
+            "WITH RECURSIVE tree(id) AS ( \
+               SELECT ?1 UNION SELECT e.id FROM executions e JOIN tree t ON e.parent_id = t.id \
+               WHERE e.parent_close = 'cancel' \
+             ) SELECT e.id FROM tree JOIN executions e ON e.id = tree.id \
+             WHERE e.id <> ?1 AND e.status IN ('scheduled', 'running') ORDER BY e.id",
+        )
+        .db()?;
+    rows::collect(&mut tree, [id], |r| r.get::<_, String>(0).db())
+}
+
+/// Cancels each of `ids` and signals `Finished` for it.
+fn cancel_all(
+    conn: &Connection,
+    ids: &[String],
+    now: i64,
+    signals: &mut Vec<Signal>,
+) -> StoreResult<()> {
+    for target in ids {
+        cancel_one(conn, target, now)?;
+        signals.push(Signal::Finished {
+            execution_id: target.clone(),
+            status: ExecutionStatus::Cancelled,
+        });
+    }
+    Ok(())
 }
 
 fn cancel_one(conn: &Connection, id: &str, now: i64) -> StoreResult<()> {

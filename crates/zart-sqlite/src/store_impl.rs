@@ -114,7 +114,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<bool> {
+    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<SpawnOutcome> {
         self.write(move |conn, signals| children::spawn(conn, &params, signals))
             .await
     }

@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use serde_json::json;
 use zart_core::{
-    CancelOutcome, ChildSpawn, ClaimedExecution, ExecutionStatus, NewExecution, StepKind, StepWrite,
+    CancelOutcome, ChildSpawn, ClaimedExecution, ExecutionStatus, NewExecution, ParentClosePolicy,
+    SpawnOutcome, StepKind, StepWrite,
 };
 
 use crate::support::*;
@@ -17,7 +18,8 @@ fn spawn_step(child_id: &str, position: u32) -> StepWrite {
     }
 }
 
-fn child_of(parent: &str, id: &str, now: i64) -> NewExecution {
+/// Execution `id` as a child of `parent`, created at `now`.
+pub fn child_of(parent: &str, id: &str, now: i64) -> NewExecution {
     NewExecution {
         parent_id: Some(parent.into()),
         now: at(now),
@@ -26,18 +28,31 @@ fn child_of(parent: &str, id: &str, now: i64) -> NewExecution {
     }
 }
 
-async fn spawn(
+/// Spawns `child` (policy `cancel`) from `parent`; returns whether it was spawned.
+pub async fn spawn(
     store: &DynStore,
     parent: &ClaimedExecution,
     worker: &str,
     child: NewExecution,
 ) -> bool {
+    let outcome = spawn_with(store, (parent, worker), child, ParentClosePolicy::Cancel).await;
+    outcome == SpawnOutcome::Spawned
+}
+
+/// Spawns `child` from `parent` (held by `worker`) with `policy`.
+pub async fn spawn_with(
+    store: &DynStore,
+    (parent, worker): (&ClaimedExecution, &str),
+    child: NewExecution,
+    policy: ParentClosePolicy,
+) -> SpawnOutcome {
     let now = child.now.timestamp_millis() - at(0).timestamp_millis();
     let params = ChildSpawn {
         guard: guard(parent, worker, now),
         run_index: 1,
         step: spawn_step(&child.id, 0),
         child,
+        parent_close: policy,
     };
     store.child_spawn(params).await.expect("child_spawn")
 }
@@ -82,6 +97,50 @@ pub async fn child_spawn_with_lost_lease_creates_nothing(store: DynStore) {
     assert!(!spawn(&store, &old, "w", child_of("p", "kid", LEASE_MS + 1)).await);
     assert_eq!(store.execution_get("kid").await.unwrap(), None);
     assert!(store.journal_load("p", 1).await.unwrap().is_empty());
+}
+
+/// A spawn whose child id is taken by an execution of another parent or task does
+/// not adopt it: it reports the owner and writes nothing. The same parent spawning
+/// the same task again still succeeds.
+pub async fn child_spawn_refuses_foreign_execution_with_child_id(store: DynStore) {
+    insert(&store, "p").await;
+    insert(&store, "p/top").await;
+    insert(&store, "other").await;
+    let other = claim_one(&store, "w", 0, "other").await;
+    assert!(spawn(&store, &other, "w", child_of("other", "p/theirs", 1)).await);
+    let p = claim_one(&store, "w", 0, "p").await;
+    let outcome = spawn_with(
+        &store,
+        (&p, "w"),
+        child_of("p", "p/top", 2),
+        Default::default(),
+    );
+    let want = SpawnOutcome::Foreign {
+        parent_id: None,
+        task_name: "task".into(),
+    };
+    assert_eq!(outcome.await, want);
+    let theirs = child_of("p", "p/theirs", 2);
+    let outcome = spawn_with(&store, (&p, "w"), theirs, Default::default()).await;
+    let want = SpawnOutcome::Foreign {
+        parent_id: Some("other".into()),
+        task_name: "task".into(),
+    };
+    assert_eq!(outcome, want);
+    assert!(store.journal_load("p", 1).await.unwrap().is_empty());
+    assert_eq!(get(&store, "p/top").await.parent_id, None);
+
+    assert!(spawn(&store, &p, "w", child_of("p", "p/mine", 3)).await);
+    let other_task = NewExecution {
+        task_name: "t2".into(),
+        ..child_of("p", "p/mine", 4)
+    };
+    let outcome = spawn_with(&store, (&p, "w"), other_task, Default::default()).await;
+    assert!(
+        matches!(outcome, SpawnOutcome::Foreign { .. }),
+        "{outcome:?}"
+    );
+    assert!(spawn(&store, &p, "w", child_of("p", "p/mine", 5)).await);
 }
 
 /// Cancel stops the execution and every unfinished descendant, and invalidates

@@ -15,12 +15,7 @@ fn event_wait(name: &str) -> WaitingFor {
 }
 
 async fn offer(store: &DynStore, id: &str, name: &str, now: i64) {
-    let params = EventOffer {
-        execution_id: id.into(),
-        name: name.into(),
-        payload: json!({ "event": name }),
-        now: at(now),
-    };
+    let params = EventOffer::new(id, name, json!({ "event": name }), at(now));
     store.event_offer(params).await.expect("offer");
 }
 

@@ -58,12 +58,7 @@ pub async fn signals_work_when_event_wakes_waiter(store: DynStore) {
     };
     assert!(suspend(&store, guard(&c, "w", 1), None, wait).await);
     let mut sub = store.subscribe();
-    let offer = EventOffer {
-        execution_id: "e1".into(),
-        name: "go".into(),
-        payload: json!(1),
-        now: at(2),
-    };
+    let offer = EventOffer::new("e1", "go", json!(1), at(2));
     store.event_offer(offer).await.unwrap();
     expect_signal(&mut sub, is_work).await;
 }
@@ -88,8 +83,10 @@ pub async fn signals_work_on_child_spawn_and_child_finish(store: DynStore) {
             run_at: at(1),
             ..new_execution("kid")
         },
+        parent_close: Default::default(),
     };
-    assert!(store.child_spawn(spawn).await.unwrap());
+    let spawned = store.child_spawn(spawn).await.unwrap();
+    assert_eq!(spawned, zart_core::SpawnOutcome::Spawned);
     expect_signal(&mut sub, is_work).await;
     let wait = WaitingFor::Child {
         execution_id: "kid".into(),

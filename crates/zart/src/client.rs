@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use zart_core::{
-    CancelOutcome, Clock, DetailQuery, EventOffer, ExecutionDetail, ExecutionQuery,
-    ExecutionRecord, InsertOutcome, NewExecution, OfferOutcome, RunRecord, Signal, Stats, Store,
-    Timestamp,
+    CancelOutcome, Clock, DetailQuery, ExecutionDetail, ExecutionQuery, ExecutionRecord,
+    InsertOutcome, NewExecution, RunRecord, Signal, Stats, Store, Timestamp,
 };
 
 use crate::metrics::Metrics;
@@ -15,6 +14,9 @@ use crate::{ClientError, TaskRegistry};
 
 /// The longest id or event name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
+/// The most unconsumed events an execution holds before offers to it are refused,
+/// unless configured otherwise ([`Client::with_max_pending_events`]).
+pub const DEFAULT_MAX_PENDING_EVENTS: u32 = 10_000;
 /// The largest page [`Client::list`] returns.
 pub const MAX_LIST_LIMIT: u32 = 1000;
 /// How often [`Client::wait`] re-reads the store even without a notification, so a lost
@@ -77,6 +79,7 @@ pub struct Client {
     clock: Arc<dyn Clock>,
     tasks: Option<Arc<TaskRegistry>>,
     metrics: Metrics,
+    max_pending_events: Option<u32>,
 }
 
 impl Client {
@@ -91,7 +94,25 @@ impl Client {
             clock,
             tasks,
             metrics,
+            max_pending_events: Some(DEFAULT_MAX_PENDING_EVENTS),
         }
+    }
+
+    /// Limits the unconsumed events an execution may hold when this client offers
+    /// one (default [`DEFAULT_MAX_PENDING_EVENTS`]); `None` removes the limit.
+    pub fn with_max_pending_events(mut self, limit: Option<u32>) -> Self {
+        self.max_pending_events = limit;
+        self
+    }
+
+    /// The inbox limit applied to offers (see [`Client::with_max_pending_events`]).
+    pub fn max_pending_events(&self) -> Option<u32> {
+        self.max_pending_events
+    }
+
+    /// The current time of this client's clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// The store behind this client.
@@ -240,30 +261,6 @@ impl Client {
         }
     }
 
-    /// Delivers an event to an execution's inbox. It is kept until the execution waits
-    /// for that name, and consumed once.
-    pub async fn offer_event(
-        &self,
-        id: &str,
-        name: &str,
-        payload: Value,
-    ) -> Result<(), ClientError> {
-        validate_name("event name", name)?;
-        let offer = EventOffer {
-            execution_id: id.to_owned(),
-            name: name.to_owned(),
-            payload,
-            now: self.clock.now(),
-        };
-        match self.store.event_offer(offer).await? {
-            OfferOutcome::Accepted => Ok(()),
-            OfferOutcome::NotFound => Err(not_found(id)),
-            OfferOutcome::Terminal(status) => Err(ClientError::Conflict(format!(
-                "execution {id:?} is already {status}; the event was not stored"
-            ))),
-        }
-    }
-
     /// A filtered, sorted page of executions.
     pub async fn list(&self, query: ExecutionQuery) -> Result<Vec<ExecutionRecord>, ClientError> {
         if query.limit > MAX_LIST_LIMIT {
@@ -307,7 +304,7 @@ impl Client {
     }
 }
 
-fn not_found(id: &str) -> ClientError {
+pub(crate) fn not_found(id: &str) -> ClientError {
     ClientError::NotFound(format!("execution {id:?} not found"))
 }
 

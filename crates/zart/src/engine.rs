@@ -9,7 +9,9 @@ use serde::Serialize;
 use zart_core::{Clock, Store, StoreError, SystemClock};
 
 use crate::metrics::Metrics;
-use crate::{Client, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle};
+use crate::{
+    Client, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle, DEFAULT_MAX_PENDING_EVENTS,
+};
 
 /// The engine: make a [`Client`] to start executions and a worker to run them.
 ///
@@ -36,6 +38,7 @@ pub struct Zart {
     clock: Arc<dyn Clock>,
     tasks: Arc<TaskRegistry>,
     metrics: Metrics,
+    max_pending_events: Option<u32>,
 }
 
 /// Builds a [`Zart`].
@@ -44,6 +47,7 @@ pub struct ZartBuilder {
     clock: Arc<dyn Clock>,
     tasks: TaskRegistry,
     metrics: Option<Metrics>,
+    max_pending_events: Option<u32>,
 }
 
 impl Zart {
@@ -54,6 +58,7 @@ impl Zart {
             clock: Arc::new(SystemClock),
             tasks: TaskRegistry::new(),
             metrics: None,
+            max_pending_events: Some(DEFAULT_MAX_PENDING_EVENTS),
         }
     }
 
@@ -65,6 +70,7 @@ impl Zart {
             Some(Arc::clone(&self.tasks)),
             self.metrics.clone(),
         )
+        .with_max_pending_events(self.max_pending_events)
     }
 
     /// Starts a worker running the registered tasks. Call it from a Tokio runtime.
@@ -129,6 +135,13 @@ impl ZartBuilder {
         self
     }
 
+    /// Limits the unconsumed events an execution may hold: its clients refuse an
+    /// offer past it (default [`DEFAULT_MAX_PENDING_EVENTS`]; `None`: no limit).
+    pub fn max_pending_events(mut self, limit: Option<u32>) -> Self {
+        self.max_pending_events = limit;
+        self
+    }
+
     /// The engine.
     pub fn build(self) -> Zart {
         Zart {
@@ -136,6 +149,7 @@ impl ZartBuilder {
             store: self.store,
             tasks: Arc::new(self.tasks),
             metrics: self.metrics.unwrap_or_default(),
+            max_pending_events: self.max_pending_events,
         }
     }
 }

@@ -137,6 +137,9 @@ pub enum ClientError {
     /// The request is malformed (400).
     #[error("{0}")]
     InvalidInput(String),
+    /// The execution's inbox is full: the event was not stored (429).
+    #[error("{0}")]
+    InboxFull(String),
     /// The execution did not finish in time (504).
     #[error("{0}")]
     Timeout(String),

@@ -43,16 +43,21 @@ mod context;
 mod engine;
 mod error;
 pub mod metrics;
+mod offer;
 mod registry;
 mod retry;
 mod retry_store;
 mod time;
 mod worker;
 
-pub use client::{validate_name, Client, StartRequest, Started, MAX_LIST_LIMIT, MAX_NAME_CHARS};
-pub use context::{current_attempt, ChildHandle, Ctx};
+pub use client::{
+    validate_name, Client, StartRequest, Started, DEFAULT_MAX_PENDING_EVENTS, MAX_LIST_LIMIT,
+    MAX_NAME_CHARS,
+};
+pub use context::{current_attempt, ChildHandle, ChildOptions, Ctx};
 pub use engine::{connect, Zart, ZartBuilder};
 pub use error::{ClientError, TaskError, TaskResult};
+pub use offer::{OfferOptions, Offered};
 pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
 pub use worker::{WorkerConfig, WorkerHandle};
@@ -63,8 +68,8 @@ pub use zart_core as core;
 /// Everything a workflow author needs.
 pub mod prelude {
     pub use crate::{
-        ChildHandle, Client, ClientError, Ctx, RetryPolicy, StartRequest, StepOptions, TaskError,
-        TaskRegistry, TaskResult, WorkerConfig, WorkerHandle, Zart,
+        ChildHandle, ChildOptions, Client, ClientError, Ctx, RetryPolicy, StartRequest,
+        StepOptions, TaskError, TaskRegistry, TaskResult, WorkerConfig, WorkerHandle, Zart,
     };
-    pub use zart_core::{ExecutionRecord, ExecutionStatus};
+    pub use zart_core::{ExecutionRecord, ExecutionStatus, ParentClosePolicy};
 }

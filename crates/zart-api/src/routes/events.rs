@@ -1,21 +1,39 @@
 //! Delivering events to executions.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use zart::OfferOptions;
 
-use crate::dto::ErrorBody;
+use crate::dto::{ErrorBody, EventAccepted};
 use crate::error::ApiError;
-use crate::extract::{ApiPath, JsonValue};
+use crate::extract::{ApiPath, ApiQuery, JsonValue};
 use crate::AppState;
+
+/// The header carrying an event's idempotency key.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(post_event))
 }
 
+/// Query parameters of `POST /events/{executionId}/{eventName}`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub(crate) struct EventParams {
+    /// The event's idempotency key, for clients that cannot set the
+    /// `Idempotency-Key` header (the same rules; if both are given they must match).
+    event_id: Option<String>,
+}
+
 /// Delivers an event. It is kept in the execution's inbox until the execution waits
-/// for that name, and consumed once: an event sent early is not lost.
+/// for that name, and consumed once: an event sent early is not lost. With an
+/// idempotency key, an offer retried after a timeout or a 503 is stored once.
 #[utoipa::path(
     post,
     path = "/events/{executionId}/{eventName}",
@@ -23,6 +41,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     params(
         ("executionId" = String, Path, description = super::EXECUTION_ID_DOC),
         ("eventName" = String, Path, description = "The event name (1–255 characters)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "The event's id \
+            (1–255 characters): an offer with a key already stored for the execution \
+            stores nothing and answers `duplicate: true` with the first one's sequence"),
+        EventParams,
     ),
     request_body(
         content = Option<serde_json::Value>,
@@ -30,18 +52,51 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         content_type = "application/json",
     ),
     responses(
-        (status = 202, description = "Stored"),
-        (status = 400, description = "Malformed JSON or invalid event name", body = ErrorBody),
+        (status = 202, description = "Stored, or already stored under the same key", body = EventAccepted),
+        (status = 400, description = "Malformed JSON, invalid event name or key", body = ErrorBody),
         (status = 404, description = "No such execution", body = ErrorBody),
         (status = 409, description = "The execution already finished", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "The execution's inbox is full; nothing was stored", body = ErrorBody),
     )
 )]
 pub(crate) async fn post_event(
     State(state): State<AppState>,
     ApiPath((id, name)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<EventParams>,
+    headers: HeaderMap,
     JsonValue(payload): JsonValue,
-) -> Result<StatusCode, ApiError> {
-    state.client.offer_event(&id, &name, payload).await?;
-    Ok(StatusCode::ACCEPTED)
+) -> Result<(StatusCode, Json<EventAccepted>), ApiError> {
+    let options = OfferOptions {
+        event_id: event_id(&headers, params.event_id)?,
+    };
+    let offered = state
+        .client
+        .offer_event_with(&id, &name, payload, options)
+        .await?;
+    let body = EventAccepted {
+        execution_id: id,
+        event_name: name,
+        sequence: offered.sequence,
+        duplicate: offered.duplicate,
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+/// The idempotency key from the header or the `eventId` parameter (the client
+/// checks its length and characters).
+fn event_id(headers: &HeaderMap, param: Option<String>) -> Result<Option<String>, ApiError> {
+    let header = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => Some(value.to_str().map(str::to_owned).map_err(|_| {
+            ApiError::bad_request("invalid Idempotency-Key header: expected visible ASCII")
+        })?),
+    };
+    match (header, param) {
+        (Some(h), Some(p)) if h != p => Err(ApiError::bad_request(
+            "the Idempotency-Key header and the eventId parameter differ",
+        )),
+        (Some(key), _) | (None, Some(key)) => Ok(Some(key)),
+        (None, None) => Ok(None),
+    }
 }

@@ -49,7 +49,12 @@ pub async fn run_command(client: &ApiClient, command: Command) -> anyhow::Result
             let reply = wait(client, &id, Duration::from_secs(timeout)).await?;
             render(&reply.body, json, output::execution)
         }
-        Command::Event { id, name, payload } => event(client, id, name, payload, json).await?,
+        Command::Event {
+            id,
+            name,
+            payload,
+            key,
+        } => event(client, (id, name), payload, key, json).await?,
         Command::Stats => {
             let reply = client.send(get(client, &["stats"])).await?;
             render(&reply.body, json, output::stats)
@@ -86,7 +91,11 @@ async fn start(
         .send(client.request(Scope::Api, Method::POST, url).json(&body))
         .await?;
     if json {
-        return Ok(pretty(&reply.body));
+        let mut summary = reply.body.clone();
+        if let Some(fields) = summary.as_object_mut() {
+            fields.insert("accepted".into(), Value::Bool(true));
+        }
+        return Ok(pretty(&summary));
     }
     let what = if reply.status == StatusCode::CREATED {
         "started"
@@ -179,24 +188,35 @@ fn whole_seconds(d: Duration) -> u64 {
     millis.div_ceil(1000)
 }
 
+/// Offers the event (with `key` as its `Idempotency-Key`) and prints where it is.
 async fn event(
     client: &ApiClient,
-    id: String,
-    name: String,
+    (id, name): (String, String),
     payload: Option<Value>,
+    key: Option<String>,
     json: bool,
 ) -> Result<String, HttpError> {
     let url = client.url(Scope::Api, &["events", &id, &name]);
     let body = payload.unwrap_or(Value::Null);
-    client
-        .send(client.request(Scope::Api, Method::POST, url).json(&body))
-        .await?;
-    let summary = json!({ "executionId": id, "eventName": name, "accepted": true });
-    Ok(simple(
-        json,
-        summary,
-        format!("event {name:?} delivered to {id}\n"),
-    ))
+    let mut request = client.request(Scope::Api, Method::POST, url).json(&body);
+    if let Some(key) = &key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let reply = client.send(request).await?;
+    if json {
+        let mut summary = reply.body.clone();
+        if let Some(fields) = summary.as_object_mut() {
+            fields.insert("accepted".into(), Value::Bool(true));
+        }
+        return Ok(pretty(&summary));
+    }
+    let sequence = &reply.body["sequence"];
+    Ok(match reply.body["duplicate"].as_bool() {
+        Some(true) => {
+            format!("event {name:?} was already delivered to {id} (sequence {sequence})\n")
+        }
+        _ => format!("event {name:?} delivered to {id} (sequence {sequence})\n"),
+    })
 }
 
 fn render(body: &Value, json: bool, table: fn(&Value) -> String) -> String {

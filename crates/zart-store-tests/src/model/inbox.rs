@@ -18,15 +18,20 @@ impl Model {
         got: &OfferOutcome,
     ) -> Checked {
         let now = self.now;
-        let want = match &self.execs[exec] {
-            None => OfferOutcome::NotFound,
-            Some(e) if e.status.is_terminal() => OfferOutcome::Terminal(e.status),
-            Some(_) => OfferOutcome::Accepted,
+        let (want, accepted) = match &self.execs[exec] {
+            None => ("not found", *got == OfferOutcome::NotFound),
+            Some(e) if e.status.is_terminal() => {
+                ("terminal", *got == OfferOutcome::Terminal(e.status))
+            }
+            Some(_) => (
+                "accepted, not a duplicate",
+                matches!(got, OfferOutcome::Accepted { duplicate: false, .. }),
+            ),
         };
-        expect(*got == want, || {
-            format!("offer to {}: {got:?}, want {want:?}", exec_id(exec))
+        expect(accepted, || {
+            format!("offer to {}: {got:?}, want {want}", exec_id(exec))
         })?;
-        if want != OfferOutcome::Accepted {
+        if !matches!(got, OfferOutcome::Accepted { .. }) {
             return Ok(());
         }
         let e = self.exec_mut(exec)?;

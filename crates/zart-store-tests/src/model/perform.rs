@@ -168,12 +168,7 @@ async fn offer(
     name: usize,
     payload: i64,
 ) -> StoreResult<OfferOutcome> {
-    let params = EventOffer {
-        execution_id: exec_id(exec),
-        name: EVENT_NAMES[name].to_owned(),
-        payload: json!(payload),
-        now: at(now),
-    };
+    let params = EventOffer::new(exec_id(exec), EVENT_NAMES[name], json!(payload), at(now));
     store.event_offer(params).await
 }
 

@@ -6,7 +6,8 @@ use std::marker::PhantomData;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use zart_core::{
-    ChildSpawn, ErrorKind, ExecutionStatus, NewExecution, StepKind, StepStatus, WaitingFor,
+    ChildSpawn, ErrorKind, ExecutionError, ExecutionStatus, NewExecution, ParentClosePolicy,
+    SpawnOutcome, StepKind, StepStatus, WaitingFor,
 };
 
 use super::{decode, in_flight, park, Ctx, Halt, Slot};
@@ -27,15 +28,61 @@ impl<O> ChildHandle<O> {
     }
 }
 
+/// How a child started with [`Ctx::spawn_with`] relates to its parent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChildOptions {
+    /// What happens to the child if it has not finished when the parent completes,
+    /// fails or is cancelled: cancelled with it (the default), or left running.
+    pub parent_close: ParentClosePolicy,
+}
+
+impl ChildOptions {
+    /// Options that leave the child running when its parent ends.
+    pub fn abandon() -> Self {
+        Self {
+            parent_close: ParentClosePolicy::Abandon,
+        }
+    }
+}
+
 impl Ctx {
     /// Starts a child execution of `task_name` with `input`, once per run: on replay
     /// the same child is returned. The child's id is derived from the parent's id and
-    /// the spawn's step id. Cancelling the parent cancels the child.
+    /// the spawn's step id. When the parent ends (completes, fails or is cancelled)
+    /// before the child, the child is cancelled; see [`Ctx::spawn_with`] to keep it.
     pub fn spawn<'a, I, O>(
         &'a self,
         name: &str,
         task_name: &str,
         input: I,
+    ) -> impl Future<Output = TaskResult<ChildHandle<O>>> + Send + 'a
+    where
+        I: Serialize + Send + 'a,
+        O: 'a,
+    {
+        self.spawn_with(name, task_name, input, ChildOptions::default())
+    }
+
+    /// [`Ctx::spawn`] with options, for example a child that outlives its parent:
+    ///
+    /// ```no_run
+    /// # use zart::prelude::*;
+    /// # async fn f(ctx: Ctx) -> TaskResult<()> {
+    /// let report: ChildHandle<()> = ctx
+    ///     .spawn_with("report", "send-report", (), ChildOptions::abandon())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// If an execution with the child's id already exists but was not started by
+    /// this parent for this task, it is not adopted: the parent fails with a
+    /// `child_failed` error.
+    pub fn spawn_with<'a, I, O>(
+        &'a self,
+        name: &str,
+        task_name: &str,
+        input: I,
+        options: ChildOptions,
     ) -> impl Future<Output = TaskResult<ChildHandle<O>>> + Send + 'a
     where
         I: Serialize + Send + 'a,
@@ -48,7 +95,7 @@ impl Ctx {
                 Ok(slot) => slot,
                 Err(halt) => return park(halt).await,
             };
-            match self.spawn_child(&slot, task_name, input).await {
+            match self.spawn_child(&slot, task_name, input, options).await {
                 Ok(result) => result.map(|id| ChildHandle {
                     id,
                     name: slot.id(),
@@ -64,6 +111,7 @@ impl Ctx {
         slot: &Slot,
         task_name: String,
         input: I,
+        options: ChildOptions,
     ) -> Result<TaskResult<String>, Halt> {
         if let Some(rec) = &slot.recorded {
             return Ok(decode(slot, rec.result.clone()));
@@ -94,10 +142,15 @@ impl Ctx {
                 deadline_at: None,
                 parent_id: Some(self.execution_id().to_owned()),
             },
+            parent_close: options.parent_close,
         };
         match in_flight(self, self.store().child_spawn(params)).await {
-            Ok(true) => Ok(Ok(id)),
-            Ok(false) => Err(self.halt(Halt::LeaseLost)),
+            Ok(SpawnOutcome::Spawned) => Ok(Ok(id)),
+            Ok(SpawnOutcome::LeaseLost) => Err(self.halt(Halt::LeaseLost)),
+            Ok(SpawnOutcome::Foreign {
+                parent_id,
+                task_name,
+            }) => Err(self.halt(Halt::Fatal(foreign_child(slot, &id, parent_id, &task_name)))),
             Err(e) => Err(self.halt(Halt::store(&e))),
         }
     }
@@ -198,4 +251,26 @@ fn child_failed(slot: &Slot, reason: &str) -> TaskError {
         reason.to_owned(),
         Some(slot.name.clone()),
     )
+}
+
+/// The failure of a parent whose child id is taken by an execution it did not start.
+fn foreign_child(
+    slot: &Slot,
+    id: &str,
+    parent_id: Option<String>,
+    task_name: &str,
+) -> ExecutionError {
+    let owner = match parent_id {
+        Some(parent) => format!("a child of {parent:?}"),
+        None => "a top-level execution".to_owned(),
+    };
+    ExecutionError {
+        kind: ErrorKind::ChildFailed,
+        message: format!(
+            "cannot spawn child {id:?}: that id belongs to {owner} of task {task_name:?}, \
+             not started by this execution; it is not adopted"
+        ),
+        step: Some(slot.id()),
+        attempts: None,
+    }
 }

@@ -27,7 +27,7 @@ use zart_core::{
 use crate::metrics::Metrics;
 use crate::TaskError;
 
-pub use child::ChildHandle;
+pub use child::{ChildHandle, ChildOptions};
 use state::CtxState;
 pub(crate) use state::{Halt, Suspension};
 pub use step::current_attempt;

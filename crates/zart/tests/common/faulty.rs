@@ -115,7 +115,11 @@ impl Store for Faulty {
     async fn event_consume(&self, params: EventConsume) -> StoreResult<EventTake> {
         self.inner.event_consume(params).await
     }
-    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<bool> {
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        self.inner.clock()
+    }
+
+    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<SpawnOutcome> {
         self.inner.child_spawn(params).await
     }
     async fn execution_detail(&self, query: DetailQuery) -> StoreResult<Option<ExecutionDetail>> {

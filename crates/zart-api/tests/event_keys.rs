@@ -1,0 +1,121 @@
+//! Over a real socket: event offers answer where the event is, a retried offer with
+//! the same key is stored once, and a full inbox refuses offers with 429.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use zart::core::Store;
+use zart::Zart;
+use zart_api::ApiConfig;
+
+/// A server whose executions hold at most `max_pending` unconsumed events. No
+/// worker runs, so offered events stay in the inbox.
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve(max_pending: u32) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("zart.db").display());
+    let store: Arc<dyn Store> = zart::connect(&url).await.expect("open store");
+    let zart = Zart::builder(store)
+        .tasks(tasks())
+        .max_pending_events(Some(max_pending))
+        .build();
+    let app = zart_api::router(zart.client(), zart.metrics().clone(), ApiConfig::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}{API}", listener.local_addr().unwrap());
+    tokio::spawn(zart_api::serve(listener, app, std::future::pending()));
+    let server = Server {
+        base,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    };
+    let start = json!({"executionId": "e1", "taskName": "approval"});
+    let created = server.post("/executions", None, &start).await;
+    assert_eq!(created.0, StatusCode::CREATED);
+    server
+}
+
+impl Server {
+    /// `POST path` with `body` and an optional `Idempotency-Key`; status and JSON.
+    async fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (StatusCode, Value) {
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let response = request.send().await.unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn offer_answers_202_with_its_sequence() {
+    let server = serve(100).await;
+    let (status, first) = server.post("/events/e1/approved", None, &json!(1)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(first["executionId"], "e1");
+    assert_eq!(first["eventName"], "approved");
+    assert_eq!(first["duplicate"], false);
+    let (_, second) = server.post("/events/e1/approved", None, &json!(2)).await;
+    assert!(second["sequence"].as_i64() > first["sequence"].as_i64());
+    assert_eq!(second["duplicate"], false);
+}
+
+#[tokio::test]
+async fn retried_offer_with_the_same_key_is_stored_once() {
+    let server = serve(100).await;
+    let path = "/events/e1/approved";
+    let (status, first) = server.post(path, Some("pay-42"), &json!("a")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(first["duplicate"], false);
+    let (status, retry) = server.post(path, Some("pay-42"), &json!("a")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(retry["duplicate"], true);
+    assert_eq!(retry["sequence"], first["sequence"]);
+    // The query parameter is the same key.
+    let (_, by_param) = server
+        .post(&format!("{path}?eventId=pay-42"), None, &json!("a"))
+        .await;
+    assert_eq!(by_param["duplicate"], true);
+    let (status, body) = server
+        .post(
+            &format!("{path}?eventId=other"),
+            Some("pay-42"),
+            &json!("a"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("differ"), "{body}");
+    let long = "k".repeat(256);
+    let (status, body) = server.post(path, Some(&long), &json!("a")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn offer_to_a_full_inbox_is_429_and_stores_nothing() {
+    let server = serve(2).await;
+    let path = "/events/e1/approved";
+    for key in ["a", "b"] {
+        let (status, _) = server.post(path, Some(key), &json!(key)).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    let (status, body) = server.post(path, Some("c"), &json!("c")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains("2 unconsumed events"), "{message}");
+    // A retry of a stored offer is still answered, full or not.
+    let (status, retry) = server.post(path, Some("a"), &json!("a")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(retry["duplicate"], true);
+    // The refused offer took no room and its key stays free: still refused.
+    let (status, _) = server.post(path, Some("c"), &json!("c")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
