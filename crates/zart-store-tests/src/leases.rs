@@ -76,6 +76,26 @@ pub async fn guarded_write_on_unknown_execution_is_refused(store: DynStore) {
     assert_eq!(store.execution_get("ghost").await.unwrap(), None);
 }
 
+/// A worker holding a stale lease and the current one on the same execution (it
+/// claimed it again after its first lease expired) renews only the current one:
+/// the id is answered once, so the stale holder can learn its lease is gone.
+/// (Found by the model test: PostgreSQL answered the id once per lease named.)
+pub async fn lease_renew_answers_a_stale_and_a_current_lease_once(store: DynStore) {
+    insert(&store, "e1").await;
+    let old = claim_one(&store, "w1", 0, "e1").await;
+    let new = claim_one(&store, "w1", LEASE_MS, "e1").await;
+    let renewed = store
+        .lease_renew(LeaseRenew {
+            worker_id: "w1".into(),
+            now: at(LEASE_MS + 1),
+            expires_at: at(3 * LEASE_MS),
+            leases: vec![("e1".into(), old.fence), ("e1".into(), new.fence)],
+        })
+        .await
+        .unwrap();
+    assert_eq!(renewed, vec!["e1".to_owned()], "one lease of e1 renewed");
+}
+
 /// Renewal extends the leases still held and leaves out those lost (wrong fence,
 /// other owner, expired).
 pub async fn lease_renew_reports_lost_leases(store: DynStore) {

@@ -67,6 +67,7 @@ macro_rules! __conformance_tests {
         leases::expired_lease_cannot_write,
         leases::guarded_write_on_unknown_execution_is_refused,
         leases::lease_renew_reports_lost_leases,
+        leases::lease_renew_answers_a_stale_and_a_current_lease_once,
         leases::release_makes_execution_due_now,
         leases::waiting_for_reflects_lease_and_parked_state,
         parking::suspend_parks_until_wake_at,
