@@ -101,7 +101,7 @@ const RENEW: &str = "
     )
     UPDATE {s}.executions e SET lease_expires_at = $3
     FROM held WHERE e.id = held.id
-    RETURNING e.id";
+    RETURNING e.id, e.fence";
 
 pub(crate) async fn renew(db: &Db, p: &LeaseRenew) -> Result<Vec<String>, PgError> {
     if p.leases.is_empty() {
@@ -109,7 +109,9 @@ pub(crate) async fn renew(db: &Db, p: &LeaseRenew) -> Result<Vec<String>, PgErro
     }
     let (ids, fences): (Vec<&str>, Vec<i64>) =
         p.leases.iter().map(|(id, f)| (id.as_str(), *f)).unzip();
-    let renewed: HashSet<String> = sqlx::query_scalar(&db.sql(RENEW))
+    // Answered by (id, fence): a stale fence listed beside the current one for the
+    // same id is not renewed.
+    let renewed: HashSet<(String, i64)> = sqlx::query_as(&db.sql(RENEW))
         .bind(p.worker_id.as_str())
         .bind(ms(p.now))
         .bind(ms(p.expires_at))
@@ -122,7 +124,7 @@ pub(crate) async fn renew(db: &Db, p: &LeaseRenew) -> Result<Vec<String>, PgErro
     // In the caller's order.
     Ok(p.leases
         .iter()
-        .filter(|(id, _)| renewed.contains(id))
+        .filter(|(id, fence)| renewed.contains(&(id.clone(), *fence)))
         .map(|(id, _)| id.clone())
         .collect())
 }
