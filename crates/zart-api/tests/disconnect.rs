@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use zart::core::{NewExecution, Store};
+use zart::core::NewExecution;
 use zart_api::ApiConfig;
 
 /// Executions in the database: enough that a search over all of them keeps a reader
