@@ -40,6 +40,7 @@ mod migrate;
 mod open;
 mod options;
 mod readers;
+mod retention;
 mod rows;
 mod signals;
 mod steps;

@@ -54,7 +54,7 @@ pub use engine::{connect, Zart, ZartBuilder};
 pub use error::{ClientError, TaskError, TaskResult};
 pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
-pub use worker::{WorkerConfig, WorkerHandle};
+pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};
 
 /// The store-level types, re-exported so users need only this crate.
 pub use zart_core as core;
