@@ -4,18 +4,21 @@
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::any;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
+use tracing::Span;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{require_bearer, RequiredToken};
+use crate::body_timeout::{bounded_body, BodyBounds};
 use crate::json_errors::{json_errors, panic_response, unknown_route};
 use crate::metrics::{record, tag_route, HttpMetrics};
 use crate::{openapi, routes, ApiConfig, AppState};
@@ -71,12 +74,17 @@ fn routed(config: &ApiConfig) -> Router<AppState> {
         .merge(health.route_layer(from_fn(tag_route)))
 }
 
-/// The layers around every route, innermost first: a panic guard, body limits, JSON
-/// errors, CORS, HTTP metrics, tracing.
+/// The layers around every route, innermost first: a panic guard, body limits and the
+/// body timeout, JSON errors, CORS, HTTP metrics, tracing.
 fn layered(app: Router<AppState>, config: &ApiConfig, metrics: HttpMetrics) -> Router<AppState> {
+    let bounds = BodyBounds {
+        timeout: config.body_timeout,
+        max_bytes: config.max_body_bytes,
+    };
     let app = app
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(from_fn_with_state(bounds, bounded_body))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(from_fn(json_errors));
     let app = match cors(&config.cors_origins) {
@@ -84,7 +92,25 @@ fn layered(app: Router<AppState>, config: &ApiConfig, metrics: HttpMetrics) -> R
         None => app,
     };
     app.layer(from_fn_with_state(metrics, record))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().on_failure(log_failure))
+}
+
+/// Logs a failed request. A 504 is a `wait` long-poll that ended before the execution
+/// did: expected, and a polling client would otherwise fill the log with errors, so it
+/// is logged at DEBUG like any other answered request. 4xx are not failures at all.
+fn log_failure(class: ServerErrorsFailureClass, latency: Duration, _span: &Span) {
+    let latency = format!("{} ms", latency.as_millis());
+    match class {
+        ServerErrorsFailureClass::StatusCode(StatusCode::GATEWAY_TIMEOUT) => {
+            tracing::debug!(status = 504, %latency, "wait timed out");
+        }
+        ServerErrorsFailureClass::StatusCode(status) => {
+            tracing::error!(status = status.as_u16(), %latency, "response failed");
+        }
+        ServerErrorsFailureClass::Error(error) => {
+            tracing::error!(%error, %latency, "response failed");
+        }
+    }
 }
 
 /// Tags the routes for metrics and, with a token, requires it on them. The token check

@@ -1,7 +1,15 @@
-//! [`ApiConfig`]: prefixes, tokens, body limit and CORS origins, from the environment or
-//! a builder.
+//! [`ApiConfig`]: prefixes, tokens, body limit and timeout, and CORS origins, from the
+//! environment or a builder; and the server's [`ServerConfig`].
 
 use std::fmt;
+use std::time::Duration;
+
+mod server;
+
+pub use server::{
+    ServerConfig, ServerConfigError, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, MAX_MAX_CONNECTIONS,
+};
 
 /// The default public API prefix.
 pub const DEFAULT_API_PREFIX: &str = "/api/v1";
@@ -9,6 +17,8 @@ pub const DEFAULT_API_PREFIX: &str = "/api/v1";
 pub const DEFAULT_ADMIN_PREFIX: &str = "/zart/admin/v1";
 /// The default request body limit: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The default time a client has to send a request body: 30 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Configuration of the HTTP layer.
 ///
@@ -36,6 +46,9 @@ pub struct ApiConfig {
     pub admin_token: Option<String>,
     /// Request bodies larger than this get 413.
     pub max_body_bytes: usize,
+    /// A request body not fully received this long after its headers gets 408 (and the
+    /// connection is closed), so a slow sender cannot hold a request open.
+    pub body_timeout: Duration,
     /// Origins allowed by CORS (`*` for any); none by default.
     pub cors_origins: Vec<String>,
 }
@@ -48,6 +61,7 @@ impl Default for ApiConfig {
             api_token: None,
             admin_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             cors_origins: Vec::new(),
         }
     }
@@ -63,6 +77,7 @@ impl fmt::Debug for ApiConfig {
             .field("api_token", &redact(&self.api_token))
             .field("admin_token", &redact(&self.admin_token))
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("body_timeout", &self.body_timeout)
             .field("cors_origins", &self.cors_origins)
             .finish()
     }
@@ -87,6 +102,9 @@ pub enum ConfigError {
     /// `ZART_MAX_BODY_BYTES` is not a positive integer.
     #[error("invalid ZART_MAX_BODY_BYTES {0:?}: expected a positive number of bytes")]
     InvalidBodyLimit(String),
+    /// `ZART_BODY_TIMEOUT_SECS` is not a positive number of seconds.
+    #[error("invalid ZART_BODY_TIMEOUT_SECS {0:?}: expected a positive number of seconds")]
+    InvalidBodyTimeout(String),
     /// A token is empty or not valid in an HTTP header.
     #[error("invalid {0}: a token must be non-empty visible ASCII without spaces")]
     InvalidToken(&'static str),
@@ -100,8 +118,8 @@ pub enum ConfigError {
 
 impl ApiConfig {
     /// Reads `ZART_API_PREFIX`, `ZART_ADMIN_PREFIX`, `ZART_API_TOKEN`,
-    /// `ZART_ADMIN_TOKEN`, `ZART_MAX_BODY_BYTES` and `ZART_CORS_ORIGINS` (comma-separated);
-    /// unset or empty variables keep the defaults.
+    /// `ZART_ADMIN_TOKEN`, `ZART_MAX_BODY_BYTES`, `ZART_BODY_TIMEOUT_SECS` and
+    /// `ZART_CORS_ORIGINS` (comma-separated); unset or empty variables keep the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| match std::env::var(name) {
             Ok(v) if v.trim().is_empty() => Ok(None),
@@ -128,6 +146,12 @@ impl ApiConfig {
             config.max_body_bytes = match v.trim().parse::<usize>() {
                 Ok(n) if n > 0 => n,
                 _ => return Err(ConfigError::InvalidBodyLimit(v)),
+            };
+        }
+        if let Some(v) = lookup("ZART_BODY_TIMEOUT_SECS")? {
+            config.body_timeout = match v.trim().parse::<u64>() {
+                Ok(n) if n > 0 => Duration::from_secs(n),
+                _ => return Err(ConfigError::InvalidBodyTimeout(v)),
             };
         }
         if let Some(v) = lookup("ZART_CORS_ORIGINS")? {
@@ -168,6 +192,12 @@ impl ApiConfig {
         self
     }
 
+    /// Answers 408 to a request whose body is not fully received within `timeout`.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
     /// Allows these CORS origins (`*` for any).
     pub fn cors_origins<I, O>(mut self, origins: I) -> Self
     where
@@ -188,6 +218,9 @@ impl ApiConfig {
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::InvalidBodyLimit("0".to_owned()));
+        }
+        if self.body_timeout.is_zero() {
+            return Err(ConfigError::InvalidBodyTimeout("0".to_owned()));
         }
         check_token("ZART_API_TOKEN", self.api_token.as_deref())?;
         check_token("ZART_ADMIN_TOKEN", self.admin_token.as_deref())?;

@@ -8,8 +8,11 @@
 //! engine logic. Every handler is one [`zart::Client`] call, and client errors map to
 //! statuses in one place ([`ApiError`]).
 //!
-//! Key decisions: every error, including those axum and tower produce themselves
-//! (unknown routes, wrong methods, oversized bodies), leaves as `{"error": "..."}`; and
+//! Key decisions: every error, including those axum, tower and hyper produce themselves
+//! (unknown routes, wrong methods, oversized bodies, malformed requests, oversized URIs
+//! and headers), leaves as `{"error": "..."}`; the server bounds every connection (a
+//! header timeout, an idle timeout, a connection cap: [`ServerConfig`]) and the router
+//! bounds the time to send a body ([`ApiConfig::body_timeout`]); and
 //! the response bodies are this crate's own [`dto`] types, mirroring the core types
 //! field for field, so the OpenAPI schemas are generated from the very types that are
 //! serialized.
@@ -55,6 +58,7 @@
 
 mod app;
 mod auth;
+mod body_timeout;
 mod config;
 pub mod dto;
 mod error;
@@ -67,13 +71,15 @@ mod server;
 
 pub use app::router;
 pub use config::{
-    ApiConfig, ConfigError, DEFAULT_ADMIN_PREFIX, DEFAULT_API_PREFIX, DEFAULT_MAX_BODY_BYTES,
+    ApiConfig, ConfigError, ServerConfig, ServerConfigError, DEFAULT_ADMIN_PREFIX,
+    DEFAULT_API_PREFIX, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, MAX_MAX_CONNECTIONS,
 };
 pub use error::ApiError;
 pub use extract::MAX_WAIT;
 pub use metrics::UNMATCHED_ROUTE;
 pub use openapi::{OPENAPI_PATH, SWAGGER_UI_PATH};
-pub use server::{serve, shutdown_signal};
+pub use server::{serve, serve_with, shutdown_signal};
 
 /// What every handler receives.
 #[derive(Clone)]

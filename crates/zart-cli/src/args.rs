@@ -148,10 +148,34 @@ pub struct ServeArgs {
     /// How long shutdown lets running executions finish before releasing them.
     #[arg(long, env = "ZART_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     pub shutdown_grace_secs: u64,
-    /// Delete finished executions (with their steps and events) this many hours after
-    /// they finished; unset keeps everything.
-    #[arg(long, env = "ZART_RETENTION_HOURS", value_parser = clap::value_parser!(u64).range(1..))]
-    pub retention_hours: Option<u64>,
+    /// Delete finished executions (whole trees: a root with all its children, with
+    /// their steps and events) this many hours after they finished, whatever their
+    /// status; `0` or `off` keeps everything. Each status defaults to 168 (7 days).
+    #[arg(long, env = "ZART_RETENTION_HOURS", value_parser = parse_retention)]
+    pub retention_hours: Option<RetentionHours>,
+    /// Retention of completed executions, overriding --retention-hours.
+    #[arg(long, env = "ZART_RETENTION_COMPLETED_HOURS", value_parser = parse_retention)]
+    pub retention_completed_hours: Option<RetentionHours>,
+    /// Retention of failed executions, overriding --retention-hours.
+    #[arg(long, env = "ZART_RETENTION_FAILED_HOURS", value_parser = parse_retention)]
+    pub retention_failed_hours: Option<RetentionHours>,
+    /// Retention of cancelled executions, overriding --retention-hours.
+    #[arg(long, env = "ZART_RETENTION_CANCELLED_HOURS", value_parser = parse_retention)]
+    pub retention_cancelled_hours: Option<RetentionHours>,
+    /// Seconds a client has to send a request's headers (from connecting, or from the
+    /// first byte of a later request) before its connection is closed.
+    #[arg(long, env = "ZART_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request body before it is answered 408.
+    #[arg(long, env = "ZART_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection is kept open.
+    #[arg(long, env = "ZART_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// The most HTTP connections served at once; more wait until one closes. Keep it
+    /// well under the process's open-file limit.
+    #[arg(long, env = "ZART_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// The most unconsumed events one execution may hold; an event offered past it
     /// is refused with 429 and not stored.
     #[arg(long, env = "ZART_MAX_PENDING_EVENTS", default_value_t = zart::DEFAULT_MAX_PENDING_EVENTS, value_parser = clap::value_parser!(u32).range(1..))]
@@ -167,6 +191,27 @@ pub struct MigrateArgs {
     /// Database URL: sqlite://PATH (created if absent) or postgres://...
     #[arg(long, env = "ZART_DATABASE_URL", default_value = "sqlite://zart.db")]
     pub db: String,
+}
+
+/// A retention setting: keep finished executions this many hours, or forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionHours {
+    /// Never delete (`0` or `off`).
+    Off,
+    /// Delete this many hours after they finished.
+    Hours(u64),
+}
+
+fn parse_retention(text: &str) -> Result<RetentionHours, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(RetentionHours::Off);
+    }
+    match text.parse::<u64>() {
+        Ok(0) => Ok(RetentionHours::Off),
+        Ok(hours) => Ok(RetentionHours::Hours(hours)),
+        Err(_) => Err("expected a number of hours, or `off` (or 0) to keep everything".to_owned()),
+    }
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {
@@ -188,6 +233,44 @@ mod tests {
         let err = Cli::try_parse_from(["zart", "start", "echo", "--payload", "{nope"])
             .expect_err("invalid JSON must be rejected");
         assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from([&["zart", "serve"][..], args].concat()).expect("valid");
+        match cli.command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn retention_takes_hours_or_off() {
+        let args = serve_args(&[
+            "--retention-hours",
+            "off",
+            "--retention-failed-hours",
+            "48",
+            "--retention-cancelled-hours",
+            "0",
+        ]);
+        assert_eq!(args.retention_hours, Some(RetentionHours::Off));
+        assert_eq!(args.retention_failed_hours, Some(RetentionHours::Hours(48)));
+        assert_eq!(args.retention_cancelled_hours, Some(RetentionHours::Off));
+        assert_eq!(args.retention_completed_hours, None);
+        let err = Cli::try_parse_from(["zart", "serve", "--retention-hours", "soon"])
+            .expect_err("not a number");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_reject_zero() {
+        let args = serve_args(&[]);
+        assert_eq!((args.header_timeout_secs, args.body_timeout_secs), (10, 30));
+        assert_eq!((args.idle_timeout_secs, args.max_connections), (60, 512));
+        for flag in ["--header-timeout-secs", "--max-connections"] {
+            let err = Cli::try_parse_from(["zart", "serve", flag, "0"]).expect_err("zero");
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod migrate;
 mod output;
 mod serve;
 
-pub use args::{ApiOptions, Cli, Command, MigrateArgs, ServeArgs};
+pub use args::{ApiOptions, Cli, Command, MigrateArgs, RetentionHours, ServeArgs};
 pub use client::HttpError;
 
 use std::io::IsTerminal;

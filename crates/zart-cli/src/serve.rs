@@ -9,10 +9,10 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use zart::metrics::Metrics;
-use zart::{TaskRegistry, WorkerConfig, Zart};
-use zart_api::ApiConfig;
+use zart::{Retention, TaskRegistry, WorkerConfig, Zart};
+use zart_api::{ApiConfig, ServerConfig};
 
-use crate::args::{ApiOptions, ServeArgs};
+use crate::args::{ApiOptions, RetentionHours, ServeArgs};
 use crate::{database, demo};
 
 /// How long in-flight HTTP requests (long polls included) may run after a shutdown
@@ -23,7 +23,7 @@ const HTTP_DRAIN_LIMIT: Duration = Duration::from_secs(35);
 /// accepting, lets in-flight requests finish, and stops the worker, which gives the
 /// leases of executions still running after the grace period back to the database.
 pub async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
-    let config = api_config(api)?;
+    let config = api_config(api)?.body_timeout(Duration::from_secs(args.body_timeout_secs));
     let store = database::open(&args.db).await?;
     let metrics = Metrics::new();
     let mut tasks = TaskRegistry::new();
@@ -48,7 +48,9 @@ pub async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
     let server = async {
         let drained = shutdown.clone().cancelled_owned();
         let result = tokio::select! {
-            served = zart_api::serve(listener, app, drained) => served.context("HTTP server failed"),
+            served = zart_api::serve_with(listener, app, server_config(&args), drained) => {
+                served.context("HTTP server failed")
+            }
             () = drain_deadline(&shutdown) => {
                 tracing::warn!("in-flight requests did not finish within {HTTP_DRAIN_LIMIT:?}; closing them");
                 Ok(())
@@ -86,14 +88,36 @@ fn api_config(api: &ApiOptions) -> anyhow::Result<ApiConfig> {
     Ok(config)
 }
 
+/// The connection limits of the HTTP server.
+fn server_config(args: &ServeArgs) -> ServerConfig {
+    ServerConfig::default()
+        .header_timeout(Duration::from_secs(args.header_timeout_secs))
+        .idle_timeout(Duration::from_secs(args.idle_timeout_secs))
+        .max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX))
+}
+
 fn worker_config(args: &ServeArgs) -> WorkerConfig {
     let slots = usize::try_from(args.concurrency).unwrap_or(usize::MAX);
-    let config = WorkerConfig::default()
+    WorkerConfig::default()
         .concurrency(slots)
-        .lease_duration(Duration::from_secs(args.lease_secs));
-    match args.retention_hours {
-        Some(hours) => config.retention(Duration::from_secs(hours.saturating_mul(3600))),
-        None => config,
+        .lease_duration(Duration::from_secs(args.lease_secs))
+        .retention_policy(retention(args))
+}
+
+/// Each status's retention: its own flag, else `--retention-hours`, else the default.
+fn retention(args: &ServeArgs) -> Retention {
+    let default = Retention::default();
+    let pick = |own: Option<RetentionHours>, fallback: Option<Duration>| match own
+        .or(args.retention_hours)
+    {
+        Some(RetentionHours::Off) => None,
+        Some(RetentionHours::Hours(h)) => Some(Duration::from_secs(h.saturating_mul(3600))),
+        None => fallback,
+    };
+    Retention {
+        completed: pick(args.retention_completed_hours, default.completed),
+        failed: pick(args.retention_failed_hours, default.failed),
+        cancelled: pick(args.retention_cancelled_hours, default.cancelled),
     }
 }
 
@@ -132,4 +156,40 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
 async fn drain_deadline(shutdown: &CancellationToken) {
     shutdown.cancelled().await;
     tokio::time::sleep(HTTP_DRAIN_LIMIT).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from([&["zart", "serve"][..], args].concat()).expect("valid");
+        match cli.command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn retention_defaults_to_a_week_and_each_status_overrides_the_global_setting() {
+        let week = Some(Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(retention(&serve_args(&[])), Retention::all(week));
+        let mixed = serve_args(&["--retention-hours", "off", "--retention-failed-hours", "2"]);
+        let expected = Retention {
+            completed: None,
+            failed: Some(Duration::from_secs(7200)),
+            cancelled: None,
+        };
+        assert_eq!(retention(&mixed), expected);
+        let global = serve_args(&["--retention-hours", "1", "--retention-cancelled-hours", "0"]);
+        let expected = Retention {
+            completed: Some(Duration::from_secs(3600)),
+            failed: Some(Duration::from_secs(3600)),
+            cancelled: None,
+        };
+        assert_eq!(retention(&global), expected);
+    }
 }

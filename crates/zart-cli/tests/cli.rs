@@ -260,13 +260,20 @@ async fn usage_errors_exit_with_2() {
         "{}",
         stderr(&bad_json)
     );
-    let zero_retention = zart_command()
-        .args(["serve", "--retention-hours", "0", "--bind", "127.0.0.1:0"])
+    // `0` and `off` disable retention; anything else that is not a number is a mistake.
+    let bad_retention = zart_command()
+        .args([
+            "serve",
+            "--retention-hours",
+            "soon",
+            "--bind",
+            "127.0.0.1:0",
+        ])
         .output()
         .await
         .expect("run zart");
-    assert_eq!(zero_retention.status.code(), Some(2));
-    assert!(stderr(&zero_retention).contains("retention-hours"));
+    assert_eq!(bad_retention.status.code(), Some(2));
+    assert!(stderr(&bad_retention).contains("retention-hours"));
 }
 
 #[tokio::test]

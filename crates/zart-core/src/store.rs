@@ -453,14 +453,35 @@ pub struct DetailQuery {
     pub run_index: Option<i32>,
 }
 
-/// Parameters of [`Store::execution_purge`].
+/// Parameters of [`Store::execution_purge`]: a cutoff per terminal status (`None`:
+/// that status is kept).
+///
+/// Only whole trees go: a root (an execution without a parent) whose status's cutoff
+/// is after its `completed_at` is deleted with all its descendants and everything they
+/// own (runs, steps, attempts, events), and only when every descendant is terminal
+/// too. A child is never deleted on its own: its parent may still read its result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionPurge {
-    /// Delete terminal executions that finished before this instant, with their
-    /// runs, steps, attempts and events.
-    pub finished_before: Timestamp,
-    /// The most executions to delete in this call.
+    /// Completed roots that finished before this instant are deleted.
+    pub completed_before: Option<Timestamp>,
+    /// Failed roots that finished before this instant are deleted.
+    pub failed_before: Option<Timestamp>,
+    /// Cancelled roots that finished before this instant are deleted.
+    pub cancelled_before: Option<Timestamp>,
+    /// The most trees (roots) to delete in this call, oldest first.
     pub limit: u32,
+}
+
+impl ExecutionPurge {
+    /// The same cutoff for every terminal status.
+    pub fn finished_before(before: Timestamp, limit: u32) -> Self {
+        Self {
+            completed_before: Some(before),
+            failed_before: Some(before),
+            cancelled_before: Some(before),
+            limit,
+        }
+    }
 }
 
 /// A wake-up hint from the store. Hints may be lost or duplicated: the database is the
@@ -590,6 +611,7 @@ pub trait Store: Send + Sync + 'static {
     /// The runs of an execution, oldest first; `None` if it does not exist.
     async fn run_list(&self, execution_id: &str) -> StoreResult<Option<Vec<RunRecord>>>;
 
-    /// Deletes old finished executions; returns how many.
+    /// Deletes old finished execution trees (see [`ExecutionPurge`]); returns how many
+    /// executions were deleted, descendants included.
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64>;
 }

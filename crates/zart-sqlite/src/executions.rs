@@ -1,9 +1,9 @@
-//! Creating, listing, counting and purging executions.
+//! Creating, listing and counting executions.
 
 use rusqlite::{params, types::Value as SqlValue, Connection};
 use zart_core::{
-    ExecutionPurge, ExecutionQuery, ExecutionRecord, ExecutionStatus, InsertOutcome, NewExecution,
-    SortBy, SortOrder, Stats, StoreError, StoreResult,
+    ExecutionQuery, ExecutionRecord, ExecutionStatus, InsertOutcome, NewExecution, SortBy,
+    SortOrder, Stats, StoreError, StoreResult,
 };
 
 use crate::codec::*;
@@ -140,35 +140,4 @@ pub(crate) fn stats(conn: &Connection) -> StoreResult<Stats> {
         *slot = count;
     }
     Ok(stats)
-}
-
-/// Deletes terminal executions finished before the cutoff, oldest first, with
-/// everything that belongs to them.
-pub(crate) fn purge(conn: &Connection, purge: &ExecutionPurge) -> StoreResult<u64> {
-    let mut select = conn
-        .prepare_cached(
-            "SELECT id FROM executions WHERE completed_at IS NOT NULL AND completed_at < ?1 \
-             AND +status IN ('completed', 'failed', 'cancelled') \
-             ORDER BY completed_at, id LIMIT ?2",
-        )
-        .db()?;
-    let ids = rows::collect(
-        &mut select,
-        params![ms(purge.finished_before), purge.limit],
-        |row| row.get::<_, String>(0).db(),
-    )?;
-    const TABLES: [&str; 6] = [
-        "DELETE FROM step_attempts WHERE execution_id = ?1",
-        "DELETE FROM steps WHERE execution_id = ?1",
-        "DELETE FROM events WHERE execution_id = ?1",
-        "DELETE FROM runs WHERE execution_id = ?1",
-        "DELETE FROM execution_data WHERE execution_id = ?1",
-        "DELETE FROM executions WHERE id = ?1",
-    ];
-    for id in &ids {
-        for sql in TABLES {
-            conn.prepare_cached(sql).db()?.execute([id]).db()?;
-        }
-    }
-    Ok(ids.len() as u64)
 }

@@ -49,6 +49,7 @@ mod open;
 mod options;
 mod owner;
 mod readers;
+mod retention;
 mod rows;
 mod signals;
 mod steps;

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use zart_core::*;
 
 use crate::store::SqliteStore;
-use crate::{children, claims, events, executions, lifecycle, rows, steps};
+use crate::{children, claims, events, executions, lifecycle, retention, rows, steps};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -129,7 +129,7 @@ impl Store for SqliteStore {
     }
 
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {
-        self.write(move |conn, _| executions::purge(conn, &params))
+        self.write(move |conn, _| retention::purge(conn, &params))
             .await
     }
 }

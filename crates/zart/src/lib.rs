@@ -60,7 +60,7 @@ pub use error::{ClientError, TaskError, TaskResult};
 pub use offer::{OfferOptions, Offered};
 pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
-pub use worker::{WorkerConfig, WorkerHandle};
+pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};
 
 /// The store-level types, re-exported so users need only this crate.
 pub use zart_core as core;

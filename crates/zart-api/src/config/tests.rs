@@ -86,3 +86,13 @@ fn builder_normalizes_prefixes() {
     assert_eq!(config.admin_prefix, "/admin");
     assert!(config.validate().is_ok());
 }
+
+#[test]
+fn body_timeout_is_read_in_seconds_and_must_be_positive() {
+    let config = from_vars(&[("ZART_BODY_TIMEOUT_SECS", "7")]).unwrap();
+    assert_eq!(config.body_timeout, std::time::Duration::from_secs(7));
+    for bad in ["0", "-1", "soon"] {
+        let err = from_vars(&[("ZART_BODY_TIMEOUT_SECS", bad)]).unwrap_err();
+        assert_eq!(err, ConfigError::InvalidBodyTimeout(bad.to_owned()));
+    }
+}

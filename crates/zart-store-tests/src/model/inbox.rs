@@ -25,7 +25,13 @@ impl Model {
             }
             Some(_) => (
                 "accepted, not a duplicate",
-                matches!(got, OfferOutcome::Accepted { duplicate: false, .. }),
+                matches!(
+                    got,
+                    OfferOutcome::Accepted {
+                        duplicate: false,
+                        ..
+                    }
+                ),
             ),
         };
         expect(accepted, || {

@@ -19,10 +19,60 @@ pub struct WorkerConfig {
     /// This worker's id in leases; generated from host, process id and a random suffix
     /// when `None`.
     pub worker_id: Option<String>,
-    /// When set, finished executions (with their runs, steps, attempts and events) are
-    /// deleted once they have been finished this long. Off by default: nothing is ever
-    /// deleted unless asked.
-    pub retention: Option<Duration>,
+    /// How long finished executions are kept, per status, before they are deleted
+    /// with their runs, steps, attempts and events (whole trees, from the root: see
+    /// [`Retention`]). On by default: 7 days for each status.
+    pub retention: Retention,
+}
+
+/// The default retention of each terminal status: 7 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How long finished executions are kept, per terminal status; `None` keeps them
+/// forever.
+///
+/// Only whole trees are deleted: a root execution (one with no parent) is deleted with
+/// all its descendants once it finished longer ago than its status's retention and
+/// every descendant has finished too. A child is never deleted while its parent may
+/// still need its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// How long completed executions are kept.
+    pub completed: Option<Duration>,
+    /// How long failed executions are kept.
+    pub failed: Option<Duration>,
+    /// How long cancelled executions are kept.
+    pub cancelled: Option<Duration>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self::all(Some(DEFAULT_RETENTION))
+    }
+}
+
+impl Retention {
+    /// The same retention for every status (`None`: keep everything).
+    pub fn all(keep: Option<Duration>) -> Self {
+        Self {
+            completed: keep,
+            failed: keep,
+            cancelled: keep,
+        }
+    }
+
+    /// Nothing is ever deleted.
+    pub fn off() -> Self {
+        Self::all(None)
+    }
+
+    /// The shortest retention set, if any: nothing to purge when `None`.
+    pub fn shortest(&self) -> Option<Duration> {
+        [self.completed, self.failed, self.cancelled]
+            .into_iter()
+            .flatten()
+            .min()
+    }
 }
 
 impl Default for WorkerConfig {
@@ -33,7 +83,7 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_secs(1),
             inline_backoff: Duration::from_secs(1),
             worker_id: None,
-            retention: None,
+            retention: Retention::default(),
         }
     }
 }
@@ -63,9 +113,16 @@ impl WorkerConfig {
         self
     }
 
-    /// Deletes finished executions once they have been finished for `keep`.
+    /// Deletes finished executions, whatever their status, once they have been finished
+    /// for `keep`.
     pub fn retention(mut self, keep: Duration) -> Self {
-        self.retention = Some(keep);
+        self.retention = Retention::all(Some(keep));
+        self
+    }
+
+    /// Sets the retention of each status; [`Retention::off`] keeps everything.
+    pub fn retention_policy(mut self, retention: Retention) -> Self {
+        self.retention = retention;
         self
     }
 

@@ -17,7 +17,7 @@ use zart_core::{
     ClaimedExecution, Clock, ExecutionClaim, ExecutionStatus, LeaseRenew, Signal, Store,
 };
 
-pub use config::WorkerConfig;
+pub use config::{Retention, WorkerConfig, DEFAULT_RETENTION};
 
 use crate::metrics::Metrics;
 use crate::TaskRegistry;
@@ -154,11 +154,11 @@ impl WorkerHandle {
             tokio::spawn(signal_loop(Arc::clone(&shared))),
             tokio::spawn(heartbeat_loop(Arc::clone(&shared))),
         ];
-        if let Some(keep) = shared.config.retention {
+        if shared.config.retention.shortest().is_some() {
             tasks.push(tokio::spawn(retention::purge_loop(
                 Arc::clone(&shared.store),
                 Arc::clone(&shared.clock),
-                keep,
+                shared.config.retention,
             )));
         }
         Self { shared, tasks }

@@ -1,31 +1,48 @@
-//! Retention: deleting executions that finished long enough ago.
+//! Retention: deleting execution trees that finished long enough ago.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use zart_core::{Clock, ExecutionPurge, Store};
+use zart_core::{Clock, ExecutionPurge, Store, Timestamp};
 
-/// Rows deleted per store call, so one purge never holds the writer for long.
-const BATCH: u32 = 500;
+use super::config::Retention;
 
-/// How often to purge: a tenth of the retention, between 50 ms and a minute.
+/// Trees deleted per store call: small, so one purge never holds the (SQLite) writer
+/// for long, and other writes interleave between batches.
+const BATCH: u32 = 100;
+
+/// How often to purge: a tenth of the shortest retention, between 50 ms and a minute.
 fn period(keep: Duration) -> Duration {
     (keep / 10).clamp(Duration::from_millis(50), Duration::from_secs(60))
 }
 
-pub(super) async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keep: Duration) {
+/// The cutoff of one status at `now`; `None` when that status is kept forever.
+fn cutoff(now: Timestamp, keep: Option<Duration>) -> Option<Timestamp> {
+    let keep = chrono::Duration::from_std(keep?).ok()?;
+    now.checked_sub_signed(keep)
+}
+
+fn params(now: Timestamp, retention: &Retention) -> ExecutionPurge {
+    ExecutionPurge {
+        completed_before: cutoff(now, retention.completed),
+        failed_before: cutoff(now, retention.failed),
+        cancelled_before: cutoff(now, retention.cancelled),
+        limit: BATCH,
+    }
+}
+
+pub(super) async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>, retention: Retention) {
+    let Some(shortest) = retention.shortest() else {
+        return;
+    };
     loop {
-        // A retention longer than the calendar keeps everything: nothing to purge yet.
-        let Some(finished_before) = cutoff(clock.now(), keep) else {
-            tokio::time::sleep(period(keep)).await;
-            continue;
-        };
-        let params = ExecutionPurge {
-            finished_before,
-            limit: BATCH,
-        };
-        match store.execution_purge(params).await {
-            Ok(deleted) if deleted >= u64::from(BATCH) => continue,
+        // Batches follow each other until one comes back short; each is its own
+        // transaction, so writers get the database between them.
+        match store.execution_purge(params(clock.now(), &retention)).await {
+            Ok(deleted) if deleted >= u64::from(BATCH) => {
+                tokio::task::yield_now().await;
+                continue;
+            }
             Ok(deleted) => {
                 if deleted > 0 {
                     tracing::info!(deleted, "purged finished executions past retention");
@@ -33,15 +50,8 @@ pub(super) async fn purge_loop(store: Arc<dyn Store>, clock: Arc<dyn Clock>, kee
             }
             Err(e) => tracing::warn!(error = %e, "purging finished executions failed"),
         }
-        tokio::time::sleep(period(keep)).await;
+        tokio::time::sleep(period(shortest)).await;
     }
-}
-
-/// `now - keep`, or `None` when that is before the earliest instant chrono knows.
-fn cutoff(now: zart_core::Timestamp, keep: Duration) -> Option<zart_core::Timestamp> {
-    chrono::Duration::from_std(keep)
-        .ok()
-        .and_then(|keep| now.checked_sub_signed(keep))
 }
 
 #[cfg(test)]
@@ -56,11 +66,19 @@ mod tests {
     }
 
     #[test]
-    fn a_retention_longer_than_the_calendar_purges_nothing_instead_of_panicking() {
-        let now = chrono::Utc::now();
-        assert_eq!(cutoff(now, Duration::MAX), None);
-        assert_eq!(cutoff(now, Duration::from_secs(10u64.pow(13))), None);
-        let day = cutoff(now, Duration::from_secs(86_400)).unwrap();
-        assert_eq!(now - day, chrono::Duration::days(1));
+    fn each_status_gets_its_own_cutoff_and_off_is_none() {
+        let now = Timestamp::from_timestamp_millis(10_000_000).unwrap();
+        let retention = Retention {
+            completed: Some(Duration::from_secs(1)),
+            failed: None,
+            cancelled: Some(Duration::from_secs(3)),
+        };
+        let p = params(now, &retention);
+        assert_eq!(p.completed_before.unwrap().timestamp_millis(), 9_999_000);
+        assert_eq!(p.failed_before, None);
+        assert_eq!(p.cancelled_before.unwrap().timestamp_millis(), 9_997_000);
+        // A retention too long to subtract keeps everything rather than panicking.
+        let forever = Retention::all(Some(Duration::MAX));
+        assert_eq!(params(now, &forever).completed_before, None);
     }
 }
