@@ -590,7 +590,10 @@ pub trait Store: Send + Sync + 'static {
     async fn step_save(&self, params: StepSave) -> StoreResult<bool>;
 
     /// Stores an event in an execution's inbox and wakes the execution if it is
-    /// suspended waiting for that name.
+    /// suspended waiting for that name. An offer whose idempotency key is already
+    /// stored for the execution, or that would exceed `max_pending` unconsumed
+    /// events, stores nothing (see [`OfferOutcome`]); the pending events are counted
+    /// up to the limit only, never in full.
     async fn event_offer(&self, params: EventOffer) -> StoreResult<OfferOutcome>;
 
     /// Consumes the oldest unconsumed event of a name and completes the wait step, in

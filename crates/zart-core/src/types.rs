@@ -106,20 +106,16 @@ string_enum!(
 string_enum!(
     /// What happens to an unfinished child when its parent completes, fails or is
     /// cancelled.
+    #[derive(Default)]
     ParentClosePolicy {
         /// The child is cancelled with its parent (and so are its own children whose
         /// policy is `cancel`). The default.
+        #[default]
         Cancel => "cancel",
         /// The child and its subtree keep running on their own.
         Abandon => "abandon",
     }
 );
-
-impl Default for ParentClosePolicy {
-    fn default() -> Self {
-        Self::Cancel
-    }
-}
 
 string_enum!(
     /// What a journal entry records.

@@ -284,3 +284,47 @@ async fn concurrent_offers_share_commits_wake_the_parked_and_keep_order() {
         "{stats:?}"
     );
 }
+
+/// Parents finishing together, half of them with an unfinished child: each parent
+/// completes, each child is cancelled with its parent, the others are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parents_finished_together_cancel_their_unfinished_children() {
+    let Some((pg, _drop)) = batching_store("gb_parent_close").await else {
+        return;
+    };
+    let store: DynStore = pg.clone();
+    let parents = insert_and_claim(&store, "p", 40, "w").await;
+    for p in parents.iter().step_by(2) {
+        let kid = zart_core::NewExecution {
+            parent_id: Some(p.id.clone()),
+            run_at: at(1),
+            ..new_execution(&format!("k{}", &p.id[1..]))
+        };
+        insert_new(&store, kid).await;
+    }
+    let mut finishes = JoinSet::new();
+    for p in &parents {
+        let store = store.clone();
+        let g = guard(p, "w", 3);
+        finishes.spawn(async move {
+            finish(&store, g, ExecutionOutcome::Completed(json!("done"))).await
+        });
+    }
+    while let Some(joined) = finishes.join_next().await {
+        assert!(joined.expect("finish task"));
+    }
+    for (i, p) in parents.iter().enumerate() {
+        assert_eq!(get(&store, &p.id).await.status, ExecutionStatus::Completed);
+        if i % 2 == 0 {
+            let kid = get(&store, &format!("k{}", &p.id[1..])).await;
+            assert_eq!(
+                kid.status,
+                ExecutionStatus::Cancelled,
+                "{}",
+                kid.durable_execution_id
+            );
+        }
+    }
+    assert!(claim_ids(&store, "w", 10).await.is_empty());
+    assert_eq!(group_commit(&pg).finishes, 40);
+}

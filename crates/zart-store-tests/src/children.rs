@@ -103,11 +103,12 @@ pub async fn child_spawn_with_lost_lease_creates_nothing(store: DynStore) {
 /// not adopt it: it reports the owner and writes nothing. The same parent spawning
 /// the same task again still succeeds.
 pub async fn child_spawn_refuses_foreign_execution_with_child_id(store: DynStore) {
-    insert(&store, "p").await;
-    insert(&store, "p/top").await;
+    // Each claim has one candidate: the squatters are due later.
     insert(&store, "other").await;
     let other = claim_one(&store, "w", 0, "other").await;
     assert!(spawn(&store, &other, "w", child_of("other", "p/theirs", 1)).await);
+    insert_due(&store, "p/top", LEASE_MS).await;
+    insert(&store, "p").await;
     let p = claim_one(&store, "w", 0, "p").await;
     let outcome = spawn_with(
         &store,

@@ -83,7 +83,7 @@ pub async fn concurrent_keyed_offers_store_one(store: DynStore) {
     while let Some(joined) = tasks.join_next().await {
         outcomes.push(joined.expect("offer task"));
     }
-    let new: Vec<i64> = outcomes.iter().filter_map(|o| fresh(o)).collect();
+    let new: Vec<i64> = outcomes.iter().filter_map(fresh).collect();
     assert_eq!(new.len(), 1, "{outcomes:?}");
     for o in &outcomes {
         assert!(matches!(o, OfferOutcome::Accepted { sequence, .. } if *sequence == new[0]));
