@@ -219,7 +219,7 @@ fn parse_json(text: &str) -> Result<Value, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -235,7 +235,8 @@ mod tests {
         assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
-    fn serve_args(args: &[&str]) -> ServeArgs {
+    /// `zart serve ARGS`, parsed.
+    pub(crate) fn serve_args(args: &[&str]) -> ServeArgs {
         let cli = Cli::try_parse_from([&["zart", "serve"][..], args].concat()).expect("valid");
         match cli.command {
             Command::Serve(args) => args,

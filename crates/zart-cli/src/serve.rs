@@ -160,18 +160,8 @@ async fn drain_deadline(shutdown: &CancellationToken) {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
-    use crate::args::{Cli, Command};
-
-    fn serve_args(args: &[&str]) -> ServeArgs {
-        let cli = Cli::try_parse_from([&["zart", "serve"][..], args].concat()).expect("valid");
-        match cli.command {
-            Command::Serve(args) => args,
-            other => panic!("not serve: {other:?}"),
-        }
-    }
+    use crate::args::tests::serve_args;
 
     #[test]
     fn retention_defaults_to_a_week_and_each_status_overrides_the_global_setting() {
