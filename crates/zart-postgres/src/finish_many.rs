@@ -28,7 +28,7 @@ const FINISH_MANY: &str = "
         AS i(req, id, fence, owner, now, status, result, error, run_index, hint)
     ), locked AS ({LOCKED}
     ), blocked AS (
-        SELECT i.req FROM input i WHERE EXISTS ({OPEN_CHILDREN})
+        SELECT i.req FROM input i CROSS JOIN LATERAL ({OPEN_CHILDREN} LIMIT 1) c
     ), ok AS (
         SELECT i.* FROM input i JOIN locked l ON l.id = i.id AND l.fence = i.fence
             AND l.lease_owner = i.owner AND l.lease_expires_at > i.now
