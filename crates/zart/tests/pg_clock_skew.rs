@@ -4,6 +4,8 @@
 //! holds, a start from a skewed client runs at once, and a 2 s sleep fires about
 //! 2 s later whichever worker wrote it and whichever wakes it.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,8 @@ use tokio::sync::{mpsc, Notify};
 use zart::core::{Clock, ExecutionStatus, Timestamp, WaitingFor};
 use zart::prelude::*;
 use zart_postgres::{PgOptions, PgStore};
+
+use common::SchemaGuard;
 
 /// A host clock off by a fixed amount.
 struct Skewed(chrono::Duration);
@@ -90,48 +94,23 @@ async fn next(
 }
 
 /// Drops the test schema at the end, pass or fail.
-struct Schema(String);
-
-impl Schema {
-    fn new(tag: &str) -> Option<Schema> {
-        zart_store_tests::postgres_url()?;
-        let nanos = chrono::Utc::now().timestamp_subsec_nanos();
-        Some(Schema(format!(
-            "zt_skew_{tag}_{}_{nanos}",
-            std::process::id()
-        )))
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (Some(url), schema) = (zart_store_tests::postgres_url(), self.0.clone()) else {
-            return;
-        };
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async move {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
-                let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-                sqlx::raw_sql(&drop).execute(&mut conn).await.ok()
-            })
-        })
-        .join();
-    }
+/// A fresh schema name for one test, dropped when the test ends; `None` without a
+/// test database.
+fn fresh_schema(tag: &str) -> Option<SchemaGuard> {
+    let url = zart_store_tests::postgres_url()?;
+    let nanos = chrono::Utc::now().timestamp_subsec_nanos();
+    let schema = format!("zt_skew_{tag}_{}_{nanos}", std::process::id());
+    Some(SchemaGuard { url, schema })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_worker_never_takes_a_lease_the_slow_one_holds() {
-    let Some(schema) = Schema::new("lease") else {
+    let Some(schema) = fresh_schema("lease") else {
         return;
     };
     let (tx, mut events) = mpsc::unbounded_channel();
-    let slow = host(&schema.0, "slow", -60, tx.clone()).await;
-    let fast = host(&schema.0, "fast", 60, tx).await;
+    let slow = host(&schema.schema, "slow", -60, tx.clone()).await;
+    let fast = host(&schema.schema, "fast", 60, tx).await;
     let slow_worker = slow.start_worker(config("slow", 1));
     let held = start(&slow, "hold").await;
     assert_eq!(next(&mut events).await.0, "slow");
@@ -154,12 +133,12 @@ async fn fast_worker_never_takes_a_lease_the_slow_one_holds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_from_a_fast_client_runs_at_once_on_a_slow_worker() {
-    let Some(schema) = Schema::new("start") else {
+    let Some(schema) = fresh_schema("start") else {
         return;
     };
     let (tx, _events) = mpsc::unbounded_channel();
-    let slow = host(&schema.0, "slow", -60, tx.clone()).await;
-    let fast = host(&schema.0, "fast", 60, tx).await;
+    let slow = host(&schema.schema, "slow", -60, tx.clone()).await;
+    let fast = host(&schema.schema, "fast", 60, tx).await;
     let slow_worker = slow.start_worker(config("slow", 4));
     let id = start(&fast, "mark").await;
     let done = fast.client().wait(&id, Duration::from_secs(10)).await;
@@ -183,10 +162,10 @@ async fn parked(zart: &Zart, id: &str) {
 /// Runs `nap` up to its sleep on `first`, then lets `second` wake it; returns how
 /// long the 2 s sleep took.
 async fn nap_across(first: (i64, &'static str), second: (i64, &'static str)) -> Option<Duration> {
-    let schema = Schema::new(first.1)?;
+    let schema = fresh_schema(first.1)?;
     let (tx, mut events) = mpsc::unbounded_channel();
-    let a = host(&schema.0, first.1, first.0, tx.clone()).await;
-    let b = host(&schema.0, second.1, second.0, tx).await;
+    let a = host(&schema.schema, first.1, first.0, tx.clone()).await;
+    let b = host(&schema.schema, second.1, second.0, tx).await;
     let a_worker = a.start_worker(config(first.1, 4));
     let id = start(&a, "nap").await;
     let (who, phase, slept_at) = next(&mut events).await;

@@ -6,6 +6,8 @@
 //!
 //! The worker processes are this test binary re-executed with `ZART_SCALE_CHILD=1`.
 
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,8 @@ const EXECUTIONS: usize = 500;
 const STEPS: u32 = 4;
 
 use zart_store_tests::postgres_url as database_url;
+
+use common::SchemaGuard;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -97,37 +101,14 @@ impl Drop for Workers {
     }
 }
 
-struct DropSchema(String, String);
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let (url, schema) = (self.0.clone(), self.1.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async move {
-                let pool = PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&url)
-                    .await
-                    .ok()?;
-                sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                    .execute(&pool)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_worker_processes_one_killed_every_step_committed_once_never_concurrent() {
     let Some(url) = database_url() else { return };
     let schema = format!("zt_scale_{}_{}", std::process::id(), now_ms() % 1_000_000);
-    let _cleanup = DropSchema(url.clone(), schema.clone());
+    let _cleanup = SchemaGuard {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
     let (store, log) = open(&url, &schema).await;
     let setup = format!(
         r#"CREATE TABLE "{s}".effects (execution_id TEXT NOT NULL, worker TEXT NOT NULL, phase TEXT NOT NULL, at BIGINT NOT NULL, seq BIGSERIAL);

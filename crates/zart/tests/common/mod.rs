@@ -173,3 +173,30 @@ impl PgDb {
             .expect("drop schema");
     }
 }
+
+/// Drops a PostgreSQL schema when it goes out of scope, also when the test panics. The
+/// drop runs on a thread of its own with its own runtime: `Drop` cannot await, and the
+/// test's runtime may be shutting down.
+pub struct SchemaGuard {
+    pub url: String,
+    pub schema: String,
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
+                let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                sqlx::raw_sql(&drop).execute(&mut conn).await.ok()
+            })
+        })
+        .join();
+    }
+}
