@@ -6,13 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::middleware::{from_fn, Next};
 use common::*;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
 use zart::core::NewExecution;
 use zart_api::ApiConfig;
 
@@ -27,19 +24,11 @@ const ANSWER: Duration = Duration::from_secs(20);
 /// A server on a real socket that reports the path of every request it starts.
 struct Server {
     addr: String,
-    arrivals: mpsc::UnboundedReceiver<String>,
+    arrivals: Arrivals,
 }
 
 async fn serve(t: &TestApp) -> Server {
-    let (tx, arrivals) = mpsc::unbounded_channel();
-    let app = t
-        .app
-        .clone()
-        .layer(from_fn(move |request: Request, next: Next| {
-            let _ = tx.send(request.uri().path().to_owned());
-            next.run(request)
-        }));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (app, listener, arrivals) = reporting_app(t).await;
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(zart_api::serve(listener, app, std::future::pending()));
     Server { addr, arrivals }
@@ -82,16 +71,9 @@ async fn disconnect_mid_get(server: &mut Server, path: &str) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let route = path.split('?').next().unwrap_or(path);
-    tokio::time::timeout(ANSWER, async {
-        while let Some(arrived) = server.arrivals.recv().await {
-            if arrived == route {
-                return;
-            }
-        }
-        panic!("the server stopped");
-    })
-    .await
-    .expect("the request arrives");
+    tokio::time::timeout(ANSWER, server.arrivals.arrived(route))
+        .await
+        .expect("the request arrives");
     drop(stream);
 }
 

@@ -5,43 +5,21 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use axum::extract::Request;
-use axum::middleware::{from_fn, Next};
 use common::*;
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 
 struct Server {
     base: String,
     stop: Option<oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Receives the path of every request as the server starts handling it.
-    arrivals: mpsc::UnboundedReceiver<String>,
-}
-
-impl Server {
-    /// Returns once the server has started handling a request to `path`.
-    async fn arrived(&mut self, path: &str) {
-        while let Some(arrived) = self.arrivals.recv().await {
-            if arrived == path {
-                return;
-            }
-        }
-        panic!("server stopped before {path} arrived");
-    }
+    arrivals: Arrivals,
 }
 
 async fn serve(t: &TestApp) -> Server {
-    let (tx, arrivals) = mpsc::unbounded_channel();
-    let app = t
-        .app
-        .clone()
-        .layer(from_fn(move |request: Request, next: Next| {
-            let _ = tx.send(request.uri().path().to_owned());
-            next.run(request)
-        }));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (app, listener, arrivals) = reporting_app(t).await;
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown = async move {
@@ -84,6 +62,7 @@ async fn wait_answers_promptly_after_an_event_completes_the_execution() {
         }
     });
     server
+        .arrivals
         .arrived(&format!("{API}/executions/sock-1/wait"))
         .await;
     let sent = Instant::now();
@@ -119,6 +98,7 @@ async fn graceful_shutdown_finishes_requests_in_flight_and_stops_accepting() {
         async move { http.get(wait_url).send().await }
     });
     server
+        .arrivals
         .arrived(&format!("{API}/executions/sock-2/wait"))
         .await;
     server.stop.take().unwrap().send(()).unwrap();

@@ -245,3 +245,33 @@ pub async fn call(app: &Router, request: Request<Body>) -> Reply {
 pub async fn get(app: &Router, uri: &str) -> Reply {
     call(app, request(Method::GET, uri).body(Body::empty()).unwrap()).await
 }
+
+/// The paths of the requests a server starts handling, in order: lets a socket test
+/// act at the moment a request is inside the app.
+pub struct Arrivals(tokio::sync::mpsc::UnboundedReceiver<String>);
+
+impl Arrivals {
+    /// Returns once the server has started handling a request to `path`.
+    pub async fn arrived(&mut self, path: &str) {
+        while let Some(arrived) = self.0.recv().await {
+            if arrived == path {
+                return;
+            }
+        }
+        panic!("server stopped before {path} arrived");
+    }
+}
+
+/// The test app with a layer reporting every request's path as it arrives, and a
+/// loopback listener to serve it on.
+pub async fn reporting_app(t: &TestApp) -> (Router, tokio::net::TcpListener, Arrivals) {
+    let (tx, arrivals) = tokio::sync::mpsc::unbounded_channel();
+    let app = t.app.clone().layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let _ = tx.send(request.uri().path().to_owned());
+            next.run(request)
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    (app, listener, Arrivals(arrivals))
+}
