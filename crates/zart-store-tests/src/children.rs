@@ -144,16 +144,24 @@ pub async fn child_spawn_refuses_foreign_execution_with_child_id(store: DynStore
     assert!(spawn(&store, &p, "w", child_of("p", "p/mine", 5)).await);
 }
 
+/// A family: parent `p` (held by `w`) with a completed child `done-kid` and a child
+/// `kid` (held by `kw`) that has a scheduled child `grandkid`. Returns the claims of
+/// `p` and `kid`.
+pub(crate) async fn three_generations(store: &DynStore) -> (ClaimedExecution, ClaimedExecution) {
+    insert(store, "p").await;
+    let p = claim_one(store, "w", 0, "p").await;
+    assert!(spawn(store, &p, "w", child_of("p", "done-kid", 1)).await);
+    run_to_completion(store, "done-kid", 2, json!("ok")).await;
+    assert!(spawn(store, &p, "w", child_of("p", "kid", 3)).await);
+    let kid = claim_one(store, "kw", 3, "kid").await;
+    assert!(spawn(store, &kid, "kw", child_of("kid", "grandkid", 4)).await);
+    (p, kid)
+}
+
 /// Cancel stops the execution and every unfinished descendant, and invalidates
 /// their leases; finished descendants keep their status.
 pub async fn cancel_cascades_to_children_and_bumps_fence(store: DynStore) {
-    insert(&store, "p").await;
-    let p = claim_one(&store, "w", 0, "p").await;
-    assert!(spawn(&store, &p, "w", child_of("p", "done-kid", 1)).await);
-    run_to_completion(&store, "done-kid", 2, json!("ok")).await;
-    assert!(spawn(&store, &p, "w", child_of("p", "kid", 3)).await);
-    let kid = claim_one(&store, "kw", 3, "kid").await;
-    assert!(spawn(&store, &kid, "kw", child_of("kid", "grandkid", 4)).await);
+    let (p, kid) = three_generations(&store).await;
 
     let outcome = store.execution_cancel("p", at(100)).await.unwrap();
     let CancelOutcome::Cancelled(ids) = outcome else {

@@ -6,11 +6,11 @@ use std::collections::HashSet;
 
 use serde_json::json;
 use zart_core::{
-    CancelOutcome, ErrorKind, ExecutionError, ExecutionOutcome, ExecutionStatus, ParentClosePolicy,
-    Signal, SpawnOutcome,
+    CancelOutcome, ClaimedExecution, ErrorKind, ExecutionError, ExecutionOutcome, ExecutionStatus,
+    ParentClosePolicy, Signal, SpawnOutcome,
 };
 
-use crate::children::{child_of, spawn, spawn_with};
+use crate::children::{child_of, spawn, spawn_with, three_generations};
 use crate::support::*;
 
 fn cancelled(id: &str) -> impl Fn(&Signal) -> bool + '_ {
@@ -26,17 +26,24 @@ async fn assert_status(store: &DynStore, ids: &[&str], status: ExecutionStatus) 
     }
 }
 
+/// Parent `p` (held by `w`) with an abandoned child `free` (held by `fw`) that has a
+/// `cancel` child `free-kid`. Returns the claims of `p` and `free`.
+async fn abandoned_subtree(store: &DynStore) -> (ClaimedExecution, ClaimedExecution) {
+    insert(store, "p").await;
+    let p = claim_one(store, "w", 0, "p").await;
+    let free = child_of("p", "free", 1);
+    let outcome = spawn_with(store, (&p, "w"), free, ParentClosePolicy::Abandon).await;
+    assert_eq!(outcome, SpawnOutcome::Spawned);
+    let free = claim_one(store, "fw", 1, "free").await;
+    assert!(spawn(store, &free, "fw", child_of("free", "free-kid", 2)).await);
+    (p, free)
+}
+
 /// A parent that completes cancels its unfinished children and grandchildren in
 /// the same write (bumping their fences, signalling `Finished` for each); a child
 /// that already finished keeps its status.
 pub async fn finish_cancels_unfinished_children(store: DynStore) {
-    insert(&store, "p").await;
-    let p = claim_one(&store, "w", 0, "p").await;
-    assert!(spawn(&store, &p, "w", child_of("p", "done-kid", 1)).await);
-    run_to_completion(&store, "done-kid", 2, json!("ok")).await;
-    assert!(spawn(&store, &p, "w", child_of("p", "kid", 3)).await);
-    let kid = claim_one(&store, "kw", 3, "kid").await;
-    assert!(spawn(&store, &kid, "kw", child_of("kid", "grandkid", 4)).await);
+    let (p, kid) = three_generations(&store).await;
 
     let (mut sub_kid, mut sub_grandkid) = (store.subscribe(), store.subscribe());
     let done = finish(
@@ -74,13 +81,7 @@ pub async fn failed_parent_cancels_children(store: DynStore) {
 /// An abandoned child and its own subtree keep running when the parent completes;
 /// cancelling the abandoned child later still cancels its `cancel` children.
 pub async fn abandoned_child_outlives_parent_finish(store: DynStore) {
-    insert(&store, "p").await;
-    let p = claim_one(&store, "w", 0, "p").await;
-    let free = child_of("p", "free", 1);
-    let outcome = spawn_with(&store, (&p, "w"), free, ParentClosePolicy::Abandon).await;
-    assert_eq!(outcome, SpawnOutcome::Spawned);
-    let free = claim_one(&store, "fw", 1, "free").await;
-    assert!(spawn(&store, &free, "fw", child_of("free", "free-kid", 2)).await);
+    let (p, free) = abandoned_subtree(&store).await;
     let done = finish(
         &store,
         guard(&p, "w", 10),
@@ -99,13 +100,7 @@ pub async fn abandoned_child_outlives_parent_finish(store: DynStore) {
 /// Cancelling a parent cancels its `cancel` children but not an abandoned one, nor
 /// anything below it.
 pub async fn cancel_skips_abandoned_children(store: DynStore) {
-    insert(&store, "p").await;
-    let p = claim_one(&store, "w", 0, "p").await;
-    let free = child_of("p", "free", 1);
-    let outcome = spawn_with(&store, (&p, "w"), free, ParentClosePolicy::Abandon).await;
-    assert_eq!(outcome, SpawnOutcome::Spawned);
-    let free = claim_one(&store, "fw", 1, "free").await;
-    assert!(spawn(&store, &free, "fw", child_of("free", "free-kid", 2)).await);
+    let (p, _free) = abandoned_subtree(&store).await;
     assert!(spawn(&store, &p, "w", child_of("p", "kid", 3)).await);
 
     let outcome = store.execution_cancel("p", at(10)).await.unwrap();
