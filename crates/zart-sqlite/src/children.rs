@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use zart_core::{ChildSpawn, Signal, SpawnOutcome, StoreResult};
 
 use crate::error::SqlResultExt;
-use crate::{claims, executions, steps};
+use crate::{executions, guard, journal};
 
 /// Records the parent's `spawn` entry and creates the child unless it exists, if the
 /// parent's guard holds. An existing execution with the child's id but another
@@ -14,7 +14,7 @@ pub(crate) fn spawn(
     spawn: &ChildSpawn,
     signals: &mut Vec<Signal>,
 ) -> StoreResult<SpawnOutcome> {
-    if !claims::check(conn, &spawn.guard)? {
+    if !guard::check(conn, &spawn.guard)? {
         return Ok(SpawnOutcome::LeaseLost);
     }
     let child = &spawn.child;
@@ -29,7 +29,7 @@ pub(crate) fn spawn(
         executions::insert(conn, child)?;
         set_parent_close(conn, spawn)?;
     }
-    steps::upsert(
+    journal::upsert(
         conn,
         &spawn.guard.execution_id,
         spawn.run_index,

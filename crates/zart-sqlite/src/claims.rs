@@ -1,52 +1,12 @@
-//! Claims, lease renewal, release and the guarded-write check.
+//! Leasing work: claims, the next due time, lease renewal, and the takeover of
+//! every lease at open.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use zart_core::{
-    ClaimedExecution, ExecutionClaim, LeaseGuard, LeaseRenew, Signal, StoreResult, Timestamp,
-};
+use zart_core::{ClaimedExecution, ExecutionClaim, LeaseRenew, StoreResult, Timestamp};
 
-use crate::codec::*;
 use crate::error::SqlResultExt;
-use crate::rows;
-
-/// The `WHERE` of every guarded write: the fence, the owner and an unexpired lease.
-/// Parameters `?1` id, `?2` fence, `?3` worker, `?4` now.
-pub(crate) const GUARD: &str =
-    "id = ?1 AND fence = ?2 AND lease_owner = ?3 AND lease_expires_at > ?4";
-
-/// Checks the guard in the caller's transaction; `false` when the lease is no
-/// longer held. A read is enough: the writer thread is the only writer, so nothing
-/// changes the row between this check and the caller's write in the same
-/// transaction (PostgreSQL, with many writers, locks the row instead).
-pub(crate) fn check(conn: &Connection, guard: &LeaseGuard) -> StoreResult<bool> {
-    Ok(check_parent(conn, guard)?.is_some())
-}
-
-/// [`check`] that also reads the execution's parent: `None` when the lease is no
-/// longer held, `Some(parent_id)` otherwise.
-pub(crate) fn check_parent(
-    conn: &Connection,
-    guard: &LeaseGuard,
-) -> StoreResult<Option<Option<String>>> {
-    conn.prepare_cached(
-        "SELECT parent_id FROM executions \
-         WHERE id = ?1 AND fence = ?2 AND lease_owner = ?3 AND lease_expires_at > ?4",
-    )
-    .db()?
-    .query_row(guard_params(guard), |r| r.get(0))
-    .optional()
-    .db()
-}
-
-/// The four guard parameters, in `GUARD` order.
-pub(crate) fn guard_params(guard: &LeaseGuard) -> (&str, i64, &str, i64) {
-    (
-        &guard.execution_id,
-        guard.fence,
-        &guard.worker_id,
-        ms(guard.now),
-    )
-}
+use crate::guard::GUARD;
+use crate::rows::{self, ms, opt_ts, value_of};
 
 /// Leases up to `limit` claimable executions, earliest due first: unleased ones due
 /// at or before `now`, and those whose lease expired (due at their expiry).
@@ -180,28 +140,6 @@ pub(crate) fn renew(conn: &Connection, renew: &LeaseRenew) -> StoreResult<Vec<St
         }
     }
     Ok(renewed)
-}
-
-/// Drops the lease and makes the execution due at `guard.now`.
-pub(crate) fn release(
-    conn: &Connection,
-    guard: &LeaseGuard,
-    signals: &mut Vec<Signal>,
-) -> StoreResult<bool> {
-    let sql = format!(
-        "UPDATE executions SET lease_owner = NULL, leased_at = NULL, lease_expires_at = NULL, \
-         due_at = ?4, updated_at = ?4, version = version + 1, wait_kind = NULL, \
-         wait_ref = NULL, wait_until = NULL, wait_attempt = NULL WHERE {GUARD}"
-    );
-    let changed = conn
-        .prepare_cached(&sql)
-        .db()?
-        .execute(guard_params(guard))
-        .db()?;
-    if changed == 1 {
-        signals.push(Signal::Work);
-    }
-    Ok(changed == 1)
 }
 
 /// Takes every lease in the database away from its holder, making the execution due

@@ -5,9 +5,9 @@ use zart_core::{
     EventConsume, EventOffer, EventTake, OfferOutcome, Signal, StepWrite, StoreResult,
 };
 
-use crate::codec::*;
 use crate::error::SqlResultExt;
-use crate::{claims, rows, steps};
+use crate::rows::{self, json_text, ms, value_of};
+use crate::{guard, journal};
 
 /// Stores the event, and makes the execution due now if it is parked (unleased) on
 /// that event name. An offer whose key was stored before answers that event; an
@@ -45,7 +45,7 @@ pub(crate) fn offer(
     })
 }
 
-/// Inserts the event; returns its `seq`. (No RETURNING: see the writer's notes.)
+/// Inserts the event; returns its `seq`. (No RETURNING: see the crate docs.)
 fn store(conn: &Connection, offer: &EventOffer) -> StoreResult<i64> {
     conn.prepare_cached(
         "INSERT INTO events (execution_id, name, payload, created_at, idempotency_key) \
@@ -117,7 +117,7 @@ pub(crate) fn pending(conn: &Connection, id: &str, name: &str) -> StoreResult<bo
 /// its payload, if the guard holds.
 pub(crate) fn consume(conn: &Connection, consume: &EventConsume) -> StoreResult<EventTake> {
     let guard = &consume.guard;
-    if !claims::check(conn, guard)? {
+    if !guard::check(conn, guard)? {
         return Ok(EventTake::LeaseLost);
     }
     let oldest: Option<(i64, String)> = conn
@@ -144,6 +144,6 @@ pub(crate) fn consume(conn: &Connection, consume: &EventConsume) -> StoreResult<
         result: Some(payload.clone()),
         ..consume.step.clone()
     };
-    steps::upsert(conn, &guard.execution_id, consume.run_index, &step)?;
+    journal::upsert(conn, &guard.execution_id, consume.run_index, &step)?;
     Ok(EventTake::Taken(payload))
 }

@@ -1,4 +1,4 @@
-//! Creating, listing and counting executions.
+//! Creating, reading, listing and counting executions.
 
 use rusqlite::{params, types::Value as SqlValue, Connection};
 use zart_core::{
@@ -6,9 +6,8 @@ use zart_core::{
     SortOrder, Stats, StoreError, StoreResult,
 };
 
-use crate::codec::*;
 use crate::error::SqlResultExt;
-use crate::rows::{self, SELECT_EXECUTION};
+use crate::rows::{self, json_text, ms, opt_ms, opt_ts, parse_enum, ts, SELECT_EXECUTION};
 
 /// Creates the execution, its data row and run 1, or returns the existing one.
 pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<InsertOutcome> {
@@ -18,7 +17,7 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         .exists([&new.id])
         .db()?;
     if exists {
-        let existing = rows::execution_by_id(conn, &new.id)?
+        let existing = get(conn, &new.id)?
             .ok_or_else(|| StoreError::Internal("execution without its run or data".into()))?;
         return Ok(InsertOutcome::Existing(existing));
     }
@@ -68,6 +67,17 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         result: None,
         error: None,
     }))
+}
+
+/// One execution by id.
+pub(crate) fn get(conn: &Connection, id: &str) -> StoreResult<Option<ExecutionRecord>> {
+    let sql = format!("{SELECT_EXECUTION} WHERE e.id = ?1");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut rows = stmt.query([id]).db()?;
+    match rows.next().db()? {
+        Some(row) => rows::execution(row).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// A filtered, sorted page. Ties in the sort field are broken by id in the same

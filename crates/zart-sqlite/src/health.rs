@@ -18,6 +18,7 @@ use rusqlite::Connection;
 use zart_core::{StoreError, StoreResult};
 
 use crate::error::SqlResultExt;
+use crate::SqliteStore;
 
 /// Shared by the store, the writer thread and its handle.
 #[derive(Debug, Default)]
@@ -89,6 +90,23 @@ pub(crate) fn probe(conn: &Connection) -> StoreResult<()> {
         .and_then(|mut s| s.execute([]))
         .db()?;
     Ok(())
+}
+
+impl SqliteStore {
+    /// Whether the store can serve: the writer thread runs, no fsync failed, a read
+    /// succeeds, and writes work: after a write failed for lack of space or an I/O
+    /// error, a small real write (see [`probe`]) must succeed first.
+    pub(crate) async fn check_ready(&self) -> StoreResult<()> {
+        self.health.check()?;
+        if self.health.failing() {
+            self.write(|conn, _| probe(conn)).await?;
+        }
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(crate::error::map)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -33,31 +33,58 @@
 //! executions of a crashed process resume at once. `ping` reports the writer's
 //! health (`health.rs`): it fails while writes fail for lack of space or an I/O
 //! error, and for good once the writer thread died (reads then fail at once too).
+//!
+//! **The lease guard is a read, not a row lock** (`guard.rs`): every guarded write
+//! checks the fence, the owner and the lease's expiry in the writer's transaction,
+//! either as the `WHERE` of its `UPDATE` or as a read before it writes by key. The
+//! writer thread is the only writer, so nothing changes the row in between. For the
+//! same reason a write that needs values back reads them first and then writes by
+//! key, instead of using `RETURNING`, which costs SQLite a temporary table per
+//! statement.
+//!
+//! The files mirror those of `zart-postgres`, concept for concept, so the two folders
+//! diff file by file: `store.rs` (the struct and `impl Store`, each method handing
+//! its concept's function to the writer or a reader), `guard.rs`, `executions.rs`
+//! (insert, get, list, stats), `claims.rs` (claim, next due, lease renewal, and the
+//! takeover of every lease at open), `parking.rs` (release, suspend, and the wake-up
+//! of a parent parked on a child), `finish.rs`, `cancel.rs` (with its cascade),
+//! `events.rs`, `children.rs`, `journal.rs` (step saves, journal load), `detail.rs`
+//! (the detail view, the runs list), `retention.rs`, `rows.rs` (column encodings,
+//! column lists, row mapping), `error.rs`, `migrate.rs`, `options.rs`, `health.rs`.
+//! SQLite-only machinery: `open.rs` (opening the file and the store), `url.rs`,
+//! `owner.rs`, `dispatch.rs` (where a call runs), `writer/` (the writer thread: its
+//! handle in `mod.rs`, its loop in `batch.rs`, a queued op in `op.rs`), `durable.rs`
+//! (the syncer thread), `readers.rs` and `signals.rs`.
+//!
 //! This crate depends on `zart-core` and never on the runtime or HTTP crates.
 
+mod cancel;
 mod children;
 mod claims;
-mod codec;
+mod detail;
+mod dispatch;
 mod durable;
 mod error;
 mod events;
 mod executions;
+mod finish;
+mod guard;
 mod health;
-mod lifecycle;
+mod journal;
 mod migrate;
 mod open;
 mod options;
 mod owner;
+mod parking;
 mod readers;
 mod retention;
 mod rows;
 mod signals;
-mod steps;
 mod store;
-mod store_impl;
 mod url;
 mod writer;
 
 pub use migrate::migration_versions;
 pub use options::{SqliteOptions, Synchronous};
-pub use store::{SqliteStore, WriterStats};
+pub use store::SqliteStore;
+pub use writer::WriterStats;

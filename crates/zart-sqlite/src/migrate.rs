@@ -3,9 +3,10 @@
 //! Versions and names are [`SCHEMA_MIGRATIONS`], shared with the PostgreSQL backend.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use zart_core::{SchemaMigration, StoreError, SCHEMA_MIGRATIONS};
+use zart_core::{SchemaMigration, StoreError, StoreResult, SCHEMA_MIGRATIONS};
 
 use crate::error::SqlResultExt;
+use crate::SqliteStore;
 
 /// The SQL of each of [`SCHEMA_MIGRATIONS`], in order.
 const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [
@@ -18,6 +19,19 @@ const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [
 /// The versions of the embedded migrations, ascending.
 pub fn migration_versions() -> Vec<i64> {
     SCHEMA_MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
+impl SqliteStore {
+    /// The migration versions recorded in `schema_migrations`, ascending.
+    pub async fn applied_migrations(&self) -> StoreResult<Vec<i64>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT version FROM schema_migrations ORDER BY version")
+                .map_err(crate::error::map)?;
+            crate::rows::collect(&mut stmt, [], |r| r.get(0).map_err(crate::error::map))
+        })
+        .await
+    }
 }
 
 /// Applies every migration not yet recorded, each in its own transaction.

@@ -1,15 +1,117 @@
-//! Opening connections: pragmas for the writer and the readers, directory creation.
+//! Opening the store: the owner lock, migrations and the takeover of leases, the
+//! connections (pragmas for the writer and the readers, directory creation), the
+//! writer thread, and reading a pragma back.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags};
 use zart_core::{StoreError, StoreResult};
 
 use crate::durable::SyncFn;
 use crate::error::SqlResultExt;
-use crate::options::SqliteOptions;
+use crate::health::Health;
+use crate::options::{SqliteOptions, Synchronous};
 use crate::owner::{self, Acquired};
-use crate::url::Location;
+use crate::readers::Readers;
+use crate::signals::Signals;
+use crate::url::{self, Location};
+use crate::writer::{Counters, Writer};
+use crate::{claims, migrate, SqliteStore};
+
+impl SqliteStore {
+    /// Opens (creating if absent) the database at `url` with default options:
+    /// `sqlite://relative/path.db`, `sqlite:///absolute/path.db` or
+    /// `sqlite::memory:`. Applies pending migrations.
+    ///
+    /// ```
+    /// let store = zart_sqlite::SqliteStore::open("sqlite::memory:")?;
+    /// # Ok::<(), zart_core::StoreError>(())
+    /// ```
+    pub fn open(url: &str) -> StoreResult<SqliteStore> {
+        Self::open_with(url, SqliteOptions::default())
+    }
+
+    /// Opens the database at `url` with `options`.
+    ///
+    /// A database file is owned by one process: opening it fails with
+    /// [`StoreError::Unavailable`], naming the owner, while another process has it
+    /// open. A process that becomes the owner takes over every lease left in the
+    /// file (their holders are gone), so their executions resume at once. Opening the
+    /// same file again in the same process shares the ownership and leaves leases
+    /// alone.
+    pub fn open_with(url: &str, options: SqliteOptions) -> StoreResult<SqliteStore> {
+        let location = url::parse(url)?;
+        let owner = match &location {
+            Location::File(path) => Some(owner(path)?),
+            Location::Memory => None,
+        };
+        let mut conn = writer(&location, &options)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        migrate::apply(&mut conn, now)?;
+        if let Some(Acquired::New(_)) = &owner {
+            let taken = claims::release_all(&conn, now)?;
+            if taken > 0 {
+                tracing::info!(
+                    leases = taken,
+                    "took over the leases left by earlier processes; their executions are due now"
+                );
+            }
+        }
+        let readers = match &location {
+            Location::File(path) if options.readers > 0 => {
+                Some(Readers::new(readers(path, options.readers, &options)?))
+            }
+            _ => None,
+        };
+        let signals = Signals::new();
+        let counters = Arc::new(Counters::default());
+        let sync = match (&location, options.synchronous) {
+            (Location::File(_), Synchronous::Full) => wal_sync(&conn)?,
+            _ => None,
+        };
+        let health = Arc::new(Health::default());
+        let (writer, durable) = Writer::spawn(
+            conn,
+            options.max_batch,
+            signals.clone(),
+            counters.clone(),
+            sync,
+            health.clone(),
+        )?;
+        Ok(SqliteStore {
+            writer,
+            readers,
+            durable,
+            signals,
+            counters,
+            health,
+            _owner: owner.map(Acquired::into_lock),
+        })
+    }
+
+    /// The value of a pragma on the write connection (e.g. `journal_mode`,
+    /// `synchronous`), as text. For diagnostics and tests.
+    pub async fn pragma(&self, name: &str) -> StoreResult<String> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(StoreError::InvalidInput(format!(
+                "invalid pragma name {name:?}"
+            )));
+        }
+        let sql = format!("PRAGMA {name}");
+        self.write(move |conn, _| {
+            let value: rusqlite::types::Value = conn
+                .query_row(&sql, [], |r| r.get(0))
+                .map_err(crate::error::map)?;
+            Ok(match value {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            })
+        })
+        .await
+    }
+}
 
 /// Makes this process the owner of the database file at `path` (creating its
 /// directory if absent), before any connection touches the file.

@@ -7,9 +7,8 @@
 use rusqlite::{params, Connection};
 use zart_core::{ExecutionPurge, StoreResult};
 
-use crate::codec::ms;
 use crate::error::SqlResultExt;
-use crate::rows;
+use crate::rows::{self, ms};
 
 /// Roots read per page while looking for trees to delete.
 const PAGE: u32 = 256;

@@ -1,20 +1,20 @@
-//! [`SqliteStore`]: opening, the read/write dispatch, and introspection.
+//! [`SqliteStore`] and `impl Store`: each method sends its concept's SQL function to
+//! the writer thread (writes) or a reader connection (reads); see `dispatch.rs`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use rusqlite::Connection;
-use zart_core::{Signal, StoreError, StoreResult};
+use async_trait::async_trait;
+use zart_core::*;
 
 use crate::durable::DurablePoint;
-use crate::health::{self, Health};
-use crate::options::{SqliteOptions, Synchronous};
-use crate::owner::{Acquired, OwnerLock};
+use crate::health::Health;
+use crate::owner::OwnerLock;
 use crate::readers::Readers;
 use crate::signals::Signals;
-use crate::url::{self, Location};
 use crate::writer::{Counters, Writer};
-use crate::{claims, migrate, open};
+use crate::{
+    cancel, children, claims, detail, events, executions, finish, journal, parking, retention,
+};
 
 /// The embedded SQLite [`Store`](zart_core::Store).
 ///
@@ -24,189 +24,140 @@ use crate::{claims, migrate, open};
 /// queued writes are done.
 pub struct SqliteStore {
     pub(crate) writer: Writer,
-    readers: Option<Readers>,
+    pub(crate) readers: Option<Readers>,
     /// Set when commits are fsynced by the syncer thread; reads wait on it.
-    durable: Option<DurablePoint>,
+    pub(crate) durable: Option<DurablePoint>,
     pub(crate) signals: Signals,
-    counters: Arc<Counters>,
-    health: Arc<Health>,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) health: Arc<Health>,
     /// This process's ownership of the database file (none in memory).
-    _owner: Option<Arc<OwnerLock>>,
+    pub(crate) _owner: Option<Arc<OwnerLock>>,
 }
 
-/// Counters of the writer thread.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriterStats {
-    /// Transactions committed (or attempted), each holding one or more write ops.
-    pub batches: u64,
-    /// Write ops run in those transactions.
-    pub ops: u64,
-    /// Fsyncs of the WAL made by the syncer thread behind the writer; each covers one
-    /// or more transactions. Zero when there is no syncer: with
-    /// [`Synchronous::Normal`](crate::Synchronous::Normal) (no fsync per commit), for an
-    /// in-memory database, or when the database is not in WAL mode (commits then
-    /// fsync inside `COMMIT`).
-    pub syncs: u64,
-}
-
-impl SqliteStore {
-    /// Opens (creating if absent) the database at `url` with default options:
-    /// `sqlite://relative/path.db`, `sqlite:///absolute/path.db` or
-    /// `sqlite::memory:`. Applies pending migrations.
-    ///
-    /// ```
-    /// let store = zart_sqlite::SqliteStore::open("sqlite::memory:")?;
-    /// # Ok::<(), zart_core::StoreError>(())
-    /// ```
-    pub fn open(url: &str) -> StoreResult<SqliteStore> {
-        Self::open_with(url, SqliteOptions::default())
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
     }
 
-    /// Opens the database at `url` with `options`.
-    ///
-    /// A database file is owned by one process: opening it fails with
-    /// [`StoreError::Unavailable`], naming the owner, while another process has it
-    /// open. A process that becomes the owner takes over every lease left in the
-    /// file (their holders are gone), so their executions resume at once. Opening the
-    /// same file again in the same process shares the ownership and leaves leases
-    /// alone.
-    pub fn open_with(url: &str, options: SqliteOptions) -> StoreResult<SqliteStore> {
-        let location = url::parse(url)?;
-        let owner = match &location {
-            Location::File(path) => Some(open::owner(path)?),
-            Location::Memory => None,
-        };
-        let mut conn = open::writer(&location, &options)?;
-        let now = chrono::Utc::now().timestamp_millis();
-        migrate::apply(&mut conn, now)?;
-        if let Some(Acquired::New(_)) = &owner {
-            let taken = claims::release_all(&conn, now)?;
-            if taken > 0 {
-                tracing::info!(
-                    leases = taken,
-                    "took over the leases left by earlier processes; their executions are due now"
-                );
+    async fn ping(&self) -> StoreResult<()> {
+        self.check_ready().await
+    }
+
+    fn subscribe(&self) -> Box<dyn Subscription> {
+        self.signals.subscribe()
+    }
+
+    async fn execution_insert(&self, params: NewExecution) -> StoreResult<InsertOutcome> {
+        self.write(move |conn, signals| {
+            let outcome = executions::insert(conn, &params)?;
+            if matches!(outcome, InsertOutcome::Created(_)) {
+                signals.push(Signal::Work);
             }
-        }
-        let readers = match &location {
-            Location::File(path) if options.readers > 0 => Some(Readers::new(open::readers(
-                path,
-                options.readers,
-                &options,
-            )?)),
-            _ => None,
-        };
-        let signals = Signals::new();
-        let counters = Arc::new(Counters::default());
-        let sync = match (&location, options.synchronous) {
-            (Location::File(_), Synchronous::Full) => open::wal_sync(&conn)?,
-            _ => None,
-        };
-        let health = Arc::new(Health::default());
-        let (writer, durable) = Writer::spawn(
-            conn,
-            options.max_batch,
-            signals.clone(),
-            counters.clone(),
-            sync,
-            health.clone(),
-        )?;
-        Ok(SqliteStore {
-            writer,
-            readers,
-            durable,
-            signals,
-            counters,
-            health,
-            _owner: owner.map(Acquired::into_lock),
-        })
-    }
-
-    /// How many transactions the writer committed and how many ops they held.
-    pub fn stats(&self) -> WriterStats {
-        WriterStats {
-            batches: self.counters.batches.load(Ordering::Relaxed),
-            ops: self.counters.ops.load(Ordering::Relaxed),
-            syncs: self.counters.syncs.load(Ordering::Relaxed),
-        }
-    }
-
-    /// The value of a pragma on the write connection (e.g. `journal_mode`,
-    /// `synchronous`), as text. For diagnostics and tests.
-    pub async fn pragma(&self, name: &str) -> StoreResult<String> {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-            return Err(StoreError::InvalidInput(format!(
-                "invalid pragma name {name:?}"
-            )));
-        }
-        let sql = format!("PRAGMA {name}");
-        self.write(move |conn, _| {
-            let value: rusqlite::types::Value = conn
-                .query_row(&sql, [], |r| r.get(0))
-                .map_err(crate::error::map)?;
-            Ok(match value {
-                rusqlite::types::Value::Integer(i) => i.to_string(),
-                rusqlite::types::Value::Text(t) => t,
-                other => format!("{other:?}"),
-            })
+            Ok(outcome)
         })
         .await
     }
 
-    /// The migration versions recorded in `schema_migrations`, ascending.
-    pub async fn applied_migrations(&self) -> StoreResult<Vec<i64>> {
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT version FROM schema_migrations ORDER BY version")
-                .map_err(crate::error::map)?;
-            crate::rows::collect(&mut stmt, [], |r| r.get(0).map_err(crate::error::map))
-        })
-        .await
+    async fn execution_get(&self, id: &str) -> StoreResult<Option<ExecutionRecord>> {
+        let id = id.to_owned();
+        self.read(move |conn| executions::get(conn, &id)).await
     }
 
-    /// Runs a write op in the next group-commit batch.
-    pub(crate) async fn write<T, F>(&self, op: F) -> StoreResult<T>
-    where
-        F: Fn(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.writer.run(op).await
+    async fn execution_list(&self, query: ExecutionQuery) -> StoreResult<Vec<ExecutionRecord>> {
+        self.read(move |conn| executions::list(conn, &query)).await
     }
 
-    /// Runs a read on a reader connection (or through the writer when there is none).
-    pub(crate) async fn read<T, F>(&self, read: F) -> StoreResult<T>
-    where
-        F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        match &self.readers {
-            Some(readers) => {
-                self.health.check()?;
-                let value = readers.run(read).await?;
-                if let Some(durable) = &self.durable {
-                    durable.settle().await?;
-                }
-                Ok(value)
-            }
-            None => self.writer.run(move |conn, _| read(conn)).await,
+    async fn execution_stats(&self) -> StoreResult<Stats> {
+        self.read(executions::stats).await
+    }
+
+    async fn execution_claim(&self, params: ExecutionClaim) -> StoreResult<Vec<ClaimedExecution>> {
+        self.write(move |conn, _| claims::claim(conn, &params))
+            .await
+    }
+
+    async fn execution_next_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.read(claims::next_due).await
+    }
+
+    async fn lease_renew(&self, params: LeaseRenew) -> StoreResult<Vec<String>> {
+        self.write(move |conn, _| claims::renew(conn, &params))
+            .await
+    }
+
+    async fn execution_release(&self, guard: LeaseGuard) -> StoreResult<bool> {
+        self.write(move |conn, signals| parking::release(conn, &guard, signals))
+            .await
+    }
+
+    async fn execution_suspend(&self, params: ExecutionSuspend) -> StoreResult<bool> {
+        self.write(move |conn, signals| parking::suspend(conn, &params, signals))
+            .await
+    }
+
+    async fn execution_finish(&self, params: ExecutionFinish) -> StoreResult<bool> {
+        self.write(move |conn, signals| finish::finish(conn, &params, signals))
+            .await
+    }
+
+    async fn execution_cancel(&self, id: &str, now: Timestamp) -> StoreResult<CancelOutcome> {
+        let id = id.to_owned();
+        self.write(move |conn, signals| cancel::cancel(conn, &id, now, signals))
+            .await
+    }
+
+    async fn journal_load(
+        &self,
+        execution_id: &str,
+        run_index: i32,
+    ) -> StoreResult<Vec<StepRecord>> {
+        let id = execution_id.to_owned();
+        self.read(move |conn| journal::journal(conn, &id, run_index))
+            .await
+    }
+
+    async fn step_save(&self, params: StepSave) -> StoreResult<bool> {
+        self.write(move |conn, _| journal::save(conn, &params))
+            .await
+    }
+
+    async fn event_offer(&self, params: EventOffer) -> StoreResult<OfferOutcome> {
+        self.write(move |conn, signals| events::offer(conn, &params, signals))
+            .await
+    }
+
+    async fn event_consume(&self, params: EventConsume) -> StoreResult<EventTake> {
+        // A wait reached for the first time usually finds its inbox empty: a reader
+        // answers that without taking a place in the writer's queue.
+        let key = (params.guard.execution_id.clone(), params.name.clone());
+        if !self
+            .read(move |conn| events::pending(conn, &key.0, &key.1))
+            .await?
+        {
+            return Ok(EventTake::Empty);
         }
+        self.write(move |conn, _| events::consume(conn, &params))
+            .await
     }
-}
 
-impl SqliteStore {
-    /// Whether the store can serve: the writer thread runs, no fsync failed, a read
-    /// succeeds, and writes work: after a write failed for lack of space or an I/O
-    /// error, a small real write (see [`health::probe`]) must succeed first.
-    pub(crate) async fn check_ready(&self) -> StoreResult<()> {
-        self.health.check()?;
-        if self.health.failing() {
-            self.write(|conn, _| health::probe(conn)).await?;
-        }
-        self.read(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(crate::error::map)
-        })
-        .await
+    async fn child_spawn(&self, params: ChildSpawn) -> StoreResult<SpawnOutcome> {
+        self.write(move |conn, signals| children::spawn(conn, &params, signals))
+            .await
+    }
+
+    async fn execution_detail(&self, query: DetailQuery) -> StoreResult<Option<ExecutionDetail>> {
+        self.read(move |conn| detail::detail(conn, &query)).await
+    }
+
+    async fn run_list(&self, execution_id: &str) -> StoreResult<Option<Vec<RunRecord>>> {
+        let id = execution_id.to_owned();
+        self.read(move |conn| detail::run_list(conn, &id)).await
+    }
+
+    async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {
+        self.write(move |conn, _| retention::purge(conn, &params))
+            .await
     }
 }
 

@@ -1,227 +1,23 @@
-//! The writer thread: the only connection that writes, with group commit.
-//!
-//! Callers send a write op over a channel with a oneshot reply. The thread runs ops
-//! as they arrive inside one `BEGIN IMMEDIATE` transaction (re-run with a `SAVEPOINT`
-//! per op once an op fails, so a failing op rolls back only its own changes), commits
-//! when nothing more is queued or the batch is full, and replies to each caller only
-//! once the commit is durable. Many concurrent step saves therefore share one fsync
-//! while each caller still awaits its own durable commit. Signals collected by the ops
-//! of a batch are broadcast with the replies.
-//!
-//! With a syncer (file databases at the default durability), the fsync runs on the
-//! syncer thread: while it is in flight this thread keeps running newly arrived ops
-//! in the next, still open transaction, and commits that one as soon as the fsync is
-//! done (or the batch is full). The disk is never idle while work waits, and batches
-//! grow with the load. See [`crate::durable`].
+//! The writer thread's loop: ops run as they arrive in the open transaction, which
+//! commits when nothing more is queued (or the batch is full, or the syncer is free
+//! again), with a savepoint per op once an op failed.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use rusqlite::Connection;
-use tokio::sync::oneshot;
-use zart_core::{Signal, StoreError, StoreResult};
+use zart_core::{StoreError, StoreResult};
 
-use crate::durable::{sync_failed, Committed, DurablePoint, SyncFn, Syncer};
+use super::op::{Answers, Job, Op};
+use super::{Counters, Msg};
+use crate::durable::{sync_failed, Committed, Syncer};
 use crate::error::{take_io_failure, SqlResultExt};
-use crate::health::{writer_stopped, Health};
+use crate::health::Health;
 use crate::signals::Signals;
 
-/// A queued op. `run` may be called more than once: a batch in which an op fails is
-/// rolled back and run again with a savepoint per op. `reply` answers the caller with
-/// the last run's result, or with `commit_error` if the batch did not commit.
-pub(crate) trait Op: Send {
-    /// Runs the op; `true` if it failed (its changes must not be kept).
-    fn run(&mut self, conn: &Connection) -> bool;
-    /// The signals of the last run, to send once the batch committed.
-    fn take_signals(&mut self) -> Vec<Signal>;
-    /// Answers the caller.
-    fn reply(self: Box<Self>, commit_error: Option<StoreError>);
-}
-
-struct TypedOp<T, F> {
-    op: F,
-    signals: Vec<Signal>,
-    result: Option<StoreResult<T>>,
-    tx: oneshot::Sender<StoreResult<T>>,
-}
-
-impl<T, F> Op for TypedOp<T, F>
-where
-    F: Fn(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send,
-    T: Send,
-{
-    fn run(&mut self, conn: &Connection) -> bool {
-        self.signals.clear();
-        let outcome = catch_unwind(AssertUnwindSafe(|| (self.op)(conn, &mut self.signals)));
-        let result = outcome.unwrap_or_else(|_| {
-            tracing::error!("a SQLite write op panicked; its changes were rolled back");
-            Err(StoreError::Internal("the SQLite write was aborted".into()))
-        });
-        let failed = result.is_err();
-        self.result = Some(result);
-        failed
-    }
-
-    fn take_signals(&mut self) -> Vec<Signal> {
-        std::mem::take(&mut self.signals)
-    }
-
-    fn reply(self: Box<Self>, commit_error: Option<StoreError>) {
-        let answer = match (commit_error, self.result) {
-            (Some(e), _) => Err(e),
-            (None, Some(result)) => result,
-            (None, None) => Err(StoreError::Internal("the SQLite write never ran".into())),
-        };
-        let _ = self.tx.send(answer);
-    }
-}
-
-pub(crate) type Job = Box<dyn Op>;
-
-/// Counters of the writer, for tests and metrics.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) batches: AtomicU64,
-    pub(crate) ops: AtomicU64,
-    /// Fsyncs of the WAL by the syncer thread (each covers one or more batches).
-    pub(crate) syncs: AtomicU64,
-}
-
-/// The replies of a batch that ran: each op, and whether it failed (its changes were
-/// rolled back, so its signals are dropped).
-pub(crate) struct Answers {
-    jobs: Vec<(Job, bool)>,
-}
-
-impl Answers {
-    /// Answers every caller: with `error` if the batch did not become durable,
-    /// otherwise with its op's result, sending the signals of the ops that succeeded.
-    pub(crate) fn deliver(self, error: Option<StoreError>, signals: &Signals) {
-        for (mut job, failed) in self.jobs {
-            if error.is_none() && !failed {
-                job.take_signals().into_iter().for_each(|s| signals.send(s));
-            }
-            job.reply(error.clone());
-        }
-    }
-}
-
-/// What the writer thread receives.
-pub(crate) enum Msg {
-    /// An op to run.
-    Job(Job),
-    /// The syncer finished an fsync: the next batch may commit.
-    Synced,
-    /// The last [`Writer`] handle was dropped: commit what is open and stop.
-    Shutdown,
-    /// Test hook: the writer thread panics at its next commit, after announcing it
-    /// (the worst moment: reads wait for that commit to become durable).
-    #[cfg(test)]
-    CrashAtCommit,
-}
-
-/// Handle to the writer thread. Dropping every handle stops the thread once the ops
-/// already sent are done.
-#[derive(Clone)]
-pub(crate) struct Writer {
-    inner: Arc<Handle>,
-}
-
-struct Handle {
-    tx: mpsc::Sender<Msg>,
-    health: Arc<Health>,
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        let _ = self.tx.send(Msg::Shutdown);
-    }
-}
-
-impl Writer {
-    /// Starts the writer thread owning `conn`. With `sync`, `conn` must not fsync at
-    /// commit (`synchronous = NORMAL`): a syncer thread calls `sync` after commits and
-    /// answers their callers only then; the returned [`DurablePoint`] lets reads wait
-    /// for what they saw to be durable.
-    pub(crate) fn spawn(
-        conn: Connection,
-        max_batch: usize,
-        signals: Signals,
-        counters: Arc<Counters>,
-        sync: Option<SyncFn>,
-        health: Arc<Health>,
-    ) -> StoreResult<(Writer, Option<DurablePoint>)> {
-        let (tx, rx) = mpsc::channel::<Msg>();
-        let syncer = sync
-            .map(|sync| Syncer::spawn(sync, signals.clone(), counters.clone(), tx.clone()))
-            .transpose()?;
-        let point = syncer.as_ref().map(|s| s.point.clone());
-        let batcher = Batcher {
-            conn,
-            max_batch: max_batch.max(1),
-            signals,
-            counters,
-            syncer,
-            open: Vec::new(),
-            savepoints: false,
-            syncing: false,
-            health: health.clone(),
-            changes_at_begin: 0,
-            #[cfg(test)]
-            crash_at_commit: false,
-        };
-        std::thread::Builder::new()
-            .name("zart-sqlite-writer".into())
-            .spawn(move || batcher.run(rx))
-            .map_err(|e| {
-                StoreError::Internal(format!("cannot start the SQLite writer thread: {e}"))
-            })?;
-        let writer = Writer {
-            inner: Arc::new(Handle { tx, health }),
-        };
-        Ok((writer, point))
-    }
-
-    /// Runs `op` in the next batch and resolves once that batch committed. `op` may
-    /// push signals, which are sent only if the batch commits. `op` may run more than
-    /// once (only the last run's changes are kept), so it must depend on nothing but
-    /// the database and what it captured.
-    pub(crate) async fn run<T, F>(&self, op: F) -> StoreResult<T>
-    where
-        F: Fn(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(TypedOp {
-            op,
-            signals: Vec::new(),
-            result: None,
-            tx,
-        });
-        self.inner.health.check()?;
-        self.inner
-            .tx
-            .send(Msg::Job(job))
-            .map_err(|_| writer_stopped())?;
-        // Every op is answered unless the writer thread dies: it panicked. The store
-        // is failed here too, since this caller may learn of it before the thread's
-        // own unwinding gets to do so.
-        rx.await.map_err(|_| {
-            self.inner.health.stop();
-            writer_stopped()
-        })?
-    }
-
-    /// Test hook: makes the writer thread panic at its next commit.
-    #[cfg(test)]
-    pub(crate) fn crash_at_next_commit(&self) {
-        let _ = self.inner.tx.send(Msg::CrashAtCommit);
-    }
-}
-
-struct Batcher {
+/// The state of the writer thread.
+pub(super) struct Batcher {
     conn: Connection,
     max_batch: usize,
     signals: Signals,
@@ -258,7 +54,33 @@ impl Drop for Batcher {
 }
 
 impl Batcher {
-    fn run(mut self, rx: mpsc::Receiver<Msg>) {
+    /// The writer thread's state over `conn`, before its loop runs.
+    pub(super) fn new(
+        conn: Connection,
+        max_batch: usize,
+        signals: Signals,
+        counters: Arc<Counters>,
+        syncer: Option<Syncer>,
+        health: Arc<Health>,
+    ) -> Self {
+        Batcher {
+            conn,
+            max_batch: max_batch.max(1),
+            signals,
+            counters,
+            syncer,
+            open: Vec::new(),
+            savepoints: false,
+            syncing: false,
+            health,
+            changes_at_begin: 0,
+            #[cfg(test)]
+            crash_at_commit: false,
+        }
+    }
+
+    /// Runs the loop until every [`super::Writer`] handle is dropped.
+    pub(super) fn run(mut self, rx: mpsc::Receiver<Msg>) {
         loop {
             // Wait for more while nothing is open, or while an fsync is in flight and
             // the open batch has room; otherwise take only what is already queued.
@@ -441,7 +263,3 @@ fn exec(conn: &Connection, sql: &str) -> StoreResult<()> {
         .db()?;
     Ok(())
 }
-
-#[cfg(test)]
-#[path = "writer_tests.rs"]
-mod tests;

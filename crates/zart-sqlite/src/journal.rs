@@ -1,17 +1,11 @@
-//! The journal: step and attempt upserts, journal loads, the detail view and runs.
-
-use std::collections::HashMap;
+//! The journal: guarded step saves (the entry and its attempt) and replay loads.
 
 use rusqlite::{params, Connection};
-use zart_core::{
-    AttemptWrite, DetailQuery, ExecutionDetail, RunRecord, StepRecord, StepSave, StepWrite,
-    StoreResult,
-};
+use zart_core::{AttemptWrite, StepRecord, StepSave, StepWrite, StoreResult};
 
-use crate::claims;
-use crate::codec::*;
 use crate::error::SqlResultExt;
-use crate::rows::{self, SELECT_ATTEMPT, SELECT_INLINE_ATTEMPT, SELECT_RUN, SELECT_STEP};
+use crate::guard;
+use crate::rows::{self, ms, opt_json_text, opt_ms, SELECT_STEP};
 
 /// Inserts or updates a journal entry keyed by (execution, run, name, occurrence);
 /// `scheduled_at` keeps its first value.
@@ -121,7 +115,7 @@ fn upsert_attempt(conn: &Connection, save: &StepSave, attempt: &AttemptWrite) ->
 /// `steps_keep_inline_attempt` trigger moves it to `step_attempts` if a later save
 /// replaces it), otherwise as a row of its own.
 pub(crate) fn save(conn: &Connection, save: &StepSave) -> StoreResult<bool> {
-    if !claims::check(conn, &save.guard)? {
+    if !guard::check(conn, &save.guard)? {
         return Ok(false);
     }
     let inline = save.inline_attempt_start();
@@ -142,52 +136,4 @@ pub(crate) fn journal(
     let sql = format!("{SELECT_STEP} WHERE execution_id = ?1 AND run_index = ?2 ORDER BY position, name, occurrence");
     let mut stmt = conn.prepare_cached(&sql).db()?;
     rows::collect(&mut stmt, params![execution_id, run_index], rows::step)
-}
-
-/// All runs, oldest first; `None` if the execution does not exist.
-pub(crate) fn runs(conn: &Connection, execution_id: &str) -> StoreResult<Option<Vec<RunRecord>>> {
-    if rows::status_of(conn, execution_id)?.is_none() {
-        return Ok(None);
-    }
-    let sql = format!("{SELECT_RUN} WHERE r.execution_id = ?1 ORDER BY r.run_index");
-    let mut stmt = conn.prepare_cached(&sql).db()?;
-    rows::collect(&mut stmt, [execution_id], rows::run).map(Some)
-}
-
-/// The execution, its runs, and one run's steps with their attempts.
-pub(crate) fn detail(
-    conn: &Connection,
-    query: &DetailQuery,
-) -> StoreResult<Option<ExecutionDetail>> {
-    let Some(execution) = rows::execution_by_id(conn, &query.execution_id)? else {
-        return Ok(None);
-    };
-    let run_index = query.run_index.unwrap_or(execution.run_index);
-    let runs = runs(conn, &query.execution_id)?.unwrap_or_default();
-    let mut steps = journal(conn, &query.execution_id, run_index)?;
-    let sql = format!(
-        "{SELECT_ATTEMPT} WHERE execution_id = ?1 AND run_index = ?2 \
-         UNION ALL {SELECT_INLINE_ATTEMPT} \
-         ORDER BY 1, 2, 3"
-    );
-    let mut stmt = conn.prepare_cached(&sql).db()?;
-    let attempts = rows::collect(
-        &mut stmt,
-        params![query.execution_id, run_index],
-        rows::attempt,
-    )?;
-    let mut by_step: HashMap<(String, u32), Vec<_>> = HashMap::new();
-    for (key, attempt) in attempts {
-        by_step.entry(key).or_default().push(attempt);
-    }
-    for step in &mut steps {
-        if let Some(list) = by_step.remove(&(step.name.clone(), step.occurrence)) {
-            step.attempts = list;
-        }
-    }
-    Ok(Some(ExecutionDetail {
-        execution,
-        runs,
-        steps,
-    }))
 }
