@@ -23,7 +23,7 @@ pub(crate) fn cancel(
     }
     let mut ids = vec![id.to_owned()];
     ids.extend(descendants(conn, id)?);
-    cancel_all(conn, &ids, ms(now), signals)?;
+    cancel_ids(conn, &ids, ms(now), signals)?;
     let parent: Option<String> = conn
         .prepare_cached("SELECT parent_id FROM executions WHERE id = ?1")
         .db()?
@@ -53,7 +53,7 @@ pub(crate) fn descendants(conn: &Connection, id: &str) -> StoreResult<Vec<String
 }
 
 /// Cancels each of `ids` and signals `Finished` for it.
-pub(crate) fn cancel_all(
+pub(crate) fn cancel_ids(
     conn: &Connection,
     ids: &[String],
     now: i64,

@@ -33,7 +33,7 @@ pub(crate) fn detail(
     };
     let run_index = query.run_index.unwrap_or(execution.run_index);
     let runs = run_list(conn, &query.execution_id)?.unwrap_or_default();
-    let mut steps = journal::journal(conn, &query.execution_id, run_index)?;
+    let mut steps = journal::load(conn, &query.execution_id, run_index)?;
     let sql = format!(
         "{SELECT_ATTEMPT} WHERE execution_id = ?1 AND run_index = ?2 \
          UNION ALL {SELECT_INLINE_ATTEMPT} \

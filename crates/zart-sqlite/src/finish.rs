@@ -49,7 +49,7 @@ pub(crate) fn finish(
         wake_parent(conn, &parent, id, guard.now, signals)?;
     }
     if has_open_children(conn, id)? {
-        cancel::cancel_all(conn, &cancel::descendants(conn, id)?, now, signals)?;
+        cancel::cancel_ids(conn, &cancel::descendants(conn, id)?, now, signals)?;
     }
     Ok(true)
 }

@@ -128,7 +128,7 @@ pub(crate) fn save(conn: &Connection, save: &StepSave) -> StoreResult<bool> {
 }
 
 /// The journal of one run by position, without attempts.
-pub(crate) fn journal(
+pub(crate) fn load(
     conn: &Connection,
     execution_id: &str,
     run_index: i32,

@@ -113,7 +113,7 @@ impl Store for SqliteStore {
         run_index: i32,
     ) -> StoreResult<Vec<StepRecord>> {
         let id = execution_id.to_owned();
-        self.read(move |conn| journal::journal(conn, &id, run_index))
+        self.read(move |conn| journal::load(conn, &id, run_index))
             .await
     }
 
