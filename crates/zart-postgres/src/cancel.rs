@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use sqlx::{PgConnection, Row};
 use zart_core::{CancelOutcome, ExecutionStatus, Signal, Timestamp};
 
-use crate::db::{work_if, Db, Written};
-use crate::errors::PgError;
+use crate::error::PgError;
 use crate::listen::{finished_payload, WORK};
+use crate::parking::Wake;
+use crate::pool::{work_if, Db, Written};
 use crate::rows::{self, ms};
 
 const READ_ROOT: &str = "SELECT status FROM {s}.executions WHERE id = $1";
@@ -53,21 +54,27 @@ const CANCEL: &str = "
     )
     SELECT (SELECT count(*) FROM cancelled), (SELECT count(*) FROM notify)";
 
-/// Wakes the parent of the cancelled execution if it is parked on it.
-const WAKE_PARENT: &str = "
-    WITH parent AS (
-        SELECT id, status, lease_owner, wait_kind, wait_ref
-        FROM {s}.executions WHERE id = $1 FOR UPDATE
-    ), woken AS (
-        UPDATE {s}.executions x SET due_at = LEAST(COALESCE(x.due_at, $3), $3)
-        FROM parent p
-        WHERE x.id = p.id AND p.status IN ('scheduled', 'running')
-          AND p.lease_owner IS NULL AND p.wait_kind = 'child' AND p.wait_ref = $2
-        RETURNING x.id
-    ), notify AS (
-        SELECT pg_notify($4, $5) FROM woken
+/// Wakes the parent `$1` of the cancelled execution `$2` if it is parked on it.
+fn wake_parent() -> String {
+    let wake = Wake {
+        from: "parent p",
+        parked: "p",
+        kind: "child",
+        reference: "$2",
+        now: "$3",
+    };
+    format!(
+        "WITH parent AS (
+            SELECT id, status, lease_owner, wait_kind, wait_ref
+            FROM {{s}}.executions WHERE id = $1 FOR UPDATE
+        ), woken AS ({} RETURNING x.id
+        ), notify AS (
+            SELECT pg_notify($4, $5) FROM woken
+        )
+        SELECT count(*) FROM notify",
+        wake.sql()
     )
-    SELECT count(*) FROM notify";
+}
 
 /// Rounds of [`LOCK_DESCENDANTS`] before giving up on a tree that keeps growing.
 const MAX_ROUNDS: usize = 20;
@@ -104,7 +111,7 @@ pub(crate) async fn cancel(
     ids.extend(descendants.into_iter().filter(|d| d != id));
     let mut signals = cancel_ids(db, &mut tx, &ids, now).await?;
     if let Some(parent) = parent {
-        let woken: i64 = sqlx::query_scalar(&db.sql(WAKE_PARENT))
+        let woken: i64 = sqlx::query_scalar(&db.sql(&wake_parent()))
             .bind(parent)
             .bind(id)
             .bind(ms(now))

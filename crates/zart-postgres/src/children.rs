@@ -5,10 +5,11 @@ use sqlx::postgres::PgRow;
 use sqlx::Row;
 use zart_core::{ChildSpawn, SpawnOutcome};
 
-use crate::db::{bind_guard, renumber, work_if, Db, Written, GUARD};
-use crate::errors::{corrupt, PgError};
-use crate::executions::{bind_new, parent_close_sql, INSERT_CTES};
-use crate::steps::{bind_step, step_upsert, GUARDED};
+use crate::error::{corrupt, PgError};
+use crate::executions::{bind_new, parent_close_sql, INSERT_CTES, NEW_COLUMNS};
+use crate::guard::{bind_guard, guarded};
+use crate::journal::{bind_step, step_upsert};
+use crate::pool::{renumber, work_if, Db, Written};
 
 /// `existing` is an execution already holding the child's id (`#1`), `clash` the same
 /// when another parent (`#3`) or task (`#2`) owns it: then nothing is written. The
@@ -21,7 +22,7 @@ const CHECK_CTES: &str = "
     ), clash AS (
         SELECT 1 FROM existing WHERE parent_id IS DISTINCT FROM #3 OR task_name <> #2
     ), source AS (
-        SELECT 1 FROM guarded WHERE NOT EXISTS (SELECT 1 FROM clash)
+        SELECT {NEW_COLUMNS} FROM guarded WHERE NOT EXISTS (SELECT 1 FROM clash)
     )";
 
 /// The `spawn` entry's source: the guard, with the child in place.
@@ -58,7 +59,10 @@ pub(crate) async fn spawn(db: &Db, p: &ChildSpawn) -> Result<Written<SpawnOutcom
 }
 
 async fn statement(db: &Db, p: &ChildSpawn) -> Result<PgRow, PgError> {
-    let inserts = INSERT_CTES.replace("{PARENT_CLOSE}", &parent_close_sql(p.parent_close));
+    let inserts = INSERT_CTES
+        .replace("{PARENT_CLOSE}", &parent_close_sql(p.parent_close))
+        .replace("{CHANNEL}", "#8");
+    let checks = CHECK_CTES.replace("{NEW_COLUMNS}", NEW_COLUMNS);
     let sql = db.sql(&format!(
         "WITH {}, {}, {}, step AS ({})
          SELECT (SELECT count(*) FROM guarded) AS applied,
@@ -67,8 +71,8 @@ async fn statement(db: &Db, p: &ChildSpawn) -> Result<PgRow, PgError> {
             (SELECT parent_id FROM existing) AS parent_id,
             (SELECT task_name FROM existing) AS task_name,
             EXISTS (SELECT 1 FROM {STEP_SOURCE}) AS stepped",
-        GUARDED.replace("{GUARD}", GUARD),
-        renumber(CHECK_CTES, 17),
+        guarded(),
+        renumber(&checks, 17),
         renumber(&inserts, 17),
         step_upsert(STEP_SOURCE, "#7::json"),
     ));

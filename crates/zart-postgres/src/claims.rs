@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use sqlx::Row;
 use zart_core::{ClaimedExecution, ExecutionClaim, LeaseRenew, Timestamp};
 
-use crate::db::Db;
-use crate::errors::PgError;
+use crate::error::PgError;
+use crate::pool::Db;
 use crate::rows::{ms, ts};
 
 /// Expired leases first, then due unleased work, each through its partial index.
@@ -87,7 +87,7 @@ pub(crate) async fn next_due(db: &Db) -> Result<Option<Timestamp>, PgError> {
 
 /// One statement for all leases; a lease renews only while it is still valid. Rows
 /// are locked in id order, like a batch of step saves, so the two never deadlock,
-/// each by an index probe (see `db::LOCK_BATCH`).
+/// each by an index probe (see `guard::BATCH_GUARD`).
 const RENEW: &str = "
     WITH held AS (
         SELECT e.id FROM (SELECT * FROM unnest($4::text[], $5::bigint[]) AS l(id, fence)

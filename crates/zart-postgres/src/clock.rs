@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use zart_core::{Clock, Timestamp};
 
-use crate::errors::PgError;
+use crate::error::PgError;
 
 /// How often the server time is sampled again.
 pub(crate) const RESAMPLE: Duration = Duration::from_secs(15);
@@ -103,7 +103,7 @@ async fn sample(pool: &PgPool) -> Result<Sample, PgError> {
             .await?;
     let round_trip = sent.elapsed();
     let server = chrono::DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| crate::errors::corrupt(format_args!("server time {micros} µs")))?;
+        .ok_or_else(|| crate::error::corrupt(format_args!("server time {micros} µs")))?;
     Ok(Sample {
         at: sent + round_trip / 2,
         server,

@@ -1,15 +1,15 @@
-//! The admin detail view: one execution with its runs, steps and attempts.
+//! The admin detail view (one execution with its runs, steps and attempts) and the
+//! runs list.
 
 use std::collections::HashMap;
 
 use sqlx::Row;
-use zart_core::{AttemptRecord, DetailQuery, ExecutionDetail};
+use zart_core::{AttemptRecord, DetailQuery, ExecutionDetail, RunRecord};
 
-use crate::db::Db;
-use crate::errors::PgError;
-use crate::executions::runs;
+use crate::error::PgError;
+use crate::journal;
+use crate::pool::Db;
 use crate::rows::{self, EXECUTION_COLUMNS};
-use crate::steps::journal;
 
 /// Reads everything in one read-only snapshot, so the steps match the execution.
 pub(crate) async fn detail(db: &Db, q: &DetailQuery) -> Result<Option<ExecutionDetail>, PgError> {
@@ -31,7 +31,7 @@ pub(crate) async fn detail(db: &Db, q: &DetailQuery) -> Result<Option<ExecutionD
     let execution = rows::execution(&row)?;
     let run_index = q.run_index.unwrap_or(execution.run_index);
     let runs = runs(db, &mut *tx, &q.execution_id).await?;
-    let mut steps = journal(db, &mut *tx, &q.execution_id, run_index).await?;
+    let mut steps = journal::load(db, &mut *tx, &q.execution_id, run_index).await?;
     let mut attempts = attempts(db, &mut tx, &q.execution_id, run_index).await?;
     for step in &mut steps {
         if let Some(found) = attempts.remove(&(step.name.clone(), step.occurrence)) {
@@ -87,4 +87,41 @@ async fn attempts(
             .push(rows::attempt(row)?);
     }
     Ok(by_step)
+}
+
+/// The runs of execution `id`, oldest first.
+pub(crate) async fn runs(
+    db: &Db,
+    conn: impl sqlx::PgExecutor<'_>,
+    id: &str,
+) -> Result<Vec<RunRecord>, PgError> {
+    // A run's row is written when the run is created and when it ends; claims do
+    // not touch it. Until it ends, the current run's status and start are its
+    // execution's.
+    let sql = db.sql(
+        "SELECT r.execution_id, r.run_index, r.payload,
+            CASE WHEN r.completed_at IS NULL AND r.run_index = e.run_index THEN e.status
+                ELSE r.status END AS status,
+            r.result,
+            COALESCE(r.started_at,
+                CASE WHEN r.run_index = e.run_index THEN e.started_at END) AS started_at,
+            r.completed_at, r.trigger
+        FROM {s}.runs r JOIN {s}.executions e ON e.id = r.execution_id
+        WHERE r.execution_id = $1 ORDER BY r.run_index",
+    );
+    let found = sqlx::query(&sql).bind(id).fetch_all(conn).await?;
+    found.iter().map(rows::run).collect()
+}
+
+pub(crate) async fn run_list(db: &Db, id: &str) -> Result<Option<Vec<RunRecord>>, PgError> {
+    let found = runs(db, &db.pool, id).await?;
+    if !found.is_empty() {
+        return Ok(Some(found));
+    }
+    let sql = db.sql("SELECT EXISTS (SELECT 1 FROM {s}.executions WHERE id = $1)");
+    let exists: bool = sqlx::query_scalar(&sql)
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(exists.then_some(found))
 }

@@ -1,80 +1,134 @@
-//! The event inbox: offers (stored, and waking a parked waiter) and guarded
+//! The event inbox: offers (stored, and waking a parked waiter; one statement for a
+//! batch of one or many, see `group/` for how batches form) and guarded
 //! consumption, FIFO per name, exactly once.
+//!
+//! Offers come in bursts (a webhook fan-in, an approval sent to many executions),
+//! and each offer on its own is a commit that notifies, which PostgreSQL cannot
+//! flush together with another notifying commit: one at a time, offers ran at a few
+//! hundred per second however many callers waited.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 use zart_core::{EventConsume, EventOffer, EventTake, ExecutionStatus, OfferOutcome};
 
-use crate::db::{bind_guard, work_if, Db, Written, GUARD};
-use crate::errors::{corrupt, PgError};
+use crate::error::{corrupt, PgError};
+use crate::guard::{bind_guard, guarded};
+use crate::journal::{bind_step, step_upsert};
 use crate::listen::WORK;
-use crate::rows::{self, json_text, ms};
-use crate::steps::{bind_step, step_upsert, GUARDED};
+use crate::parking::Wake;
+use crate::pool::{work_if, Db, Written};
+use crate::rows::{self, column, json_text, ms, request_numbers, request_of};
 
-/// `target` locks the execution row and reads its latest committed version; that
-/// lock orders this offer against a concurrent suspension (see `parking`). The
+/// The event offer, for a batch of offers at most one per execution (the queue's
+/// key), so `seq` order per execution is the callers' order across batches.
+/// `target` locks the execution rows in id order (byte order, like every multi-row
+/// locker, by one index probe each) and reads their latest committed version; that
+/// lock orders each offer against a concurrent suspension (see `parking`). The
 /// event's `seq` is drawn under the lock, so it follows commit order.
 ///
-/// `prior` is the event stored before with the offer's key (`$7`), `pending` the
-/// unconsumed events counted up to the limit `$8` (never past it; nothing is read
-/// without a limit). An event is stored only if neither stops it; a key committed
-/// by a concurrent offer after this statement's snapshot is caught by the unique
-/// index (`ON CONFLICT`): nothing stored and no `prior`, see [`outcome`].
+/// `prior` is the event stored before with the offer's key, `pending` the
+/// unconsumed events counted up to the offer's limit (never past it; nothing is
+/// read without a limit). An event is stored only if neither stops it; a key
+/// committed by a concurrent offer after this statement's snapshot is caught by the
+/// unique index (`ON CONFLICT`): nothing stored and no `prior`, see [`outcome`].
+/// One `Work` hint covers every woken waiter.
 const OFFER: &str = "
-    WITH target AS (
-        SELECT id, status, lease_owner, wait_kind, wait_ref
-        FROM {s}.executions WHERE id = $1 FOR UPDATE
+    WITH input AS (
+        SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+            $8::text[], $9::bigint[])
+        AS i(req, id, name, payload, now, key, cap)
+    ), target AS (
+        SELECT x.id, x.status, x.lease_owner, x.wait_kind, x.wait_ref
+        FROM (SELECT DISTINCT k.id COLLATE \"C\" AS id FROM input k ORDER BY 1) k
+        CROSS JOIN LATERAL (
+            SELECT e.id, e.status, e.lease_owner, e.wait_kind, e.wait_ref
+            FROM {s}.executions e WHERE e.id = k.id
+            FOR UPDATE
+        ) x
     ), prior AS (
-        SELECT seq FROM {s}.events
-        WHERE $7::text IS NOT NULL AND execution_id = $1 AND idempotency_key = $7
+        SELECT i.req, ev.seq FROM input i
+        JOIN {s}.events ev ON ev.execution_id = i.id AND ev.idempotency_key = i.key
     ), pending AS (
-        SELECT count(*) AS n FROM (SELECT 1 FROM {s}.events
-            WHERE $8::bigint IS NOT NULL AND execution_id = $1 AND consumed_at IS NULL
-            LIMIT $8) p
+        SELECT i.req, c.n FROM input i CROSS JOIN LATERAL (
+            SELECT count(*) AS n FROM (SELECT 1 FROM {s}.events ev
+                WHERE i.cap IS NOT NULL AND ev.execution_id = i.id
+                    AND ev.consumed_at IS NULL
+                LIMIT i.cap) p
+        ) c
     ), stored AS (
         INSERT INTO {s}.events (execution_id, name, payload, created_at, idempotency_key)
-        SELECT t.id, $2, $3::json, $4, $7 FROM target t, pending p
-        WHERE t.status IN ('scheduled', 'running') AND NOT EXISTS (SELECT 1 FROM prior)
-            AND ($8::bigint IS NULL OR p.n < $8)
+        SELECT i.id, i.name, i.payload::json, i.now, i.key
+        FROM input i JOIN target t ON t.id = i.id JOIN pending p ON p.req = i.req
+        WHERE t.status IN ('scheduled', 'running')
+            AND NOT EXISTS (SELECT 1 FROM prior WHERE prior.req = i.req)
+            AND (i.cap IS NULL OR p.n < i.cap)
+        ORDER BY i.req
         ON CONFLICT (execution_id, idempotency_key) WHERE idempotency_key IS NOT NULL
         DO NOTHING
-        RETURNING seq
-    ), woken AS (
-        UPDATE {s}.executions x SET due_at = LEAST(COALESCE(x.due_at, $4), $4)
-        FROM target t
-        WHERE x.id = t.id AND EXISTS (SELECT 1 FROM stored)
-          AND t.lease_owner IS NULL AND t.wait_kind = 'event' AND t.wait_ref = $2
-        RETURNING x.id
+        RETURNING seq, execution_id
+    ), woken AS ({WAKE} RETURNING x.id
     ), notify AS (
-        SELECT pg_notify($5, $6) FROM woken
+        SELECT pg_notify($6, $7) WHERE EXISTS (SELECT 1 FROM woken)
     )
-    SELECT t.status, (SELECT seq FROM stored) AS stored, (SELECT seq FROM prior) AS prior,
-        (SELECT n FROM pending) AS pending, (SELECT count(*) FROM notify) AS n
-    FROM target t";
+    SELECT i.req, t.status, EXISTS (SELECT 1 FROM woken w WHERE w.id = i.id) AS woke,
+        (SELECT s.seq FROM stored s WHERE s.execution_id = i.id) AS stored,
+        (SELECT pr.seq FROM prior pr WHERE pr.req = i.req) AS prior, p.n AS pending,
+        (SELECT count(*) FROM notify) AS n
+    FROM input i JOIN target t ON t.id = i.id JOIN pending p ON p.req = i.req";
 
-pub(crate) async fn offer(db: &Db, p: &EventOffer) -> Result<Written<OfferOutcome>, PgError> {
-    let row = sqlx::query(&db.sql(OFFER))
-        .bind(p.execution_id.as_str())
-        .bind(p.name.as_str())
-        .bind(json_text(&p.payload))
-        .bind(ms(p.now))
+/// The text of [`OFFER`].
+fn offer_sql() -> String {
+    let wake = Wake {
+        from: "target t JOIN input i ON i.id = t.id JOIN stored s ON s.execution_id = i.id",
+        parked: "t",
+        kind: "event",
+        reference: "i.name",
+        now: "i.now",
+    };
+    OFFER.replace("{WAKE}", &wake.sql())
+}
+
+/// Writes `offers` (distinct executions) in one statement; returns each one's
+/// outcome, in order.
+pub(crate) async fn offer(
+    db: &Db,
+    offers: &[&EventOffer],
+) -> Result<Vec<Written<OfferOutcome>>, PgError> {
+    let found = sqlx::query(&db.sql(&offer_sql()))
+        .bind(request_numbers(offers.len())?)
+        .bind(column(offers, |o| o.execution_id.as_str()))
+        .bind(column(offers, |o| o.name.as_str()))
+        .bind(column(offers, |o| json_text(&o.payload)))
+        .bind(column(offers, |o| ms(o.now)))
         .bind(db.channel())
         .bind(WORK)
-        .bind(p.idempotency_key.as_deref())
-        .bind(p.max_pending.map(i64::from))
-        .fetch_optional(&db.pool)
+        .bind(column(offers, |o| o.idempotency_key.as_deref()))
+        .bind(column(offers, |o| o.max_pending.map(i64::from)))
+        .fetch_all(&db.pool)
         .await?;
-    let Some(row) = row else {
-        return Ok((OfferOutcome::NotFound, Vec::new()));
-    };
-    let woke = row.try_get::<i64, _>("n")? > 0;
-    Ok((outcome(db, p, &row).await?, work_if(woke)))
+    let mut by_req: HashMap<usize, &PgRow> = HashMap::new();
+    for row in &found {
+        by_req.insert(request_of(row)?, row);
+    }
+    let mut written = Vec::with_capacity(offers.len());
+    for (i, offer) in offers.iter().enumerate() {
+        written.push(match by_req.get(&i) {
+            None => (OfferOutcome::NotFound, Vec::new()),
+            Some(row) => (
+                outcome(db, offer, row).await?,
+                work_if(row.try_get::<bool, _>("woke")?),
+            ),
+        });
+    }
+    Ok(written)
 }
 
 /// The outcome of an offer from its statement's row (`status`, `stored`, `prior`,
 /// `pending`), in [`OfferOutcome`]'s order.
-pub(crate) async fn outcome(db: &Db, p: &EventOffer, row: &PgRow) -> Result<OfferOutcome, PgError> {
+async fn outcome(db: &Db, p: &EventOffer, row: &PgRow) -> Result<OfferOutcome, PgError> {
     if let Some(sequence) = row.try_get::<Option<i64>, _>("prior")? {
         let duplicate = true;
         return Ok(OfferOutcome::Accepted {
@@ -161,7 +215,7 @@ const CONSUME: &str = "
 pub(crate) async fn consume(db: &Db, p: &EventConsume) -> Result<EventTake, PgError> {
     let sql = db.sql(
         &CONSUME
-            .replace("{GUARDED}", &GUARDED.replace("{GUARD}", GUARD))
+            .replace("{GUARDED}", &guarded())
             .replace("{STEP}", &step_upsert("taken", "taken.payload")),
     );
     let step_id = zart_core::step_id(&p.step.name, p.step.occurrence);

@@ -1,45 +1,54 @@
-//! Creating and reading executions: insert, get, list, stats and runs.
+//! Creating and reading executions: insert (one statement for a batch of one or
+//! many; see `group/` for how batches form), get, list, stats.
 
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
+use std::collections::HashMap;
+
 use sqlx::{Postgres, QueryBuilder, Row};
 use zart_core::{
     ExecutionQuery, ExecutionRecord, ExecutionStatus, InsertOutcome, NewExecution,
-    ParentClosePolicy, RunRecord, SortBy, SortOrder, Stats,
+    ParentClosePolicy, SortBy, SortOrder, Stats,
 };
 
-use crate::db::{renumber, work_if, Db, Written};
-use crate::errors::PgError;
-use crate::rows::{self, json_text, ms, opt_ms, EXECUTION_COLUMNS};
+use crate::error::{corrupt, PgError};
+use crate::pool::{work_if, Db, Written};
+use crate::rows::{
+    self, column, json_text, ms, opt_ms, request_numbers, request_of, EXECUTION_COLUMNS,
+};
 
-/// Inserts the execution, its data row and run 1, or nothing if the id exists,
-/// for each row of a CTE named `source` defined before. Parameters `#1..#8` (see
-/// [`renumber`](crate::db::renumber)) are bound by [`bind_new`]; `{PARENT_CLOSE}`
-/// is replaced by a policy's SQL literal (see [`parent_close_sql`]).
+/// Inserts, in id order (so overlapping batches wait rather than deadlock), each row
+/// of a CTE named `source` defined before whose id is new, with its data row and run
+/// 1; nothing for an id that exists. `source` has the columns `id`, `task_name`,
+/// `parent_id`, `now`, `deadline_at`, `run_at` and `payload` (JSON text), its ids
+/// distinct; `{PARENT_CLOSE}` is replaced by a policy's SQL literal (see
+/// [`parent_close_sql`]) and `{CHANNEL}` by the parameter holding the NOTIFY
+/// channel. One `Work` hint covers every execution created.
 pub(crate) const INSERT_CTES: &str = "
     new_execution AS (
         INSERT INTO {s}.executions (id, task_name, status, run_index, parent_id,
             scheduled_at, updated_at, deadline_at, version, due_at, fence, parent_close)
-        SELECT #1, #2, 'scheduled', 1, #3, #4, #4, #5, 1, #6, 0, {PARENT_CLOSE} FROM source
+        SELECT id, task_name, 'scheduled', 1, parent_id, now, now, deadline_at, 1,
+            run_at, 0, {PARENT_CLOSE}
+        FROM source ORDER BY id
         ON CONFLICT (id) DO NOTHING
         RETURNING *
     ), new_data AS (
         INSERT INTO {s}.execution_data (execution_id, payload)
-        SELECT id, #7::json FROM new_execution
+        SELECT n.id, i.payload::json FROM new_execution n JOIN source i ON i.id = n.id
     ), new_run AS (
         INSERT INTO {s}.runs (execution_id, run_index, payload, status, trigger)
-        SELECT id, 1, #7::json, 'scheduled', 'initial' FROM new_execution
+        SELECT n.id, 1, i.payload::json, 'scheduled', 'initial'
+        FROM new_execution n JOIN source i ON i.id = n.id
     ), new_notify AS (
-        SELECT pg_notify(#8, 'w') FROM new_execution
+        SELECT pg_notify({CHANNEL}, 'w') WHERE EXISTS (SELECT 1 FROM new_execution)
     )";
 
-const INSERT: &str = "WITH source AS (SELECT 1), {INSERT_CTES}
-    SELECT e.id, e.task_name, e.status, e.run_index, e.parent_id, e.scheduled_at,
-        e.started_at, e.updated_at, e.completed_at, e.deadline_at, e.version,
-        e.lease_owner, e.leased_at, e.lease_expires_at, e.wait_kind, e.wait_ref,
-        e.wait_until, e.wait_attempt, $7::json AS payload, NULL::json AS result,
-        NULL::json AS error, (SELECT count(*) FROM new_notify) AS notified
-    FROM new_execution e";
+/// The columns of [`INSERT_CTES`]'s `source` for one execution, from `#1..#7` bound
+/// by [`bind_new`] (then `#8`, the channel).
+pub(crate) const NEW_COLUMNS: &str = "#1::text AS id, #2::text AS task_name,
+    #3::text AS parent_id, #4::bigint AS now, #5::bigint AS deadline_at,
+    #6::bigint AS run_at, #7::text AS payload";
 
 /// `policy` as a SQL literal for `{PARENT_CLOSE}` of [`INSERT_CTES`] (its text is one
 /// of two constants, never user input).
@@ -47,7 +56,8 @@ pub(crate) fn parent_close_sql(policy: ParentClosePolicy) -> String {
     format!("'{}'", policy.as_str())
 }
 
-/// Binds `#1..#8` of [`INSERT_CTES`] as the query's next parameters.
+/// Binds `#1..#7` of [`NEW_COLUMNS`] and `#8`, the channel, as the query's next
+/// parameters.
 pub(crate) fn bind_new<'q>(
     query: Query<'q, Postgres, PgArguments>,
     new: &'q NewExecution,
@@ -64,25 +74,88 @@ pub(crate) fn bind_new<'q>(
         .bind(channel)
 }
 
-pub(crate) async fn insert(db: &Db, new: &NewExecution) -> Result<Written<InsertOutcome>, PgError> {
-    let ctes = renumber(INSERT_CTES, 0).replace("{PARENT_CLOSE}", "'cancel'");
-    let sql = db.sql(&INSERT.replace("{INSERT_CTES}", &ctes));
-    let created = bind_new(sqlx::query(&sql), new, db.channel())
-        .fetch_optional(&db.pool)
+/// The execution insert, for a batch of new executions (ids distinct): returns the
+/// created rows.
+const INSERT: &str = "
+    WITH source AS (
+        SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[],
+            $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
+        AS i(req, id, task_name, parent_id, now, deadline_at, run_at, payload)
+    ), {INSERT_CTES}
+    SELECT i.req, e.id, e.task_name, e.status, e.run_index, e.parent_id,
+        e.scheduled_at, e.started_at, e.updated_at, e.completed_at, e.deadline_at,
+        e.version, e.lease_owner, e.leased_at, e.lease_expires_at, e.wait_kind,
+        e.wait_ref, e.wait_until, e.wait_attempt, i.payload::json AS payload,
+        NULL::json AS result, NULL::json AS error,
+        (SELECT count(*) FROM new_notify) AS notified
+    FROM new_execution e JOIN source i ON i.id = e.id";
+
+/// The text of [`INSERT`].
+fn insert_sql() -> String {
+    let ctes = INSERT_CTES
+        .replace(
+            "{PARENT_CLOSE}",
+            &parent_close_sql(ParentClosePolicy::Cancel),
+        )
+        .replace("{CHANNEL}", "$9");
+    INSERT.replace("{INSERT_CTES}", &ctes)
+}
+
+/// Writes `news` (distinct ids) in one statement; returns each one's outcome, in
+/// order. Ids that existed are read after the commit (a concurrent insert of one
+/// has committed by then: `ON CONFLICT` waited for it).
+pub(crate) async fn insert(
+    db: &Db,
+    news: &[&NewExecution],
+) -> Result<Vec<Written<InsertOutcome>>, PgError> {
+    let created_rows = sqlx::query(&db.sql(&insert_sql()))
+        .bind(request_numbers(news.len())?)
+        .bind(column(news, |n| n.id.as_str()))
+        .bind(column(news, |n| n.task_name.as_str()))
+        .bind(column(news, |n| n.parent_id.as_deref()))
+        .bind(column(news, |n| ms(n.now)))
+        .bind(column(news, |n| opt_ms(n.deadline_at)))
+        .bind(column(news, |n| ms(n.run_at)))
+        .bind(column(news, |n| json_text(&n.payload)))
+        .bind(db.channel())
+        .fetch_all(&db.pool)
         .await?;
-    if let Some(row) = created {
-        let created = rows::execution(&row)?;
-        return Ok((InsertOutcome::Created(created), work_if(true)));
+    let mut created: HashMap<usize, ExecutionRecord> = HashMap::new();
+    for row in &created_rows {
+        created.insert(request_of(row)?, rows::execution(row)?);
     }
-    // The id exists (a concurrent insert of it has committed by now: ON CONFLICT
-    // waited for it), so this read sees it.
-    match get(db, &new.id).await? {
-        Some(existing) => Ok((InsertOutcome::Existing(existing), Vec::new())),
-        None => Err(crate::errors::corrupt(format!(
-            "execution {} vanished",
-            new.id
-        ))),
+    let missing: Vec<&str> = (0..news.len())
+        .filter(|i| !created.contains_key(i))
+        .map(|i| news[i].id.as_str())
+        .collect();
+    let mut existing = existing(db, &missing).await?;
+    let mut outcomes = Vec::with_capacity(news.len());
+    for (i, new) in news.iter().enumerate() {
+        let outcome = match created.remove(&i) {
+            Some(record) => (InsertOutcome::Created(record), work_if(true)),
+            None => match existing.remove(new.id.as_str()) {
+                Some(record) => (InsertOutcome::Existing(record), Vec::new()),
+                None => return Err(corrupt(format!("execution {} vanished", new.id))),
+            },
+        };
+        outcomes.push(outcome);
     }
+    Ok(outcomes)
+}
+
+async fn existing(db: &Db, ids: &[&str]) -> Result<HashMap<String, ExecutionRecord>, PgError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = db.sql(&format!(
+        "SELECT {EXECUTION_COLUMNS} FROM {{s}}.executions e
+         JOIN {{s}}.execution_data d ON d.execution_id = e.id WHERE e.id = ANY($1)"
+    ));
+    let found = sqlx::query(&sql).bind(ids).fetch_all(&db.pool).await?;
+    found
+        .iter()
+        .map(|row| rows::execution(row).map(|r| (r.durable_execution_id.clone(), r)))
+        .collect()
 }
 
 pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<ExecutionRecord>, PgError> {
@@ -150,40 +223,4 @@ pub(crate) async fn stats(db: &Db) -> Result<Stats, PgError> {
         }
     }
     Ok(stats)
-}
-
-pub(crate) async fn runs(
-    db: &Db,
-    conn: impl sqlx::PgExecutor<'_>,
-    id: &str,
-) -> Result<Vec<RunRecord>, PgError> {
-    // A run's row is written when the run is created and when it ends; claims do
-    // not touch it. Until it ends, the current run's status and start are its
-    // execution's.
-    let sql = db.sql(
-        "SELECT r.execution_id, r.run_index, r.payload,
-            CASE WHEN r.completed_at IS NULL AND r.run_index = e.run_index THEN e.status
-                ELSE r.status END AS status,
-            r.result,
-            COALESCE(r.started_at,
-                CASE WHEN r.run_index = e.run_index THEN e.started_at END) AS started_at,
-            r.completed_at, r.trigger
-        FROM {s}.runs r JOIN {s}.executions e ON e.id = r.execution_id
-        WHERE r.execution_id = $1 ORDER BY r.run_index",
-    );
-    let found = sqlx::query(&sql).bind(id).fetch_all(conn).await?;
-    found.iter().map(rows::run).collect()
-}
-
-pub(crate) async fn run_list(db: &Db, id: &str) -> Result<Option<Vec<RunRecord>>, PgError> {
-    let found = runs(db, &db.pool, id).await?;
-    if !found.is_empty() {
-        return Ok(Some(found));
-    }
-    let sql = db.sql("SELECT EXISTS (SELECT 1 FROM {s}.executions WHERE id = $1)");
-    let exists: bool = sqlx::query_scalar(&sql)
-        .bind(id)
-        .fetch_one(&db.pool)
-        .await?;
-    Ok(exists.then_some(found))
 }

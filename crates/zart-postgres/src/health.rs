@@ -76,7 +76,7 @@ impl Health {
         };
         let result = match tokio::time::timeout(PROBE_TIMEOUT, query).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(crate::errors::map_sqlx(e)),
+            Ok(Err(e)) => Err(crate::error::map_sqlx(e)),
             Err(_) => Err(unreachable()),
         };
         match &result {

@@ -20,7 +20,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use zart_core::{ExecutionStatus, Signal, Subscription};
 
-use crate::errors::PgError;
+use crate::error::PgError;
 use crate::health::Health;
 
 /// The `Work` payload.
@@ -137,7 +137,7 @@ async fn forward(first: PgListener, pool: PgPool, channel: String, hints: Hints)
             // hints sent in between are lost.
             Ok(None) => hints.connection_lost(),
             Err(e) => {
-                tracing::warn!(error = %crate::errors::map_sqlx(e), "LISTEN connection lost");
+                tracing::warn!(error = %crate::error::map_sqlx(e), "LISTEN connection lost");
                 hints.connection_lost();
                 // Return the connection to the one-connection pool before reconnecting.
                 listener = None;

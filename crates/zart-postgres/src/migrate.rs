@@ -5,8 +5,8 @@
 use sqlx::Executor;
 use zart_core::{SchemaMigration, StoreError, SCHEMA_MIGRATIONS};
 
-use crate::db::{migration_lock_key, Db};
-use crate::errors::PgError;
+use crate::error::PgError;
+use crate::pool::{migration_lock_key, Db};
 
 /// The SQL of each of [`SCHEMA_MIGRATIONS`], in order.
 const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [

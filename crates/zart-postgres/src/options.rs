@@ -45,9 +45,10 @@ pub struct PgOptions {
     /// How long a call waits for a free connection before failing with
     /// `StoreError::Unavailable` (default 5 s).
     pub acquire_timeout: Duration,
-    /// Whether concurrent step saves are written together, one commit per batch
-    /// (default true). Each caller still returns only after the commit holding its
-    /// step; turning it off writes every step in its own commit.
+    /// Whether concurrent step saves, execution inserts, execution finishes and event
+    /// offers are written together, one commit per batch (default true). Each caller
+    /// still returns only after the commit holding its write; turning it off writes
+    /// every call in its own commit (with the same statement, as a batch of one).
     pub group_commit: bool,
 }
 

@@ -6,15 +6,17 @@
 //! locks its row in one statement and looks for a pending event (or a finished
 //! child) in the next, whose snapshot includes everything committed while it waited
 //! for the lock; an offer (or a child's finish) locks the parked row and wakes it if
-//! the suspension committed first.
+//! the suspension committed first: that wake-up is [`Wake`], the one statement
+//! fragment every waking write (a finish, an offer, a cancel) uses.
 
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 use zart_core::{ExecutionSuspend, LeaseGuard, StoreError, WaitingFor};
 
-use crate::db::{bind_guard, work_if, Db, Written, GUARD};
-use crate::errors::PgError;
+use crate::error::PgError;
+use crate::guard::{bind_guard, lock_guarded, GUARD};
 use crate::listen::WORK;
+use crate::pool::{work_if, Db, Written};
 use crate::rows::{int, ms, opt_ms};
 
 const RELEASE: &str = "
@@ -57,8 +59,6 @@ const EVENT_PENDING: &str = "EXISTS (SELECT 1 FROM {s}.events
 
 const CHILD_FINISHED: &str = "EXISTS (SELECT 1 FROM {s}.executions c
     WHERE c.id = $7 AND c.status IN ('completed', 'failed', 'cancelled'))";
-
-const LOCK_GUARDED: &str = "SELECT 1 FROM {s}.executions WHERE {GUARD} FOR UPDATE";
 
 /// The parked-on columns: kind, reference, until, attempt.
 type Parked<'a> = (&'static str, &'a str, Option<i64>, Option<i32>);
@@ -108,7 +108,7 @@ pub(crate) async fn suspend(db: &Db, p: &ExecutionSuspend) -> Result<Written<boo
         return outcome(&row);
     }
     let mut tx = db.pool.begin().await?;
-    let lock = db.sql(&LOCK_GUARDED.replace("{GUARD}", GUARD));
+    let lock = db.sql(&lock_guarded());
     let held = bind_guard(sqlx::query(&lock), &p.guard)
         .fetch_optional(&mut *tx)
         .await?;
@@ -123,4 +123,45 @@ pub(crate) async fn suspend(db: &Db, p: &ExecutionSuspend) -> Result<Written<boo
 fn outcome(row: &PgRow) -> Result<Written<bool>, PgError> {
     let applied = row.try_get::<i64, _>("applied")? > 0;
     Ok((applied, work_if(row.try_get::<i64, _>("n")? > 0)))
+}
+
+/// Waking the execution parked on something that just happened (an event stored,
+/// a child finished): it becomes due at `now` at the latest, and is claimed again.
+/// `parked` must have been locked by the statement first (its status, lease and
+/// wait read at their latest committed version), which orders the wake-up against
+/// a concurrent suspension as described above. An execution that holds a lease is
+/// running and finds the event or the child itself.
+pub(crate) struct Wake<'a> {
+    /// The `FROM` list of the update: `parked` and whatever `reference` and `now`
+    /// read.
+    pub(crate) from: &'a str,
+    /// The alias, in `from`, of the locked rows with `id`, `status`, `lease_owner`,
+    /// `wait_kind`, `wait_ref`.
+    pub(crate) parked: &'a str,
+    /// The wait kind that this wakes: `event` or `child`.
+    pub(crate) kind: &'static str,
+    /// What the execution must be waiting for (`wait_ref`): the event name or the
+    /// child's id.
+    pub(crate) reference: &'a str,
+    /// The instant it becomes due.
+    pub(crate) now: &'a str,
+}
+
+impl Wake<'_> {
+    /// The `UPDATE` statement (without `RETURNING`), to be placed in a CTE.
+    pub(crate) fn sql(&self) -> String {
+        let Wake {
+            from,
+            parked: p,
+            kind,
+            reference,
+            now,
+        } = self;
+        format!(
+            "UPDATE {{s}}.executions x SET due_at = LEAST(COALESCE(x.due_at, {now}), {now})
+        FROM {from}
+        WHERE x.id = {p}.id AND {p}.status IN ('scheduled', 'running')
+          AND {p}.lease_owner IS NULL AND {p}.wait_kind = '{kind}' AND {p}.wait_ref = {reference}"
+        )
+    }
 }

@@ -6,8 +6,8 @@
 
 use zart_core::ExecutionPurge;
 
-use crate::db::Db;
-use crate::errors::PgError;
+use crate::error::PgError;
+use crate::pool::Db;
 use crate::rows::ms;
 
 /// Picks the oldest roots past their status's cutoff whose trees are all terminal

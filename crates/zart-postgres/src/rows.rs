@@ -11,7 +11,7 @@ use zart_core::{
     StoreError, Timestamp, WaitingFor,
 };
 
-use crate::errors::{corrupt, PgError};
+use crate::error::{corrupt, PgError};
 
 /// The columns [`execution`] reads; `e` is `executions`, `d` is `execution_data`.
 pub(crate) const EXECUTION_COLUMNS: &str = "e.id, e.task_name, e.status, e.run_index, \
@@ -201,4 +201,21 @@ pub(crate) fn attempt(row: &PgRow) -> Result<AttemptRecord, PgError> {
         started_at: ts(get(row, "started_at")?)?,
         completed_at: opt_ts(get(row, "completed_at")?)?,
     })
+}
+
+/// `0..n` as the `req` column of a batch statement, which answers by request number.
+pub(crate) fn request_numbers(n: usize) -> Result<Vec<i32>, PgError> {
+    (0..n)
+        .map(|i| i32::try_from(i).map_err(|_| corrupt("batch too large")))
+        .collect()
+}
+
+/// The request number (`req` column) a row of a batch statement answers.
+pub(crate) fn request_of(row: &PgRow) -> Result<usize, PgError> {
+    usize::try_from(row.try_get::<i32, _>("req")?).map_err(corrupt)
+}
+
+/// One array parameter of a batch statement: `f` of each request, in order.
+pub(crate) fn column<'a, I: ?Sized, T>(items: &[&'a I], f: impl Fn(&'a I) -> T) -> Vec<T> {
+    items.iter().map(|&item| f(item)).collect()
 }

@@ -1,24 +1,164 @@
-//! `impl Store for PgStore`: each method delegates to the file owning that concept.
+//! [`PgStore`]: the store struct, connecting, and `impl Store`, each method
+//! delegating to the file owning that concept.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
 use zart_core::{
     CancelOutcome, ChildSpawn, ClaimedExecution, Clock, DetailQuery, EventConsume, EventOffer,
     EventTake, ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge, ExecutionQuery,
     ExecutionRecord, ExecutionSuspend, InsertOutcome, LeaseGuard, LeaseRenew, NewExecution,
-    OfferOutcome, RunRecord, SpawnOutcome, Stats, StepRecord, StepSave, Store, StoreResult,
-    Subscription, Timestamp,
+    OfferOutcome, RunRecord, Signal, SpawnOutcome, Stats, StepRecord, StepSave, Store, StoreError,
+    StoreResult, Subscription, Timestamp,
 };
 
-use crate::db::Written;
-use crate::listen::PgSubscription;
+use crate::clock::{self, DbClock};
+use crate::error::{self, PgError};
+use crate::group::{self, GroupCommitStats, Writes};
+use crate::health::Health;
+use crate::listen::{self, PgSubscription};
+use crate::pool::{Db, Written};
 use crate::{
-    cancel, children, claims, detail, events, executions, finish, parking, retention, steps,
-    PgStore,
+    cancel, children, claims, detail, events, executions, journal, migrate, options, parking,
+    retention, PgOptions,
 };
+
+/// A [`Store`](zart_core::Store) on PostgreSQL. Cheap to clone: clones share the
+/// pool and the listener.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Db>,
+    writes: Writes,
+    signals: broadcast::Sender<Signal>,
+    listener: Option<JoinHandle<()>>,
+    health: Arc<Health>,
+    clock: Arc<DbClock>,
+    resampler: JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+        self.resampler.abort();
+    }
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("schema", &self.inner.db.schema())
+            .field("listen", &self.inner.listener.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 impl PgStore {
+    /// Connects with [`PgOptions::from_url`]: default options, except that the URL's
+    /// `schema`, `listen` and `max_connections` query parameters
+    /// (`postgres://host/db?schema=billing&listen=false&max_connections=4`) apply.
+    pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
+        Self::connect_with(url, PgOptions::from_url(url)?).await
+    }
+
+    /// Connects, creates the schema if absent, applies pending migrations and, with
+    /// [`PgOptions::listen`], starts listening for wake-ups.
+    pub async fn connect_with(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let (connect, schema) = options::resolve(url, &options)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(true)
+            .connect_with(connect.clone())
+            .await
+            .map_err(error::map_sqlx)?;
+        let db = Arc::new(Db::new(pool, schema));
+        migrate::run(&db).await?;
+        let clock = DbClock::connect(&db.pool).await?;
+        let resampler = clock::resample(&clock, db.pool.clone());
+        let health = Arc::new(Health::default());
+        let writers = options.group_commit.then(|| group::writers(&options));
+        let writes = Writes::start(db.clone(), writers);
+        let (signals, _) = broadcast::channel(listen::CAPACITY);
+        let listener = if options.listen {
+            let channel = db.channel().to_owned();
+            let hints = listen::Hints {
+                tx: signals.clone(),
+                health: health.clone(),
+            };
+            Some(listen::start(connect, options.acquire_timeout, channel, hints).await?)
+        } else {
+            None
+        };
+        Ok(PgStore {
+            inner: Arc::new(Inner {
+                db,
+                writes,
+                signals,
+                listener,
+                health,
+                clock,
+                resampler,
+            }),
+        })
+    }
+
+    /// The connection pool, for applications that want to run their own statements
+    /// on the same database.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.db.pool
+    }
+
+    /// How many step saves, execution inserts and execution finishes the group
+    /// commit wrote in how many commits, or `None` when [`PgOptions::group_commit`]
+    /// is off.
+    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        self.inner.writes.stats()
+    }
+
+    /// The schema holding this store's tables.
+    pub fn schema(&self) -> &str {
+        self.inner.db.schema()
+    }
+
+    fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Runs `op`, retrying deadlocks and serialization failures; fails fast while
+    /// the server is down (see `health`).
+    async fn run<T, F, Fut>(&self, op: F) -> StoreResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, PgError>>,
+    {
+        self.checked(error::retrying(op)).await
+    }
+
+    /// Runs `call` (a store call already classified), failing fast while the server
+    /// is down.
+    async fn checked<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        self.inner.health.guard(&self.db().pool, call).await
+    }
+
+    /// Without a LISTEN connection, the store's own writes still wake its own
+    /// subscribers (the runtime in this process); with one, NOTIFY does it.
+    fn signal_locally(&self, signal: Signal) {
+        if self.inner.listener.is_none() {
+            let _ = self.inner.signals.send(signal);
+        }
+    }
+
     /// Passes a write's result on, after repeating its hints in-process if needed.
     fn signalled<T>(&self, written: Written<T>) -> T {
         let (value, signals) = written;
@@ -27,6 +167,14 @@ impl PgStore {
         }
         value
     }
+}
+
+/// `PgStore::connect_with` must stay spawnable: its future is `Send + 'static`
+/// whenever its arguments are.
+#[cfg(test)]
+fn _connect_future_is_send(url: &'static str) {
+    fn assert_send<T: Send + 'static>(_: T) {}
+    assert_send(PgStore::connect_with(url, PgOptions::default()));
 }
 
 #[async_trait]
@@ -50,10 +198,7 @@ impl Store for PgStore {
     }
 
     async fn execution_insert(&self, params: NewExecution) -> StoreResult<InsertOutcome> {
-        let written = match &self.inner.batcher {
-            Some(batcher) => self.checked(batcher.insert(params)).await?,
-            None => self.run(|| executions::insert(self.db(), &params)).await?,
-        };
+        let written = self.checked(self.inner.writes.insert(params)).await?;
         Ok(self.signalled(written))
     }
 
@@ -92,10 +237,7 @@ impl Store for PgStore {
     }
 
     async fn execution_finish(&self, params: ExecutionFinish) -> StoreResult<bool> {
-        let written = match &self.inner.batcher {
-            Some(batcher) => self.checked(batcher.finish(params)).await?,
-            None => self.run(|| finish::finish(self.db(), &params)).await?,
-        };
+        let written = self.checked(self.inner.writes.finish(params)).await?;
         Ok(self.signalled(written))
     }
 
@@ -109,22 +251,16 @@ impl Store for PgStore {
         execution_id: &str,
         run_index: i32,
     ) -> StoreResult<Vec<StepRecord>> {
-        self.run(|| steps::journal(self.db(), &self.db().pool, execution_id, run_index))
+        self.run(|| journal::load(self.db(), &self.db().pool, execution_id, run_index))
             .await
     }
 
     async fn step_save(&self, params: StepSave) -> StoreResult<bool> {
-        match &self.inner.batcher {
-            Some(batcher) => self.checked(batcher.save(params)).await,
-            None => self.run(|| steps::save(self.db(), &params)).await,
-        }
+        self.checked(self.inner.writes.save(params)).await
     }
 
     async fn event_offer(&self, params: EventOffer) -> StoreResult<OfferOutcome> {
-        let written = match &self.inner.batcher {
-            Some(batcher) => self.checked(batcher.offer(params)).await?,
-            None => self.run(|| events::offer(self.db(), &params)).await?,
-        };
+        let written = self.checked(self.inner.writes.offer(params)).await?;
         Ok(self.signalled(written))
     }
 
@@ -148,8 +284,7 @@ impl Store for PgStore {
     }
 
     async fn run_list(&self, execution_id: &str) -> StoreResult<Option<Vec<RunRecord>>> {
-        self.run(|| executions::run_list(self.db(), execution_id))
-            .await
+        self.run(|| detail::run_list(self.db(), execution_id)).await
     }
 
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {

@@ -1,34 +1,8 @@
-//! The pool, the schema every statement names, and the guard clause shared by all
-//! guarded writes.
+//! The pool and the schema every statement names: [`Db`], handed to every module,
+//! and the helpers that build its SQL.
 
-use sqlx::postgres::{PgArguments, PgPool};
-use sqlx::query::Query;
-use sqlx::Postgres;
-use zart_core::LeaseGuard;
-
+use sqlx::postgres::PgPool;
 use zart_core::Signal;
-
-use crate::rows::ms;
-
-/// The WHERE clause of every guarded write: `$1..$4` are bound by [`bind_guard`].
-pub(crate) const GUARD: &str =
-    "id = $1 AND fence = $2 AND lease_owner = $3 AND lease_expires_at > $4";
-
-/// The `{LOCKED}` CTE body of the batched writes: the execution rows named by the
-/// `$2` array, locked one index probe each, in id order (byte order, like every
-/// multi-row locker here, so overlapping batches wait rather than deadlock), at
-/// their latest committed version. A probe per id keeps the plan independent of the
-/// table's statistics: `id = ANY($2)` was planned, and cached, as a sequential scan
-/// while the table was small, then scanned the whole table on every batch.
-pub(crate) const LOCK_BATCH: &str = "
-        SELECT e.id, e.fence, e.lease_owner, e.lease_expires_at
-        FROM (SELECT DISTINCT k.id COLLATE \"C\" AS id FROM unnest($2::text[]) AS k(id)
-            ORDER BY 1) k
-        CROSS JOIN LATERAL (
-            SELECT x.id, x.fence, x.lease_owner, x.lease_expires_at
-            FROM {s}.executions x WHERE x.id = k.id
-            FOR NO KEY UPDATE
-        ) e";
 
 /// What every module needs: the pool and the schema-qualified SQL.
 pub(crate) struct Db {
@@ -116,18 +90,6 @@ pub(crate) fn work_if(woke: bool) -> Vec<Signal> {
     } else {
         Vec::new()
     }
-}
-
-/// Binds `$1..$4` of [`GUARD`].
-pub(crate) fn bind_guard<'q>(
-    query: Query<'q, Postgres, PgArguments>,
-    guard: &'q LeaseGuard,
-) -> Query<'q, Postgres, PgArguments> {
-    query
-        .bind(guard.execution_id.as_str())
-        .bind(guard.fence)
-        .bind(guard.worker_id.as_str())
-        .bind(ms(guard.now))
 }
 
 #[cfg(test)]

@@ -1,13 +1,12 @@
-//! The group-commit dispatcher shared by every batched write (step saves,
-//! execution inserts, execution finishes, event offers).
+//! The dispatcher shared by every batched write (step saves, execution inserts,
+//! execution finishes, event offers).
 //!
 //! Callers queue a request and await its answer. A dispatcher per kind of write
 //! waits for a first request, then for a free writer (the writers are shared by all
 //! kinds, each holding one pool connection while it writes), then takes everything
 //! queued meanwhile (up to [`MAX_BATCH`], at most one request per key, the rest
-//! waiting for the next batch) and writes the batch with the kind's batch statement
-//! (or its single-write statement for a batch of one), answering each caller after
-//! the commit holding its write.
+//! waiting for the next batch) and writes the batch with the kind's statement,
+//! answering each caller after the commit holding its write.
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -19,8 +18,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use zart_core::{StoreError, StoreResult};
 
-use crate::db::Db;
-use crate::errors::{retrying, PgError};
+use crate::error::{retrying, PgError};
+use crate::pool::Db;
 
 /// The most requests written in one statement.
 pub(crate) const MAX_BATCH: usize = 128;
@@ -34,13 +33,11 @@ pub(crate) struct Request<I, O> {
     pub(crate) reply: oneshot::Sender<StoreResult<O>>,
 }
 
-/// A boxed write of one request or of a batch, borrowing the pool and the input.
+/// A boxed batch write, borrowing the pool and the input.
 pub(crate) type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, PgError>> + Send + 'a>>;
 
-/// Writes one request: the single-write statement.
-pub(crate) type One<I, O> = for<'a> fn(&'a Db, &'a I) -> Boxed<'a, O>;
-
-/// Writes a batch in one statement: one outcome per request, in order.
+/// Writes a batch in one statement (a concept's batch function): one outcome per
+/// request, in order.
 pub(crate) type Many<I, O> = for<'a> fn(&'a Db, &'a [&'a I]) -> Boxed<'a, Vec<O>>;
 
 /// Batches and the requests they carried.
@@ -59,14 +56,13 @@ pub(crate) struct Queue<I, O> {
 impl<I, O> Queue<I, O>
 where
     I: Send + Sync + 'static,
-    O: Clone + Send + 'static,
+    O: Send + 'static,
 {
     /// Starts the dispatcher; it stops once the queue is dropped and drained.
     pub(crate) fn start<K>(
         db: Arc<Db>,
         writers: Arc<Semaphore>,
         key: fn(&I) -> K,
-        one: One<I, O>,
         many: Many<I, O>,
     ) -> Self
     where
@@ -78,7 +74,6 @@ where
             db,
             writers,
             key,
-            one,
             many,
             counters: counters.clone(),
         };
@@ -110,7 +105,6 @@ struct Dispatch<I, O, K> {
     db: Arc<Db>,
     writers: Arc<Semaphore>,
     key: fn(&I) -> K,
-    one: One<I, O>,
     many: Many<I, O>,
     counters: Arc<Counters>,
 }
@@ -118,7 +112,7 @@ struct Dispatch<I, O, K> {
 impl<I, O, K> Dispatch<I, O, K>
 where
     I: Send + Sync + 'static,
-    O: Clone + Send + 'static,
+    O: Send + 'static,
     K: Hash + Eq,
 {
     /// Forms a batch whenever a writer is free, so requests queue up (and batches
@@ -146,9 +140,9 @@ where
             self.counters
                 .items
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            let (db, one, many) = (self.db.clone(), self.one, self.many);
+            let (db, many) = (self.db.clone(), self.many);
             tokio::spawn(async move {
-                write(&db, batch, one, many).await;
+                write(&db, batch, many).await;
                 drop(writer);
             });
         }
@@ -172,22 +166,9 @@ where
     }
 }
 
-/// Writes `batch` with `many`, or with `one` when it holds a single request, and
-/// answers every caller after the commit. A failed batch is retried one request at
-/// a time (see [`fail_transient`]).
-async fn write<I: Sync, O: Clone>(
-    db: &Db,
-    batch: Vec<Request<I, O>>,
-    one: One<I, O>,
-    many: Many<I, O>,
-) {
-    if let [single] = batch.as_slice() {
-        let outcome = retrying(|| one(db, &single.item)).await;
-        for request in batch {
-            let _ = request.reply.send(outcome.clone());
-        }
-        return;
-    }
+/// Writes `batch` with `many` and answers every caller after the commit. A failed
+/// batch of several is retried one request at a time (see [`fail_transient`]).
+async fn write<I: Sync, O>(db: &Db, batch: Vec<Request<I, O>>, many: Many<I, O>) {
     let items: Vec<&I> = batch.iter().map(|r| &r.item).collect();
     match retrying(|| many(db, &items)).await {
         Ok(outcomes) => {
@@ -195,13 +176,32 @@ async fn write<I: Sync, O: Clone>(
                 let _ = request.reply.send(Ok(outcome));
             }
         }
+        Err(e) if batch.len() == 1 => {
+            for request in batch {
+                let _ = request.reply.send(Err(e.clone()));
+            }
+        }
         Err(e) => {
             for request in fail_transient(batch, e) {
-                let outcome = retrying(|| one(db, &request.item)).await;
+                let outcome = alone(db, &request.item, many).await;
                 let _ = request.reply.send(outcome);
             }
         }
     }
+}
+
+/// Writes `item` as a batch of one: the same statement as a batch of many.
+pub(crate) async fn alone<I: Sync, O>(db: &Db, item: &I, many: Many<I, O>) -> StoreResult<O> {
+    let items = [item];
+    retrying(|| only(many(db, &items))).await
+}
+
+/// The one outcome of a batch of one.
+async fn only<O>(batch: Boxed<'_, Vec<O>>) -> Result<O, PgError> {
+    batch
+        .await?
+        .pop()
+        .ok_or_else(|| crate::error::corrupt("a batch of one answered nothing"))
 }
 
 /// After a failed batch: a transient (connection) error answers every caller and

@@ -1,26 +1,93 @@
-//! The batched step save: many guarded journal writes in one statement (see
-//! `batch.rs` for when it is used).
+//! The journal: guarded step saves, written in batches (one statement, one round
+//! trip, for one save or many; see `group/` for how batches form), the journal
+//! entry upsert the event consumption and the child spawn reuse, and replay loads.
 
 use std::collections::HashSet;
 
-use zart_core::StepSave;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::Postgres;
+use zart_core::{StepRecord, StepSave, StepWrite};
 
-use crate::batch::request_numbers;
-use crate::db::{Db, LOCK_BATCH};
-use crate::errors::PgError;
-use crate::rows::{int, ms, opt_json_text, opt_ms};
+use crate::error::PgError;
+use crate::guard::BATCH_GUARD;
+use crate::pool::{renumber, Db};
+use crate::rows::{self, int, ms, opt_json_text, opt_ms, request_numbers};
 
-/// `locked` takes the execution rows in id order and reads their latest committed
-/// version; `ok` keeps the saves whose guard holds against it. `step` reads
-/// `attempt` so that the attempt rows are written first: a step row replaced by the
-/// save may move its kept attempt into `step_attempts` (the trigger of migration 2),
-/// and that insert must come second, where it yields to an attempt row of the same
-/// number written by this save (`ON CONFLICT DO NOTHING`) instead of making this
-/// save's `ON CONFLICT DO UPDATE` meet the same row twice. An attempt kept in
-/// its step row (`attempt_started_at`) has no entry in the attempt arrays. The row lock is the
-/// whole guard: the execution row gets no new version per step. Returns the indexes
-/// of the saves written.
-const SAVE_MANY: &str = "
+/// The columns a journal entry is written with, in the order both upserts select
+/// them.
+const STEP_INSERT: &str = "INSERT INTO {s}.steps (execution_id, run_index, name, occurrence,
+        position, kind, status, result, last_error, retryable, retry_attempt, scheduled_at,
+        completed_at, wake_at, attempt_started_at)";
+
+/// A journal entry is keyed by run, name and occurrence; a save replaces it, keeping
+/// the first `scheduled_at`. A replaced attempt kept in the row is moved to
+/// `step_attempts` by the `steps_keep_inline_attempt` trigger (migration 2).
+const STEP_CONFLICT: &str = "ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET
+        position = EXCLUDED.position, kind = EXCLUDED.kind, status = EXCLUDED.status,
+        result = EXCLUDED.result, last_error = EXCLUDED.last_error,
+        retryable = EXCLUDED.retryable, retry_attempt = EXCLUDED.retry_attempt,
+        completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at,
+        attempt_started_at = EXCLUDED.attempt_started_at";
+
+/// Upserts a journal entry of execution `$1` for each row of `source`, storing
+/// `result`, with no attempt in the row: the step written by another guarded write
+/// (an event consumed, a child spawned). Its parameters follow the guard's `$1..$4`
+/// and are bound by [`bind_step`].
+pub(crate) fn step_upsert(source: &str, result: &str) -> String {
+    renumber(
+        &format!(
+            "{STEP_INSERT}
+    SELECT $1, #1, #2, #3, #4, #5, #6, {result}, #8, #9, #10, #11, #12, #13, NULL::bigint
+    FROM {source}
+    {STEP_CONFLICT}"
+        ),
+        4,
+    )
+}
+
+/// Rejects counters that do not fit the journal's `INTEGER` columns.
+pub(crate) fn check(step: &StepWrite) -> Result<(), PgError> {
+    int(step.occurrence, "occurrence")?;
+    int(step.position, "position")?;
+    int(step.retry_attempt, "retry_attempt")?;
+    Ok(())
+}
+
+/// Binds the 13 parameters of [`step_upsert`].
+pub(crate) fn bind_step<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    run_index: i32,
+    step: &'q StepWrite,
+) -> Result<Query<'q, Postgres, PgArguments>, PgError> {
+    Ok(query
+        .bind(run_index)
+        .bind(step.name.as_str())
+        .bind(int(step.occurrence, "occurrence")?)
+        .bind(int(step.position, "position")?)
+        .bind(step.kind.as_str())
+        .bind(step.status.as_str())
+        .bind(opt_json_text(step.result.as_ref()))
+        .bind(step.last_error.as_deref())
+        .bind(step.retryable)
+        .bind(int(step.retry_attempt, "retry_attempt")?)
+        .bind(ms(step.scheduled_at))
+        .bind(opt_ms(step.completed_at))
+        .bind(opt_ms(step.wake_at)))
+}
+
+/// The step save, for a batch of saves at most one per journal entry. The guard
+/// (`locked`, `ok`: see [`BATCH_GUARD`]) keeps the saves whose lease holds. `step`
+/// reads `attempt` so that the attempt rows are written first: a step row replaced
+/// by the save may move its kept attempt into `step_attempts` (the trigger of
+/// migration 2), and that insert must come second, where it yields to an attempt
+/// row of the same number written by this save (`ON CONFLICT DO NOTHING`) instead
+/// of making this save's `ON CONFLICT DO UPDATE` meet the same row twice. An
+/// attempt kept in its step row (`attempt_started_at`, see
+/// `StepSave::inline_attempt_start`) has no entry in the attempt arrays. The row
+/// lock is the whole guard: the execution row gets no new version per step.
+/// Returns the request numbers of the saves written.
+const SAVE: &str = "
     WITH input AS (
         SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::text[],
             $5::bigint[], $6::int[], $7::text[], $8::int[], $9::int[], $10::text[],
@@ -29,11 +96,7 @@ const SAVE_MANY: &str = "
         AS i(req, id, fence, owner, now, run_index, name, occurrence, position, kind,
             status, result, last_error, retryable, retry_attempt, scheduled_at,
             completed_at, wake_at, attempt_started_at)
-    ), locked AS ({LOCKED}
-    ), ok AS (
-        SELECT i.* FROM input i JOIN locked l ON l.id = i.id AND l.fence = i.fence
-            AND l.lease_owner = i.owner AND l.lease_expires_at > i.now
-    ), attempt AS (
+    ), {BATCH_GUARD}, attempt AS (
         INSERT INTO {s}.step_attempts (execution_id, run_index, name, occurrence,
             attempt_number, status, result, error, started_at, completed_at)
         SELECT ok.id, ok.run_index, ok.name, ok.occurrence, a.number, a.status,
@@ -48,19 +111,12 @@ const SAVE_MANY: &str = "
             completed_at = EXCLUDED.completed_at
         RETURNING 1
     ), step AS (
-        INSERT INTO {s}.steps (execution_id, run_index, name, occurrence, position, kind,
-            status, result, last_error, retryable, retry_attempt, scheduled_at,
-            completed_at, wake_at, attempt_started_at)
+        {STEP_INSERT}
         SELECT id, run_index, name, occurrence, position, kind, status, result::json,
             last_error, retryable, retry_attempt, scheduled_at, completed_at, wake_at,
             attempt_started_at
         FROM ok WHERE (SELECT count(*) FROM attempt) >= 0
-        ON CONFLICT (execution_id, run_index, name, occurrence) DO UPDATE SET
-            position = EXCLUDED.position, kind = EXCLUDED.kind, status = EXCLUDED.status,
-            result = EXCLUDED.result, last_error = EXCLUDED.last_error,
-            retryable = EXCLUDED.retryable, retry_attempt = EXCLUDED.retry_attempt,
-            completed_at = EXCLUDED.completed_at, wake_at = EXCLUDED.wake_at,
-            attempt_started_at = EXCLUDED.attempt_started_at
+        {STEP_CONFLICT}
     )
     SELECT req FROM ok";
 
@@ -139,11 +195,18 @@ fn columns<'a>(saves: &[&'a StepSave]) -> Result<(Columns<'a>, Attempts<'a>), Pg
     Ok((c, a))
 }
 
+/// The text of [`SAVE`].
+fn save_sql() -> String {
+    SAVE.replace("{BATCH_GUARD}", &BATCH_GUARD.replace("{EXCEPT}", "TRUE"))
+        .replace("{STEP_INSERT}", STEP_INSERT)
+        .replace("{STEP_CONFLICT}", STEP_CONFLICT)
+}
+
 /// Writes `saves` (at most one per journal entry) in one statement; returns, for
 /// each in order, whether its guard held.
-pub(crate) async fn save_many(db: &Db, saves: &[&StepSave]) -> Result<Vec<bool>, PgError> {
+pub(crate) async fn save(db: &Db, saves: &[&StepSave]) -> Result<Vec<bool>, PgError> {
     let (c, a) = columns(saves)?;
-    let written: Vec<i32> = sqlx::query_scalar(&db.sql(&SAVE_MANY.replace("{LOCKED}", LOCK_BATCH)))
+    let written: Vec<i32> = sqlx::query_scalar(&db.sql(&save_sql()))
         .bind(c.req)
         .bind(c.id)
         .bind(c.fence)
@@ -177,4 +240,25 @@ pub(crate) async fn save_many(db: &Db, saves: &[&StepSave]) -> Result<Vec<bool>,
         .filter_map(|r| usize::try_from(r).ok())
         .collect();
     Ok((0..saves.len()).map(|i| written.contains(&i)).collect())
+}
+
+/// The journal of one run, in replay order.
+pub(crate) async fn load(
+    db: &Db,
+    conn: impl sqlx::PgExecutor<'_>,
+    execution_id: &str,
+    run_index: i32,
+) -> Result<Vec<StepRecord>, PgError> {
+    let sql = db.sql(
+        "SELECT name, occurrence, position, kind, status, result, last_error, retryable,
+            retry_attempt, scheduled_at, completed_at, wake_at
+         FROM {s}.steps WHERE execution_id = $1 AND run_index = $2
+         ORDER BY position, name, occurrence",
+    );
+    let found = sqlx::query(&sql)
+        .bind(execution_id)
+        .bind(run_index)
+        .fetch_all(conn)
+        .await?;
+    found.iter().map(rows::step).collect()
 }
