@@ -59,11 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?; // idempotent by id
     client
-        .offer_event(
-            &started.execution.durable_execution_id,
-            "upgraded",
-            true.into(),
-        )
+        .offer_event(&started.execution.id, "upgraded", true.into())
         .await?;
 
     worker.shutdown(Duration::from_secs(10)).await; // finishes or hands back in-flight work

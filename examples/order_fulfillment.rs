@@ -134,7 +134,7 @@ async fn main() -> anyhow::Result<()> {
     let started = client
         .start(StartRequest::new("order-fulfillment", order).id("order-A-1001"))
         .await?;
-    let id = started.execution.durable_execution_id;
+    let id = started.execution.id;
     println!("started execution {id}");
 
     // The warehouse system reports the shipment a moment later.

@@ -81,8 +81,8 @@ pub struct Execution {
 impl From<core::ExecutionRecord> for Execution {
     fn from(r: core::ExecutionRecord) -> Self {
         Self {
-            name: r.name,
-            durable_execution_id: r.durable_execution_id,
+            name: r.task_name,
+            durable_execution_id: r.id,
             payload: r.payload,
             status: r.status,
             scheduled_at: r.scheduled_at,

@@ -11,12 +11,16 @@
 
 mod clock;
 mod error;
+mod journal;
 mod migrations;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod store;
 mod types;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
+pub use journal::{AttemptWrite, StepHeader, StepSave, StepWrite};
 pub use migrations::{SchemaMigration, SCHEMA_MIGRATIONS};
 pub use store::*;
 pub use types::*;

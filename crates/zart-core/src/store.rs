@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::{
     Clock, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, ParentClosePolicy,
-    RunRecord, Stats, StepKind, StepRecord, StepStatus, StoreError, Timestamp, WaitingFor,
+    RunRecord, Stats, StepRecord, StepSave, StepWrite, StoreError, Timestamp, WaitingFor,
 };
 
 /// Result alias for store calls.
@@ -75,17 +75,33 @@ pub enum SortBy {
     TaskName,
 }
 
+impl SortBy {
+    /// Every value, in declaration order.
+    pub const ALL: &'static [SortBy] = &[Self::ScheduledAt, Self::Status, Self::TaskName];
+
+    /// The text form of the `sortBy` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ScheduledAt => "scheduledAt",
+            Self::Status => "status",
+            Self::TaskName => "taskName",
+        }
+    }
+}
+
+#[cfg(feature = "openapi")]
+crate::openapi::string_enum_schema!(SortBy, "Sort field of the execution list.");
+
 impl std::str::FromStr for SortBy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "scheduledAt" => Ok(Self::ScheduledAt),
-            "status" => Ok(Self::Status),
-            "taskName" => Ok(Self::TaskName),
-            _ => Err(format!(
-                "invalid sortBy {s:?}: expected scheduledAt, status or taskName"
-            )),
-        }
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!("invalid sortBy {s:?}: expected scheduledAt, status or taskName")
+            })
     }
 }
 
@@ -99,14 +115,30 @@ pub enum SortOrder {
     Desc,
 }
 
+impl SortOrder {
+    /// Every value, in declaration order.
+    pub const ALL: &'static [SortOrder] = &[Self::Asc, Self::Desc];
+
+    /// The text form of the `sortOrder` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Asc => "asc",
+            Self::Desc => "desc",
+        }
+    }
+}
+
+#[cfg(feature = "openapi")]
+crate::openapi::string_enum_schema!(SortOrder, "Sort direction of the execution list.");
+
 impl std::str::FromStr for SortOrder {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "asc" => Ok(Self::Asc),
-            "desc" => Ok(Self::Desc),
-            _ => Err(format!("invalid sortOrder {s:?}: expected asc or desc")),
-        }
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("invalid sortOrder {s:?}: expected asc or desc"))
     }
 }
 
@@ -241,84 +273,6 @@ pub enum CancelOutcome {
     NotFound,
     /// It had already finished with this status; nothing changed.
     AlreadyTerminal(ExecutionStatus),
-}
-
-/// One journal entry to write (insert or update, keyed by run, name and occurrence).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepWrite {
-    /// The name given in code.
-    pub name: String,
-    /// The occurrence index of that name in the run.
-    pub occurrence: u32,
-    /// The order in which the code reached it.
-    pub position: u32,
-    /// What it records.
-    pub kind: StepKind,
-    /// Its new state.
-    pub status: StepStatus,
-    /// The memoized value (for `completed`).
-    pub result: Option<Value>,
-    /// The last error.
-    pub last_error: Option<String>,
-    /// Whether the last error may be retried.
-    pub retryable: bool,
-    /// Attempts made so far.
-    pub retry_attempt: u32,
-    /// When the entry was first recorded (kept on update).
-    pub scheduled_at: Timestamp,
-    /// When it completed or died.
-    pub completed_at: Option<Timestamp>,
-    /// When a timer, wait deadline or retry is due.
-    pub wake_at: Option<Timestamp>,
-}
-
-/// One attempt to record with a [`StepSave`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptWrite {
-    /// 1-based.
-    pub attempt_number: u32,
-    /// Outcome.
-    pub status: crate::AttemptStatus,
-    /// Value on success.
-    pub result: Option<Value>,
-    /// Error on failure.
-    pub error: Option<String>,
-    /// Start time.
-    pub started_at: Timestamp,
-    /// End time.
-    pub completed_at: Option<Timestamp>,
-}
-
-/// Parameters of [`Store::step_save`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepSave {
-    /// The worker's lease.
-    pub guard: LeaseGuard,
-    /// The run the step belongs to.
-    pub run_index: i32,
-    /// The journal entry.
-    pub step: StepWrite,
-    /// The attempt that produced this state, if any.
-    pub attempt: Option<AttemptWrite>,
-}
-
-impl StepSave {
-    /// When the attempt is the one that completed the step, and says nothing the
-    /// step row does not (its number is the step's `retry_attempt`, its end the
-    /// step's `completed_at`, no result or error of its own), its start: a store may
-    /// then keep it in the step row rather than as an attempt row of its own, which
-    /// is what a first attempt that succeeds, the common case, costs. It must still
-    /// read back as an attempt, and a later save of the step must not lose it.
-    pub fn inline_attempt_start(&self) -> Option<Timestamp> {
-        let a = self.attempt.as_ref()?;
-        let inline = a.status == crate::AttemptStatus::Completed
-            && self.step.status == StepStatus::Completed
-            && a.attempt_number == self.step.retry_attempt
-            && a.completed_at == self.step.completed_at
-            && a.result.is_none()
-            && a.error.is_none();
-        inline.then_some(a.started_at)
-    }
 }
 
 /// Parameters of [`Store::event_offer`].

@@ -10,8 +10,12 @@ use serde_json::Value;
 
 use crate::Timestamp;
 
+/// An enum with a stable text form per variant: serde, `Display`, `FromStr`, `ALL`
+/// and `as_str` (and, with the `openapi` feature, its schema) all come from the one
+/// `Variant => "text"` list. The first doc line is the schema's description.
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    (#[doc = $summary:expr] $(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        #[doc = $summary]
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {
@@ -27,6 +31,9 @@ macro_rules! string_enum {
                 match self { $($name::$variant => $text),+ }
             }
         }
+
+        #[cfg(feature = "openapi")]
+        crate::openapi::string_enum_schema!($name, $summary);
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -256,9 +263,9 @@ pub enum WaitingFor {
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionRecord {
     /// The task name.
-    pub name: String,
+    pub task_name: String,
     /// The execution id.
-    pub durable_execution_id: String,
+    pub id: String,
     /// The input payload of the current run.
     pub payload: Value,
     /// The lifecycle state.

@@ -154,7 +154,7 @@ async fn existing(db: &Db, ids: &[&str]) -> Result<HashMap<String, ExecutionReco
     let found = sqlx::query(&sql).bind(ids).fetch_all(&db.pool).await?;
     found
         .iter()
-        .map(|row| rows::execution(row).map(|r| (r.durable_execution_id.clone(), r)))
+        .map(|row| rows::execution(row).map(|r| (r.id.clone(), r)))
         .collect()
 }
 

@@ -89,8 +89,8 @@ pub(crate) fn execution(row: &PgRow) -> Result<ExecutionRecord, PgError> {
         waiting_for(row)?
     };
     Ok(ExecutionRecord {
-        name: get(row, "task_name")?,
-        durable_execution_id: get(row, "id")?,
+        task_name: get(row, "task_name")?,
+        id: get(row, "id")?,
         payload: get(row, "payload")?,
         status,
         scheduled_at: ts(get(row, "scheduled_at")?)?,

@@ -317,12 +317,7 @@ async fn parents_finished_together_cancel_their_unfinished_children() {
         assert_eq!(get(&store, &p.id).await.status, ExecutionStatus::Completed);
         if i % 2 == 0 {
             let kid = get(&store, &format!("k{}", &p.id[1..])).await;
-            assert_eq!(
-                kid.status,
-                ExecutionStatus::Cancelled,
-                "{}",
-                kid.durable_execution_id
-            );
+            assert_eq!(kid.status, ExecutionStatus::Cancelled, "{}", kid.id);
         }
     }
     assert!(claim_ids(&store, "w", 10).await.is_empty());

@@ -51,8 +51,8 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
     // Built from what was written rather than read back: the row is exactly this.
     let now = ts(ms(new.now))?;
     Ok(InsertOutcome::Created(ExecutionRecord {
-        durable_execution_id: new.id.clone(),
-        name: new.task_name.clone(),
+        id: new.id.clone(),
+        task_name: new.task_name.clone(),
         status: ExecutionStatus::Scheduled,
         run_index: 1,
         parent_id: new.parent_id.clone(),

@@ -145,8 +145,8 @@ pub(crate) fn execution(row: &Row<'_>) -> StoreResult<ExecutionRecord> {
         )?
     };
     Ok(ExecutionRecord {
-        durable_execution_id: row.get(0).db()?,
-        name: row.get(1).db()?,
+        id: row.get(0).db()?,
+        task_name: row.get(1).db()?,
         status,
         run_index: row.get(3).db()?,
         parent_id: row.get(4).db()?,

@@ -11,11 +11,8 @@ use zart_core::{
 use crate::support::*;
 
 fn spawn_step(child_id: &str, position: u32) -> StepWrite {
-    StepWrite {
-        kind: StepKind::Spawn,
-        result: Some(json!(child_id)),
-        ..completed_step(&format!("spawn-{child_id}"), 0, position)
-    }
+    let header = step_header(&format!("spawn-{child_id}"), 0, position, StepKind::Spawn);
+    StepWrite::completed(header, Some(json!(child_id)), at(2))
 }
 
 /// Execution `id` as a child of `parent`, created at `now`.

@@ -36,12 +36,8 @@ pub fn is_new(outcome: &OfferOutcome) -> bool {
 }
 
 fn wait_step(name: &str, occurrence: u32) -> StepWrite {
-    StepWrite {
-        kind: StepKind::WaitForEvent,
-        status: StepStatus::Completed,
-        result: None,
-        ..completed_step(name, occurrence, occurrence)
-    }
+    let header = step_header(name, occurrence, occurrence, StepKind::WaitForEvent);
+    StepWrite::completed(header, None, at(2))
 }
 
 /// Consumes the oldest `name` event, completing wait step `name#occurrence`.

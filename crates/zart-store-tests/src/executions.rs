@@ -14,8 +14,8 @@ pub async fn insert_creates_scheduled_execution_with_initial_run(store: DynStore
         ..new_execution("e1")
     };
     let created = insert_new(&store, params).await;
-    assert_eq!(created.durable_execution_id, "e1");
-    assert_eq!(created.name, "task");
+    assert_eq!(created.id, "e1");
+    assert_eq!(created.task_name, "task");
     assert_eq!(created.payload, json!({"id": "e1"}));
     assert_eq!(created.status, ExecutionStatus::Scheduled);
     assert_eq!(created.version, 1);
@@ -181,7 +181,7 @@ pub async fn concurrent_inserts_of_same_id_create_once(store: DynStore) {
     while let Some(joined) = tasks.join_next().await {
         match joined.expect("insert task").expect("insert") {
             InsertOutcome::Created(_) => created += 1,
-            InsertOutcome::Existing(record) => assert_eq!(record.durable_execution_id, "same"),
+            InsertOutcome::Existing(record) => assert_eq!(record.id, "same"),
         }
     }
     assert_eq!(created, 1);

@@ -42,7 +42,7 @@ async fn seed(store: &DynStore) {
 
 async fn ids(store: &DynStore, query: ExecutionQuery) -> Vec<String> {
     let page = store.execution_list(query).await.expect("execution_list");
-    page.into_iter().map(|r| r.durable_execution_id).collect()
+    page.into_iter().map(|r| r.id).collect()
 }
 
 fn asc(sort_by: SortBy) -> ExecutionQuery {

@@ -72,11 +72,11 @@ pub async fn signals_work_on_child_spawn_and_child_finish(store: DynStore) {
     let spawn = ChildSpawn {
         guard: guard(&p, "w", 1),
         run_index: 1,
-        step: StepWrite {
-            kind: StepKind::Spawn,
-            result: Some(json!("kid")),
-            ..completed_step("spawn", 0, 0)
-        },
+        step: StepWrite::completed(
+            step_header("spawn", 0, 0, StepKind::Spawn),
+            Some(json!("kid")),
+            at(2),
+        ),
         child: NewExecution {
             parent_id: Some("p".into()),
             now: at(1),

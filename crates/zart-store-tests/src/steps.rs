@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use zart_core::{
-    AttemptRecord, AttemptStatus, AttemptWrite, DetailQuery, StepKind, StepSave, StepStatus,
-    StepWrite,
+    AttemptRecord, AttemptStatus, AttemptWrite, DetailQuery, StepHeader, StepKind, StepSave,
+    StepStatus, StepWrite,
 };
 
 use crate::support::*;
@@ -92,31 +92,19 @@ pub async fn step_save_round_trips_every_field(store: DynStore) {
 pub async fn step_save_upserts_and_records_attempts(store: DynStore) {
     insert(&store, "e1").await;
     let c = claim_one(&store, "w", 0, "e1").await;
-    let running = StepWrite {
-        status: StepStatus::Running,
-        result: None,
-        completed_at: None,
-        retry_attempt: 0,
-        scheduled_at: at(10),
-        ..completed_step("charge", 0, 0)
+    let header = |retry_attempt, scheduled_at| StepHeader {
+        retry_attempt,
+        scheduled_at,
+        ..step_header("charge", 0, 0, StepKind::Step)
     };
-    let failed = StepWrite {
-        status: StepStatus::Scheduled,
-        last_error: Some("attempt 1 failed".into()),
-        retryable: true,
-        retry_attempt: 1,
-        scheduled_at: at(999),
-        wake_at: Some(at(400)),
-        ..running.clone()
-    };
+    let running = StepWrite::running(header(0, at(10)));
+    let failed = StepWrite::retrying(header(1, at(999)), "attempt 1 failed".into(), at(400));
+    // The completing save still carries the failed attempt's error: the entry keeps
+    // what the last save wrote.
     let done = StepWrite {
-        status: StepStatus::Completed,
-        result: Some(json!({"charged": true})),
-        retry_attempt: 2,
-        scheduled_at: at(999),
-        completed_at: Some(at(250)),
-        wake_at: None,
-        ..failed.clone()
+        last_error: failed.last_error.clone(),
+        retryable: true,
+        ..StepWrite::completed(header(2, at(999)), Some(json!({"charged": true})), at(250))
     };
     let saves = [
         (running, attempt(1, AttemptStatus::Running)),
@@ -212,14 +200,7 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
     insert(&store, "e1").await;
     let c = claim_one(&store, "w", 0, "e1").await;
     let step = completed_step("s", 0, 0);
-    let first = AttemptWrite {
-        attempt_number: 1,
-        status: AttemptStatus::Completed,
-        result: None,
-        error: None,
-        started_at: at(1),
-        completed_at: step.completed_at,
-    };
+    let first = AttemptWrite::completed(1, at(1), step.completed_at.expect("completed"));
     let save = |step: StepWrite, attempt: Option<AttemptWrite>| StepSave {
         guard: guard(&c, "w", 3),
         run_index: 1,
@@ -273,13 +254,17 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
     assert_eq!(attempts(detail(&store, "e1", None).await), [record(own)]);
 
     // A second step completed on its second attempt after a failed first: both.
-    let mut second = completed_step("t", 0, 1);
-    second.retry_attempt = 2;
+    let second = StepWrite {
+        retry_attempt: 2,
+        ..completed_step("t", 0, 1)
+    };
     let failed = attempt(1, AttemptStatus::Failed);
-    let mut scheduled = second.clone();
-    scheduled.status = StepStatus::Scheduled;
-    scheduled.retry_attempt = 1;
-    scheduled.completed_at = None;
+    let scheduled = StepWrite {
+        status: StepStatus::Scheduled,
+        retry_attempt: 1,
+        completed_at: None,
+        ..second.clone()
+    };
     assert!(store
         .step_save(save(scheduled, Some(failed.clone())))
         .await
@@ -298,16 +283,11 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
 
     // A completed step saved once more with a new attempt: the earlier completing
     // attempt is kept beside it.
-    let third = AttemptWrite {
-        attempt_number: 3,
-        status: AttemptStatus::Failed,
-        result: None,
-        error: Some("third".into()),
-        started_at: at(3),
-        completed_at: Some(at(3)),
+    let third = AttemptWrite::failed(3, "third".into(), at(3), at(3));
+    let again = StepWrite {
+        retry_attempt: 3,
+        ..second
     };
-    let mut again = second;
-    again.retry_attempt = 3;
     assert!(store
         .step_save(save(again, Some(third.clone())))
         .await

@@ -11,8 +11,8 @@ use chrono::TimeZone;
 use serde_json::{json, Value};
 use zart_core::{
     ClaimedExecution, ExecutionClaim, ExecutionFinish, ExecutionOutcome, ExecutionRecord,
-    ExecutionSuspend, InsertOutcome, LeaseGuard, NewExecution, Signal, StepKind, StepSave,
-    StepStatus, StepWrite, Store, Subscription, Timestamp, WaitingFor,
+    ExecutionSuspend, InsertOutcome, LeaseGuard, NewExecution, Signal, StepHeader, StepKind,
+    StepSave, StepWrite, Store, Subscription, Timestamp, WaitingFor,
 };
 
 /// The store handle every conformance test receives.
@@ -111,22 +111,24 @@ pub fn guard(claimed: &ClaimedExecution, worker: &str, now: i64) -> LeaseGuard {
     }
 }
 
-/// A completed `step` entry with result `{"step": name}`.
-pub fn completed_step(name: &str, occurrence: u32, position: u32) -> StepWrite {
-    StepWrite {
+/// The header of entry `name#occurrence` of `kind` at `position`, first recorded at
+/// `at(1)`, after one attempt.
+pub fn step_header(name: &str, occurrence: u32, position: u32, kind: StepKind) -> StepHeader {
+    StepHeader {
         name: name.to_owned(),
         occurrence,
         position,
-        kind: StepKind::Step,
-        status: StepStatus::Completed,
-        result: Some(json!({ "step": name, "occurrence": occurrence })),
-        last_error: None,
-        retryable: false,
+        kind,
         retry_attempt: 1,
         scheduled_at: at(1),
-        completed_at: Some(at(2)),
-        wake_at: None,
     }
+}
+
+/// A `step` entry completed at `at(2)` with result `{"step": name, "occurrence": n}`.
+pub fn completed_step(name: &str, occurrence: u32, position: u32) -> StepWrite {
+    let result = json!({ "step": name, "occurrence": occurrence });
+    let header = step_header(name, occurrence, position, StepKind::Step);
+    StepWrite::completed(header, Some(result), at(2))
 }
 
 /// Saves `step` without an attempt; returns whether the guard held.

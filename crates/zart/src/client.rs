@@ -169,17 +169,17 @@ impl Client {
             .await?;
         match outcome {
             InsertOutcome::Created(execution) => {
-                self.metrics.execution_started(&execution.name);
+                self.metrics.execution_started(&execution.task_name);
                 Ok(Started {
                     execution,
                     created: true,
                 })
             }
             InsertOutcome::Existing(execution) => {
-                if execution.name != request.task_name {
+                if execution.task_name != request.task_name {
                     return Err(ClientError::Conflict(format!(
                         "execution {id:?} already exists with task {:?}",
-                        execution.name
+                        execution.task_name
                     )));
                 }
                 if execution.payload != request.payload {
@@ -249,7 +249,7 @@ impl Client {
             CancelOutcome::Cancelled(ids) => {
                 for cancelled in ids {
                     if let Ok(Some(e)) = self.store.execution_get(&cancelled).await {
-                        self.metrics.execution_finished(&e.name, e.status);
+                        self.metrics.execution_finished(&e.task_name, e.status);
                     }
                 }
                 Ok(())

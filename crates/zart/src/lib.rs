@@ -30,7 +30,7 @@
 //!     let client = zart.client();
 //!     let started = client.start(StartRequest::new("charge", 42.into())).await?;
 //!     let done = client
-//!         .wait(&started.execution.durable_execution_id, Duration::from_secs(10))
+//!         .wait(&started.execution.id, Duration::from_secs(10))
 //!         .await?;
 //!     println!("{:?}", done.result);
 //!     worker.shutdown(Duration::from_secs(5)).await;

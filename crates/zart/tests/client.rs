@@ -43,7 +43,7 @@ async fn start_is_idempotent_by_id_and_conflicts_on_a_different_task_or_payload(
         .await
         .unwrap();
     assert!(!again.created);
-    assert_eq!(again.execution.durable_execution_id, "order-1");
+    assert_eq!(again.execution.id, "order-1");
     let err = client
         .start(StartRequest::new("echo", json!({"a": 2})).id("order-1"))
         .await
@@ -174,10 +174,7 @@ async fn list_filters_sorts_pages_and_stats_count() {
         })
         .await
         .unwrap();
-    let ids: Vec<_> = page
-        .iter()
-        .map(|e| e.durable_execution_id.as_str())
-        .collect();
+    let ids: Vec<_> = page.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, vec!["e-1", "e-2"]);
     let cancelled = client
         .list(ExecutionQuery {

@@ -127,11 +127,7 @@ async fn a_retry_delay_past_the_year_9999_kills_the_step_with_a_clear_error() {
         error.message.contains("retry delay is out of range"),
         "{error:?}"
     );
-    let journal = db
-        .store
-        .journal_load(&done.durable_execution_id, 1)
-        .await
-        .unwrap();
+    let journal = db.store.journal_load(&done.id, 1).await.unwrap();
     assert_eq!(journal[0].status, zart::core::StepStatus::Dead);
     assert_worker_alive(&client).await;
     worker.shutdown(Duration::from_secs(5)).await;
@@ -153,12 +149,7 @@ async fn deadlines_past_the_year_9999_are_invalid_input_and_far_ones_work() {
     }
     let far = "9999-12-31T00:00:00Z".parse().unwrap();
     let request = StartRequest::new("echo", json!(2)).deadline_at(far);
-    let id = client
-        .start(request)
-        .await
-        .expect("start")
-        .execution
-        .durable_execution_id;
+    let id = client.start(request).await.expect("start").execution.id;
     // An unbounded client wait is clamped, not an overflow.
     let done = client.wait(&id, Duration::MAX).await.expect("wait");
     assert_eq!(done.result, Some(json!(2)));

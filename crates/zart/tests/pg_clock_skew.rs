@@ -81,7 +81,7 @@ async fn start(zart: &Zart, task: &str) -> String {
     let client = zart.client();
     let started = client.start(StartRequest::new(task, ().into()));
     let started = started.await.expect("start");
-    started.execution.durable_execution_id
+    started.execution.id
 }
 
 async fn next(

@@ -208,7 +208,7 @@ async fn execution_deadline_stops_the_handler_and_fails_the_execution() {
         .start(StartRequest::new("long", json!(null)).deadline_at(deadline))
         .await
         .unwrap();
-    let done = finish(&client, &started.execution.durable_execution_id).await;
+    let done = finish(&client, &started.execution.id).await;
     assert_eq!(done.status, ExecutionStatus::Failed);
     assert_eq!(done.error.unwrap().kind, ErrorKind::DeadlineExceeded);
     assert_eq!(ran_after.get(), 0);
@@ -231,7 +231,7 @@ async fn deadline_also_bounds_a_sleeping_execution() {
         .start(StartRequest::new("sleepy", json!(null)).deadline_at(deadline))
         .await
         .unwrap();
-    let done = finish(&client, &started.execution.durable_execution_id).await;
+    let done = finish(&client, &started.execution.id).await;
     assert_eq!(done.error.unwrap().kind, ErrorKind::DeadlineExceeded);
     worker.shutdown(Duration::from_secs(5)).await;
 }

@@ -174,7 +174,7 @@ async fn timer_lateness(
 
 async fn start(client: &Client, task: &str, input: Value, id: String) -> BenchResult<String> {
     let started = client.start(StartRequest::new(task, input).id(id)).await?;
-    Ok(started.execution.durable_execution_id)
+    Ok(started.execution.id)
 }
 
 async fn finish(client: &Client, id: &str) -> BenchResult<()> {

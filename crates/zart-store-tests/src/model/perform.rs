@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use zart_core::{
     ClaimedExecution, EventConsume, EventOffer, EventTake, ExecutionClaim, ExecutionFinish,
     ExecutionOutcome, ExecutionSuspend, InsertOutcome, LeaseGuard, LeaseRenew, NewExecution,
-    OfferOutcome, StepKind, StepSave, StepStatus, StepWrite, StoreResult, WaitingFor,
+    OfferOutcome, StepHeader, StepKind, StepSave, StepWrite, StoreResult, WaitingFor,
 };
 
 use super::calls::{exec_id, wait_step_name, worker_id, written_by, Call, Lease, Outcome};
@@ -21,20 +21,15 @@ fn guard(lease: &Lease, now: i64) -> LeaseGuard {
 }
 
 fn completed(name: String, occurrence: u32, kind: StepKind, result: Option<Value>) -> StepWrite {
-    StepWrite {
+    let header = StepHeader {
         name,
         occurrence,
         position: occurrence,
         kind,
-        status: StepStatus::Completed,
-        result,
-        last_error: None,
-        retryable: false,
         retry_attempt: 1,
         scheduled_at: at(0),
-        completed_at: Some(at(0)),
-        wake_at: None,
-    }
+    };
+    StepWrite::completed(header, result, at(0))
 }
 
 fn waiting_for(wait: Wait, now: i64) -> (Option<i64>, WaitingFor) {

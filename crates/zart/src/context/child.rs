@@ -7,10 +7,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use zart_core::{
     ChildSpawn, ErrorKind, ExecutionError, ExecutionStatus, NewExecution, ParentClosePolicy,
-    SpawnOutcome, StepKind, StepStatus, WaitingFor,
+    SpawnOutcome, StepKind, StepStatus, StepWrite, WaitingFor,
 };
 
-use super::{decode, in_flight, park, Ctx, Halt, Slot};
+use super::{decode, in_flight, park, Ctx, Halt, Reservation};
 use crate::{TaskError, TaskResult};
 
 /// A child execution started with [`Ctx::spawn`]; await its outcome with [`Ctx::join`].
@@ -88,17 +88,17 @@ impl Ctx {
         I: Serialize + Send + 'a,
         O: 'a,
     {
-        let slot = self.reserve(name, StepKind::Spawn);
+        let reserved = self.reserve(name, StepKind::Spawn);
         let task_name = task_name.to_owned();
         async move {
-            let slot = match slot {
-                Ok(slot) => slot,
+            let reserved = match reserved {
+                Ok(reserved) => reserved,
                 Err(halt) => return park(halt).await,
             };
-            match self.spawn_child(&slot, task_name, input, options).await {
+            match self.spawn_child(&reserved, task_name, input, options).await {
                 Ok(result) => result.map(|id| ChildHandle {
                     id,
-                    name: slot.id(),
+                    name: reserved.id(),
                     _output: PhantomData,
                 }),
                 Err(halt) => park(halt).await,
@@ -108,13 +108,13 @@ impl Ctx {
 
     async fn spawn_child<I: Serialize>(
         &self,
-        slot: &Slot,
+        reserved: &Reservation,
         task_name: String,
         input: I,
         options: ChildOptions,
     ) -> Result<TaskResult<String>, Halt> {
-        if let Some(rec) = &slot.recorded {
-            return Ok(decode(slot, rec.result.clone()));
+        if let Some(rec) = &reserved.recorded {
+            return Ok(decode(reserved, rec.result.clone()));
         }
         let payload = match serde_json::to_value(input) {
             Ok(p) => p,
@@ -124,11 +124,10 @@ impl Ctx {
                 ))))
             }
         };
-        let id = format!("{}/{}", self.execution_id(), slot.id());
+        let id = format!("{}/{}", self.execution_id(), reserved.id());
         let now = self.now_wall();
-        let mut step = slot.write(StepStatus::Completed, now);
-        step.result = Some(serde_json::Value::String(id.clone()));
-        step.completed_at = Some(now);
+        let result = Some(serde_json::Value::String(id.clone()));
+        let step = StepWrite::completed(reserved.header(now), result, now);
         let params = ChildSpawn {
             guard: self.guard(),
             run_index: self.run_index(),
@@ -150,7 +149,9 @@ impl Ctx {
             Ok(SpawnOutcome::Foreign {
                 parent_id,
                 task_name,
-            }) => Err(self.halt(Halt::Fatal(foreign_child(slot, &id, parent_id, &task_name)))),
+            }) => Err(self.halt(Halt::Fatal(foreign_child(
+                reserved, &id, parent_id, &task_name,
+            )))),
             Err(e) => Err(self.halt(Halt::store(&e))),
         }
     }
@@ -165,11 +166,11 @@ impl Ctx {
     where
         O: DeserializeOwned + Send + 'a,
     {
-        let slot = self.reserve(&format!("{}:join", child.name), StepKind::Child);
+        let reserved = self.reserve(&format!("{}:join", child.name), StepKind::Child);
         let child_id = child.id.clone();
         async move {
-            let result = match slot {
-                Ok(slot) => self.await_child(slot, child_id).await,
+            let result = match reserved {
+                Ok(reserved) => self.await_child(reserved, child_id).await,
                 Err(halt) => Err(halt),
             };
             match result {
@@ -191,15 +192,15 @@ impl Ctx {
 
     async fn await_child<O: DeserializeOwned>(
         &self,
-        slot: Slot,
+        reserved: Reservation,
         child_id: String,
     ) -> Result<TaskResult<O>, Halt> {
-        if let Some(rec) = &slot.recorded {
+        if let Some(rec) = &reserved.recorded {
             match rec.status {
-                StepStatus::Completed => return Ok(decode(&slot, rec.result.clone())),
+                StepStatus::Completed => return Ok(decode(&reserved, rec.result.clone())),
                 StepStatus::Dead => {
                     return Ok(Err(child_failed(
-                        &slot,
+                        &reserved,
                         &rec.last_error.clone().unwrap_or_default(),
                     )))
                 }
@@ -218,22 +219,18 @@ impl Ctx {
         let now = self.now_wall();
         match child.status {
             ExecutionStatus::Completed => {
-                let mut step = slot.write(StepStatus::Completed, now);
-                step.result = child.result.clone();
-                step.completed_at = Some(now);
+                let step = StepWrite::completed(reserved.header(now), child.result.clone(), now);
                 in_flight(self, self.save(step, None)).await?;
-                Ok(decode(&slot, child.result))
+                Ok(decode(&reserved, child.result))
             }
             ExecutionStatus::Failed | ExecutionStatus::Cancelled => {
                 let reason = match &child.error {
                     Some(err) => format!("child {child_id:?} {}: {}", child.status, err.message),
                     None => format!("child {child_id:?} {}", child.status),
                 };
-                let mut step = slot.write(StepStatus::Dead, now);
-                step.last_error = Some(reason.clone());
-                step.completed_at = Some(now);
+                let step = StepWrite::dead(reserved.header(now), reason.clone(), false, now);
                 in_flight(self, self.save(step, None)).await?;
-                Ok(Err(child_failed(&slot, &reason)))
+                Ok(Err(child_failed(&reserved, &reason)))
             }
             ExecutionStatus::Scheduled | ExecutionStatus::Running => {
                 let waiting_for = WaitingFor::Child {
@@ -245,17 +242,17 @@ impl Ctx {
     }
 }
 
-fn child_failed(slot: &Slot, reason: &str) -> TaskError {
+fn child_failed(reserved: &Reservation, reason: &str) -> TaskError {
     TaskError::engine(
         ErrorKind::ChildFailed,
         reason.to_owned(),
-        Some(slot.name.clone()),
+        Some(reserved.name.clone()),
     )
 }
 
 /// The failure of a parent whose child id is taken by an execution it did not start.
 fn foreign_child(
-    slot: &Slot,
+    reserved: &Reservation,
     id: &str,
     parent_id: Option<String>,
     task_name: &str,
@@ -270,7 +267,7 @@ fn foreign_child(
             "cannot spawn child {id:?}: that id belongs to {owner} of task {task_name:?}, \
              not started by this execution; it is not adopted"
         ),
-        step: Some(slot.id()),
+        step: Some(reserved.id()),
         attempts: None,
     }
 }

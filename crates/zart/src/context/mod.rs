@@ -20,8 +20,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::Notify;
 use zart_core::{
-    step_id, Clock, ErrorKind, ExecutionError, LeaseGuard, StepKind, StepRecord, StepSave,
-    StepStatus, StepWrite, Store, Timestamp, WaitingFor,
+    step_id, Clock, ErrorKind, ExecutionError, LeaseGuard, StepHeader, StepKind, StepRecord,
+    StepSave, StepWrite, Store, Timestamp, WaitingFor,
 };
 
 use crate::metrics::Metrics;
@@ -62,7 +62,7 @@ struct Inner {
 }
 
 /// A reserved journal position: what the code reached, and what the journal holds there.
-pub(crate) struct Slot {
+pub(crate) struct Reservation {
     pub(crate) name: String,
     pub(crate) occurrence: u32,
     pub(crate) position: u32,
@@ -70,25 +70,21 @@ pub(crate) struct Slot {
     pub(crate) recorded: Option<StepRecord>,
 }
 
-impl Slot {
+impl Reservation {
     pub(crate) fn id(&self) -> String {
         step_id(&self.name, self.occurrence)
     }
 
-    pub(crate) fn write(&self, status: StepStatus, now: Timestamp) -> StepWrite {
-        StepWrite {
+    /// What any new state of this entry carries over: its place, and the attempts and
+    /// first-recorded time the journal holds (`now` for a new entry).
+    pub(crate) fn header(&self, now: Timestamp) -> StepHeader {
+        StepHeader {
             name: self.name.clone(),
             occurrence: self.occurrence,
             position: self.position,
             kind: self.kind,
-            status,
-            result: None,
-            last_error: None,
-            retryable: false,
             retry_attempt: self.recorded.as_ref().map_or(0, |r| r.retry_attempt),
             scheduled_at: self.recorded.as_ref().map_or(now, |r| r.scheduled_at),
-            completed_at: None,
-            wake_at: None,
         }
     }
 }
@@ -146,7 +142,7 @@ impl Ctx {
     /// Takes the next position for a call named `name` of kind `kind`. A journal entry
     /// of another name or kind at that position is a replay divergence: the run halts
     /// with a non-determinism error.
-    pub(crate) fn reserve(&self, name: &str, kind: StepKind) -> Result<Slot, Halt> {
+    pub(crate) fn reserve(&self, name: &str, kind: StepKind) -> Result<Reservation, Halt> {
         let mut state = self.lock();
         if let Some(halt) = state.halt_for_new_work() {
             return Err(halt);
@@ -174,7 +170,7 @@ impl Ctx {
                 return Err(self.halt(Halt::Fatal(error)));
             }
         }
-        Ok(Slot {
+        Ok(Reservation {
             name: name.to_owned(),
             occurrence,
             position,
@@ -259,14 +255,14 @@ pub(crate) async fn park<T>(_halt: Halt) -> T {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(
-    slot: &Slot,
+    reserved: &Reservation,
     value: Option<Value>,
 ) -> Result<T, TaskError> {
     let value = value.unwrap_or(Value::Null);
     serde_json::from_value(value).map_err(|e| {
         TaskError::permanent(format!(
             "the journaled value of {:?} does not deserialize into {}: {e}",
-            slot.id(),
+            reserved.id(),
             std::any::type_name::<T>()
         ))
     })

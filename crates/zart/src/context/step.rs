@@ -8,10 +8,10 @@ use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use zart_core::{
-    AttemptStatus, AttemptWrite, ErrorKind, StepKind, StepStatus, StepWrite, WaitingFor,
+    AttemptWrite, ErrorKind, StepHeader, StepKind, StepStatus, StepWrite, Timestamp, WaitingFor,
 };
 
-use super::{decode, in_flight, park, Ctx, Halt, Slot};
+use super::{decode, in_flight, park, Ctx, Halt, Reservation};
 use crate::retry::StepOptions;
 use crate::{TaskError, TaskResult};
 
@@ -50,10 +50,10 @@ impl Ctx {
         F: FnMut() -> Fut + Send + 'a,
         Fut: Future<Output = TaskResult<T>> + Send + 'a,
     {
-        let slot = self.reserve(name, StepKind::Step);
+        let reserved = self.reserve(name, StepKind::Step);
         async move {
-            match slot {
-                Ok(slot) => match self.run_step(slot, options, f).await {
+            match reserved {
+                Ok(reserved) => match self.run_step(reserved, options, f).await {
                     Ok(value) => value,
                     Err(halt) => park(halt).await,
                 },
@@ -64,7 +64,7 @@ impl Ctx {
 
     async fn run_step<T, F, Fut>(
         &self,
-        slot: Slot,
+        reserved: Reservation,
         options: StepOptions,
         mut f: F,
     ) -> Result<TaskResult<T>, Halt>
@@ -74,29 +74,30 @@ impl Ctx {
         Fut: Future<Output = TaskResult<T>>,
     {
         let mut made = 0;
-        if let Some(rec) = &slot.recorded {
+        if let Some(rec) = &reserved.recorded {
             match rec.status {
-                StepStatus::Completed => return Ok(decode(&slot, rec.result.clone())),
+                StepStatus::Completed => return Ok(decode(&reserved, rec.result.clone())),
                 StepStatus::Dead => {
                     let last = rec.last_error.clone().unwrap_or_default();
-                    return Ok(Err(dead(&slot, rec.retry_attempt, &last)));
+                    return Ok(Err(dead(&reserved, rec.retry_attempt, &last)));
                 }
                 StepStatus::Scheduled | StepStatus::Running => {
                     made = rec.retry_attempt;
                     if let Some(retry_at) = rec.wake_at {
-                        self.backoff(&slot, made + 1, retry_at).await?;
+                        self.backoff(&reserved, made + 1, retry_at).await?;
                     }
                 }
             }
         }
         loop {
             let attempt = made + 1;
-            let outcome = in_flight(self, self.attempt(&slot, &options, attempt, &mut f)).await?;
+            let outcome =
+                in_flight(self, self.attempt(&reserved, &options, attempt, &mut f)).await?;
             match outcome {
                 Attempt::Done(result) => return Ok(result),
                 Attempt::RetryAt(retry_at) => {
                     made = attempt;
-                    self.backoff(&slot, attempt + 1, retry_at).await?;
+                    self.backoff(&reserved, attempt + 1, retry_at).await?;
                 }
             }
         }
@@ -105,7 +106,7 @@ impl Ctx {
     /// Runs one attempt and records its outcome durably.
     async fn attempt<T, F, Fut>(
         &self,
-        slot: &Slot,
+        reserved: &Reservation,
         options: &StepOptions,
         attempt: u32,
         f: &mut F,
@@ -123,24 +124,23 @@ impl Ctx {
         self.metrics()
             .step_attempt(self.task_name(), outcome.is_ok(), clock.elapsed());
         let now = self.now_wall();
-        let mut step = slot.write(StepStatus::Completed, now);
-        step.retry_attempt = attempt;
-        let record = AttemptWrite {
-            attempt_number: attempt,
-            status: AttemptStatus::Completed,
-            result: None,
-            error: None,
-            started_at,
-            completed_at: Some(now),
+        let header = StepHeader {
+            retry_attempt: attempt,
+            ..reserved.header(now)
         };
+        let ran = (started_at, now);
         let value = match outcome {
             Ok(value) => value,
-            Err(err) => return self.attempt_failed(slot, options, step, record, err).await,
+            Err(err) => {
+                return self
+                    .attempt_failed(reserved, options, header, ran, err)
+                    .await
+            }
         };
         match serde_json::to_value(&value) {
             Ok(json) => {
-                step.result = Some(json);
-                step.completed_at = Some(now);
+                let step = StepWrite::completed(header, Some(json), now);
+                let record = AttemptWrite::completed(attempt, started_at, now);
                 self.save(step, Some(record)).await?;
                 Ok(Attempt::Done(Ok(value)))
             }
@@ -149,34 +149,31 @@ impl Ctx {
                 // side effect again on every replay.
                 let err =
                     TaskError::permanent(format!("its result does not serialize to JSON: {e}"));
-                self.attempt_failed(slot, options, step, record, err).await
+                self.attempt_failed(reserved, options, header, ran, err)
+                    .await
             }
         }
     }
 
-    /// Records a failed attempt: scheduled for a retry when the error is retryable and
-    /// attempts remain, dead otherwise.
+    /// Records a failed attempt (`ran`: when it started and ended): scheduled for a
+    /// retry when the error is retryable and attempts remain, dead otherwise.
     async fn attempt_failed<T>(
         &self,
-        slot: &Slot,
+        reserved: &Reservation,
         options: &StepOptions,
-        mut step: StepWrite,
-        mut record: AttemptWrite,
+        header: StepHeader,
+        ran: (Timestamp, Timestamp),
         err: TaskError,
     ) -> Result<Attempt<T>, Halt> {
-        let attempt = record.attempt_number;
-        let now = record.completed_at.unwrap_or_else(|| self.now_wall());
+        let attempt = header.retry_attempt;
+        let (started_at, now) = ran;
         let mut message = err.message().to_owned();
-        record.status = AttemptStatus::Failed;
-        step.retryable = err.is_retryable();
         if err.is_retryable() && attempt < options.retry.max_attempts() {
             let delay = options.retry.delay_after(attempt);
             match crate::time::after(now, delay) {
                 Ok(retry_at) => {
-                    record.error = Some(message.clone());
-                    step.last_error = Some(message);
-                    step.status = StepStatus::Scheduled;
-                    step.wake_at = Some(retry_at);
+                    let record = AttemptWrite::failed(attempt, message.clone(), started_at, now);
+                    let step = StepWrite::retrying(header, message, retry_at);
                     self.save(step, Some(record)).await?;
                     return Ok(Attempt::RetryAt(retry_at));
                 }
@@ -187,21 +184,19 @@ impl Ctx {
                 }
             }
         }
-        record.error = Some(message.clone());
-        step.last_error = Some(message.clone());
-        step.status = StepStatus::Dead;
-        step.completed_at = Some(now);
+        let record = AttemptWrite::failed(attempt, message.clone(), started_at, now);
+        let step = StepWrite::dead(header, message.clone(), err.is_retryable(), now);
         self.save(step, Some(record)).await?;
-        Ok(Attempt::Done(Err(dead(slot, attempt, &message))))
+        Ok(Attempt::Done(Err(dead(reserved, attempt, &message))))
     }
 
     /// Waits until `retry_at`: in place when the wait is short, otherwise by parking
     /// the execution so it holds no worker slot.
     async fn backoff(
         &self,
-        slot: &Slot,
+        reserved: &Reservation,
         next_attempt: u32,
-        retry_at: zart_core::Timestamp,
+        retry_at: Timestamp,
     ) -> Result<(), Halt> {
         let remaining = (retry_at - self.now_wall()).to_std().unwrap_or_default();
         if remaining.is_zero() {
@@ -212,7 +207,7 @@ impl Ctx {
             return Ok(());
         }
         let waiting_for = WaitingFor::Retry {
-            step: slot.id(),
+            step: reserved.id(),
             attempt: next_attempt,
             retry_at,
         };
@@ -278,14 +273,14 @@ pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send>) -> TaskError {
     TaskError::retryable(format!("panicked: {message}"))
 }
 
-fn dead(slot: &Slot, attempts: u32, last_error: &str) -> TaskError {
+fn dead(reserved: &Reservation, attempts: u32, last_error: &str) -> TaskError {
     let mut err = TaskError::engine(
         ErrorKind::StepFailed,
         format!(
             "step {:?} failed after {attempts} attempt(s): {last_error}",
-            slot.id()
+            reserved.id()
         ),
-        Some(slot.name.clone()),
+        Some(reserved.name.clone()),
     );
     err.attempts = Some(attempts);
     err

@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zart_core::{StepKind, StepStatus, Timestamp};
+use zart_core::{StepKind, StepWrite, Timestamp};
 
 use super::{in_flight, park, Ctx, Halt};
 
@@ -42,8 +42,8 @@ impl Ctx {
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> T,
     {
-        let slot = self.reserve(name, kind)?;
-        if let Some(rec) = &slot.recorded {
+        let reserved = self.reserve(name, kind)?;
+        if let Some(rec) = &reserved.recorded {
             let value = rec.result.clone().unwrap_or_default();
             return serde_json::from_value(value).map_err(|e| {
                 self.halt(Halt::Store {
@@ -54,9 +54,8 @@ impl Ctx {
         }
         let value = make();
         let now = self.now_wall();
-        let mut step = slot.write(StepStatus::Completed, now);
-        step.result = serde_json::to_value(&value).ok();
-        step.completed_at = Some(now);
+        let result = serde_json::to_value(&value).ok();
+        let step = StepWrite::completed(reserved.header(now), result, now);
         in_flight(self, self.save(step, None)).await?;
         Ok(value)
     }

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use zart_core::{
-    ErrorKind, EventConsume, EventTake, ExecutionError, StepKind, StepStatus, Timestamp, WaitingFor,
+    ErrorKind, EventConsume, EventTake, ExecutionError, StepKind, StepStatus, StepWrite, Timestamp,
+    WaitingFor,
 };
 
-use super::{decode, in_flight, park, Ctx, Halt, Slot};
+use super::{decode, in_flight, park, Ctx, Halt, Reservation};
 use crate::time::TooLate;
 use crate::{TaskError, TaskResult};
 
@@ -40,10 +41,10 @@ impl Ctx {
         name: &str,
         at: Result<Timestamp, TooLate>,
     ) -> impl Future<Output = ()> + Send + 'a {
-        let slot = self.reserve(name, StepKind::Sleep);
+        let reserved = self.reserve(name, StepKind::Sleep);
         async move {
-            let result = match slot {
-                Ok(slot) => self.timer(slot, at).await,
+            let result = match reserved {
+                Ok(reserved) => self.timer(reserved, at).await,
                 Err(halt) => Err(halt),
             };
             if let Err(halt) = result {
@@ -52,8 +53,12 @@ impl Ctx {
         }
     }
 
-    async fn timer(&self, slot: Slot, at: Result<Timestamp, TooLate>) -> Result<(), Halt> {
-        let recorded = match &slot.recorded {
+    async fn timer(
+        &self,
+        reserved: Reservation,
+        at: Result<Timestamp, TooLate>,
+    ) -> Result<(), Halt> {
+        let recorded = match &reserved.recorded {
             Some(rec) if rec.status == StepStatus::Completed => return Ok(()),
             Some(rec) => rec.wake_at,
             None => None,
@@ -61,33 +66,30 @@ impl Ctx {
         // The due time recorded the first time wins over this run's computation.
         let due = match recorded.map_or(at, Ok) {
             Ok(due) => due,
-            Err(too_late) => return Err(self.too_late(&slot, too_late)),
+            Err(too_late) => return Err(self.too_late(&reserved, too_late)),
         };
         let now = self.now_wall();
         if due <= now {
-            let mut done = slot.write(StepStatus::Completed, now);
-            done.completed_at = Some(now);
-            done.wake_at = Some(due);
+            let done = StepWrite::fired(reserved.header(now), due, now);
             return in_flight(self, self.save(done, None)).await;
         }
-        if slot.recorded.is_none() {
-            let mut pending = slot.write(StepStatus::Scheduled, now);
-            pending.wake_at = Some(due);
+        if reserved.recorded.is_none() {
+            let pending = StepWrite::scheduled(reserved.header(now), due);
             in_flight(self, self.save(pending, None)).await?;
         }
         let waiting_for = WaitingFor::Timer {
-            step: slot.id(),
+            step: reserved.id(),
             due_at: due,
         };
         Err(self.suspend(Some(due), waiting_for))
     }
 
     /// Fails the execution: a timer that cannot be stored has no sensible fallback.
-    fn too_late(&self, slot: &Slot, too_late: TooLate) -> Halt {
+    fn too_late(&self, reserved: &Reservation, too_late: TooLate) -> Halt {
         self.halt(Halt::Fatal(ExecutionError {
             kind: ErrorKind::Handler,
-            message: format!("sleep {:?}: {too_late}", slot.id()),
-            step: Some(slot.name.clone()),
+            message: format!("sleep {:?}: {too_late}", reserved.id()),
+            step: Some(reserved.name.clone()),
             attempts: None,
         }))
     }
@@ -110,10 +112,10 @@ impl Ctx {
         T: DeserializeOwned + Send + 'a,
     {
         let deadline = crate::time::after(self.now_wall(), timeout);
-        let slot = self.reserve(name, StepKind::WaitForEvent);
+        let reserved = self.reserve(name, StepKind::WaitForEvent);
         async move {
-            let result = match slot {
-                Ok(slot) => self.await_event(slot, deadline).await,
+            let result = match reserved {
+                Ok(reserved) => self.await_event(reserved, deadline).await,
                 Err(halt) => Err(halt),
             };
             match result {
@@ -125,55 +127,49 @@ impl Ctx {
 
     async fn await_event<T: DeserializeOwned>(
         &self,
-        slot: Slot,
+        reserved: Reservation,
         deadline: Result<Timestamp, TooLate>,
     ) -> Result<TaskResult<T>, Halt> {
-        let recorded = match &slot.recorded {
+        let recorded = match &reserved.recorded {
             Some(rec) if rec.status == StepStatus::Completed => {
-                return Ok(decode(&slot, rec.result.clone()))
+                return Ok(decode(&reserved, rec.result.clone()))
             }
             Some(rec) if rec.status == StepStatus::Dead => {
-                return Ok(Err(event_timeout(&slot.name)))
+                return Ok(Err(event_timeout(&reserved.name)))
             }
             Some(rec) => rec.wake_at,
             None => None,
         };
         let deadline = match recorded.map_or(deadline, Ok) {
             Ok(deadline) => deadline,
-            Err(too_late) => return Ok(Err(timeout_too_long(&slot, too_late))),
+            Err(too_late) => return Ok(Err(timeout_too_long(&reserved, too_late))),
         };
         let now = self.now_wall();
-        let mut done = slot.write(StepStatus::Completed, now);
-        done.completed_at = Some(now);
-        done.wake_at = Some(deadline);
+        let done = StepWrite::fired(reserved.header(now), deadline, now);
         let consume = EventConsume {
             guard: self.guard(),
             run_index: self.run_index(),
-            name: slot.name.clone(),
+            name: reserved.name.clone(),
             step: done,
         };
         let taken = in_flight(self, self.store().event_consume(consume)).await;
         match taken {
-            Ok(EventTake::Taken(value)) => return Ok(decode(&slot, Some(value))),
+            Ok(EventTake::Taken(value)) => return Ok(decode(&reserved, Some(value))),
             Ok(EventTake::LeaseLost) => return Err(self.halt(Halt::LeaseLost)),
             Err(e) => return Err(self.halt(Halt::store(&e))),
             Ok(EventTake::Empty) => {}
         }
         if deadline <= now {
-            let mut timed_out = slot.write(StepStatus::Dead, now);
-            timed_out.completed_at = Some(now);
-            timed_out.wake_at = Some(deadline);
-            timed_out.last_error = Some("timed out".to_owned());
+            let timed_out = StepWrite::timed_out(reserved.header(now), deadline, now);
             in_flight(self, self.save(timed_out, None)).await?;
-            return Ok(Err(event_timeout(&slot.name)));
+            return Ok(Err(event_timeout(&reserved.name)));
         }
-        if slot.recorded.is_none() {
-            let mut pending = slot.write(StepStatus::Scheduled, now);
-            pending.wake_at = Some(deadline);
+        if reserved.recorded.is_none() {
+            let pending = StepWrite::scheduled(reserved.header(now), deadline);
             in_flight(self, self.save(pending, None)).await?;
         }
         let waiting_for = WaitingFor::Event {
-            name: slot.name.clone(),
+            name: reserved.name.clone(),
             deadline: Some(deadline),
         };
         Err(self.suspend(Some(deadline), waiting_for))
@@ -190,13 +186,13 @@ fn event_timeout(name: &str) -> TaskError {
 
 /// A timeout too long to store: an error the handler sees (and may handle), naming the
 /// wait.
-fn timeout_too_long(slot: &Slot, too_late: TooLate) -> TaskError {
+fn timeout_too_long(reserved: &Reservation, too_late: TooLate) -> TaskError {
     TaskError::engine(
         ErrorKind::Handler,
         format!(
             "wait_for_event {:?}: the timeout is out of range: {too_late}",
-            slot.name
+            reserved.name
         ),
-        Some(slot.name.clone()),
+        Some(reserved.name.clone()),
     )
 }

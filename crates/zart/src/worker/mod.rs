@@ -296,7 +296,7 @@ fn spawn_run(shared: &Arc<Shared>, claimed: ClaimedExecution) {
             reason,
         },
     );
-    let slot = Slot::take(shared);
+    let slot = WorkerSlot::take(shared);
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
         let task = tokio::spawn(run::run_execution(Arc::clone(&shared), claimed, stop, slot));
@@ -315,21 +315,21 @@ fn spawn_run(shared: &Arc<Shared>, claimed: ClaimedExecution) {
 
 /// A worker slot held by one execution's handler; dropping it (when the handler ended,
 /// or when its task panicked or was aborted) frees the slot and wakes the claim loop.
-pub(crate) struct Slot {
+pub(crate) struct WorkerSlot {
     shared: Arc<Shared>,
 }
 
-impl Slot {
-    fn take(shared: &Arc<Shared>) -> Slot {
+impl WorkerSlot {
+    fn take(shared: &Arc<Shared>) -> WorkerSlot {
         shared.busy.fetch_add(1, Ordering::SeqCst);
         shared.metrics.slot_taken();
-        Slot {
+        WorkerSlot {
             shared: Arc::clone(shared),
         }
     }
 }
 
-impl Drop for Slot {
+impl Drop for WorkerSlot {
     fn drop(&mut self) {
         self.shared.busy.fetch_sub(1, Ordering::SeqCst);
         self.shared.metrics.slot_freed();

@@ -12,7 +12,7 @@ use zart_core::{
     ExecutionStatus, ExecutionSuspend, LeaseGuard, Timestamp,
 };
 
-use super::{Shared, Slot, StopReason};
+use super::{Shared, StopReason, WorkerSlot};
 use crate::context::{Ctx, CtxConfig, CtxParts, Halt, Suspension};
 use crate::registry::unknown_task;
 use crate::retry_store::retry_store;
@@ -37,7 +37,7 @@ pub(super) async fn run_execution(
     shared: Arc<Shared>,
     claimed: ClaimedExecution,
     stop: CancellationToken,
-    slot: Slot,
+    slot: WorkerSlot,
 ) {
     let ending = drive(&shared, &claimed, &stop).await;
     // The handler is done: its slot goes to the next execution while the ending is

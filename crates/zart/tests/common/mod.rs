@@ -60,7 +60,7 @@ pub async fn start(client: &Client, task: &str, payload: serde_json::Value) -> S
         .await
         .expect("start")
         .execution
-        .durable_execution_id
+        .id
 }
 
 pub async fn finish(client: &Client, id: &str) -> ExecutionRecord {
