@@ -1,10 +1,10 @@
-//! The JSON bodies of the API, with their OpenAPI schemas.
+//! The JSON bodies of the API, with their OpenAPI schemas: the one wire shape.
 //!
-//! Responses mirror the `zart-core` domain types field for field (a unit test checks
-//! that each serializes exactly like its core twin); keeping them here lets the HTTP
-//! contract carry its own schema without the core depending on an HTTP crate.
-
-pub mod enums;
+//! The core records (`zart_core::ExecutionRecord`, ...) carry library names (`id`,
+//! `task_name`) and no serde form; each body here is built from its record with `From`
+//! and spells the HTTP contract's names (`durableExecutionId`, `name`). The string
+//! enums are the core's own (their serde form is their wire form; their schemas come
+//! from zart-core's `openapi` feature). `dto/tests.rs` pins the JSON of every body.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -45,7 +45,6 @@ pub struct Execution {
     /// The input payload of the current run.
     pub payload: Value,
     /// The lifecycle state.
-    #[schema(value_type = enums::ExecutionStatus)]
     pub status: core::ExecutionStatus,
     /// When the execution was created.
     pub scheduled_at: DateTime<Utc>,
@@ -105,7 +104,6 @@ impl From<core::ExecutionRecord> for Execution {
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionError {
     /// The class of failure.
-    #[schema(value_type = enums::ErrorKind)]
     pub kind: core::ErrorKind,
     /// A human-readable message.
     pub message: String,

@@ -12,7 +12,6 @@ use serde_json::Value;
 use utoipa::IntoParams;
 use zart_core::{ExecutionQuery, ExecutionStatus, SortBy, SortOrder};
 
-use crate::dto::enums;
 use crate::error::{body_read_error, ApiError};
 
 /// The default and the longest `wait` long-poll.
@@ -79,7 +78,7 @@ fn content_type_is_json(headers: &HeaderMap) -> Option<bool> {
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct ListParams {
     /// Only executions with this status.
-    #[param(value_type = Option<enums::ExecutionStatus>)]
+    #[param(value_type = Option<ExecutionStatus>)]
     pub status: Option<String>,
     /// Only executions of this task.
     pub task_name: Option<String>,
@@ -92,10 +91,10 @@ pub struct ListParams {
     /// Only executions whose id contains this text.
     pub search: Option<String>,
     /// Sort field (default `scheduledAt`).
-    #[param(value_type = Option<enums::SortBy>)]
+    #[param(value_type = Option<SortBy>)]
     pub sort_by: Option<String>,
     /// Sort direction (default `desc`).
-    #[param(value_type = Option<enums::SortOrder>)]
+    #[param(value_type = Option<SortOrder>)]
     pub sort_order: Option<String>,
     /// Page size: 0 to 1000 (default 20).
     #[param(value_type = Option<u32>, maximum = 1000)]

@@ -31,7 +31,7 @@ const BEARER: &str = "bearerAuth";
         (name = "admin", description = "Runs, steps and attempts (admin prefix)"),
         (name = "operations", description = "Health checks and metrics"),
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, zart_core::SortBy, zart_core::SortOrder)),
 )]
 struct ApiDoc;
 

@@ -1,6 +1,8 @@
 //! Domain types: executions, runs, steps, attempts and what a blocked execution waits for.
 //!
-//! These types serialize to the JSON shapes of the HTTP contract (camelCase fields).
+//! These are the library's types; their HTTP wire shapes (camelCase names such as
+//! `durableExecutionId`) live in `zart-api`. Only [`ExecutionError`] and the string
+//! enums serialize here: the stores keep them in the database in that form.
 
 use std::fmt;
 use std::str::FromStr;
@@ -211,12 +213,7 @@ pub struct ExecutionError {
 }
 
 /// What a non-terminal execution is blocked on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "kind",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum WaitingFor {
     /// A durable timer.
     Timer {
@@ -259,8 +256,7 @@ pub enum WaitingFor {
 }
 
 /// One execution, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionRecord {
     /// The task name.
     pub task_name: String,
@@ -295,7 +291,7 @@ pub struct ExecutionRecord {
 }
 
 /// Counts of executions by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Created, never started.
     pub scheduled: u64,
@@ -310,8 +306,7 @@ pub struct Stats {
 }
 
 /// One run of an execution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
     /// `"{executionId}:{runIndex}"`.
     pub run_id: String,
@@ -334,8 +329,7 @@ pub struct RunRecord {
 }
 
 /// One journal entry of a run (a step, a timer, a wait, a journaled value).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepRecord {
     /// `"{name}#{occurrence}"`: unique within a run.
     pub step_id: String,
@@ -368,8 +362,7 @@ pub struct StepRecord {
 }
 
 /// One attempt at a step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRecord {
     /// 1-based.
     pub attempt_number: u32,
@@ -386,8 +379,7 @@ pub struct AttemptRecord {
 }
 
 /// Everything known about one execution: for the admin detail view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionDetail {
     /// The execution.
     pub execution: ExecutionRecord,
@@ -413,14 +405,5 @@ mod tests {
         }
         let err = "done".parse::<ExecutionStatus>().unwrap_err();
         assert!(err.to_string().contains("scheduled, running"), "{err}");
-    }
-
-    #[test]
-    fn waiting_for_serializes_with_kind_tag_and_camel_case() {
-        let w = WaitingFor::Child {
-            execution_id: "c1".into(),
-        };
-        let v = serde_json::to_value(&w).unwrap();
-        assert_eq!(v, serde_json::json!({"kind": "child", "executionId": "c1"}));
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use zart_core as core;
 
-use super::{enums, Execution};
+use super::Execution;
 
 /// One run of an execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -21,7 +21,6 @@ pub struct Run {
     /// The run's input.
     pub payload: Value,
     /// The run's state.
-    #[schema(value_type = enums::ExecutionStatus)]
     pub status: core::ExecutionStatus,
     /// The run's output.
     #[schema(required = true)]
@@ -33,7 +32,6 @@ pub struct Run {
     #[schema(required = true)]
     pub completed_at: Option<DateTime<Utc>>,
     /// Why it started.
-    #[schema(value_type = enums::RunTrigger)]
     pub trigger: core::RunTrigger,
 }
 
@@ -66,10 +64,8 @@ pub struct Step {
     /// The order in which the code reached this entry (0-based).
     pub position: u32,
     /// What the entry records.
-    #[schema(value_type = enums::StepKind)]
     pub kind: core::StepKind,
     /// Its state.
-    #[schema(value_type = enums::StepStatus)]
     pub status: core::StepStatus,
     /// Attempts made so far.
     pub retry_attempt: u32,
@@ -121,7 +117,6 @@ pub struct Attempt {
     /// 1-based.
     pub attempt_number: u32,
     /// The outcome.
-    #[schema(value_type = enums::AttemptStatus)]
     pub status: core::AttemptStatus,
     /// The value returned, on success.
     #[schema(required = true)]
