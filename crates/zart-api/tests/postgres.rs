@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -16,58 +15,22 @@ use serde_json::json;
 use zart_api::ApiConfig;
 use zart_postgres::{PgOptions, PgStore};
 
-use zart_store_tests::postgres_url as database_url;
+use zart_store_tests::postgres::FreshSchema;
 
-/// A store on a schema of its own, dropped with the returned guard.
-async fn fresh_store(url: &str) -> (PgStore, DropSchema) {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let schema = format!(
-        "zart_api_{}_{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let options = PgOptions::default().schema(schema.clone());
-    let store = PgStore::connect_with(url, options).await.expect("connect");
-    let guard = DropSchema {
-        url: url.to_owned(),
-        schema,
-    };
-    (store, guard)
-}
-
-/// Drops the schema from a connection of its own.
-struct DropSchema {
-    url: String,
-    schema: String,
-}
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let (url, schema) = (self.url.clone(), self.schema.clone());
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async move {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&url).await?;
-                sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                    .execute(&mut conn)
-                    .await?;
-                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-            })
-        })
-        .join();
-        if let Ok(Err(e)) = dropped {
-            eprintln!("could not drop test schema {}: {e}", self.schema);
-        }
-    }
+/// A store on a schema of its own, dropped with the returned guard after a passing
+/// test and kept after a failing one.
+async fn fresh_store() -> Option<(PgStore, FreshSchema)> {
+    let schema = FreshSchema::new("zart_api")?;
+    let options = PgOptions::default().schema(schema.name());
+    let store = PgStore::connect_with(schema.database_url(), options).await;
+    Some((store.expect("connect"), schema))
 }
 
 #[tokio::test]
 async fn execution_runs_end_to_end_over_postgres() {
-    let Some(url) = database_url() else { return };
-    let (store, _schema) = fresh_store(&url).await;
+    let Some((store, _schema)) = fresh_store().await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let t = app_on(Arc::new(store), dir, ApiConfig::default());
     t.start("pg-1", "approval", json!(null)).await;
@@ -90,8 +53,9 @@ async fn execution_runs_end_to_end_over_postgres() {
 
 #[tokio::test]
 async fn unavailable_store_gives_503_without_leaking_details() {
-    let Some(url) = database_url() else { return };
-    let (store, _schema) = fresh_store(&url).await;
+    let Some((store, _schema)) = fresh_store().await else {
+        return;
+    };
     let pool = store.pool().clone();
     let dir = tempfile::tempdir().unwrap();
     let t = app_on(Arc::new(store), dir, ApiConfig::default());

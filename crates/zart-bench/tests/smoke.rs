@@ -59,11 +59,7 @@ fn throughput_on_sqlite_reports_every_key_positive() {
 
 #[test]
 fn throughput_on_postgres_reports_every_key_positive() {
-    let Some(url) = std::env::var("ZART_TEST_POSTGRES_URL").ok() else {
-        if std::env::var("ZART_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-            panic!("ZART_REQUIRE_POSTGRES=1 but ZART_TEST_POSTGRES_URL is not set");
-        }
-        eprintln!("ZART_TEST_POSTGRES_URL is not set: skipping the PostgreSQL smoke test");
+    let Some(url) = zart_store_tests::postgres::database_url() else {
         return;
     };
     let report = run_json(&[

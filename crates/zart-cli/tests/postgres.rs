@@ -4,7 +4,7 @@
 //!
 //! Reads `ZART_TEST_POSTGRES_URL`; without it the tests print a notice and pass,
 //! unless `ZART_REQUIRE_POSTGRES=1`. Each test uses a schema of its own, dropped at the
-//! end.
+//! end of a passing test and kept (its name printed) after a failing one.
 
 mod common;
 
@@ -13,79 +13,17 @@ use std::time::Duration;
 use common::http::{assert_completed_ticks_did_not_run_again, ticks};
 use common::{eventually, Server, ServerOptions};
 use serde_json::json;
-
-/// The test database URL, or `None` (with a notice) when the tests should skip.
-fn database_url() -> Option<String> {
-    match std::env::var("ZART_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("ZART_REQUIRE_POSTGRES").as_deref() == Ok("1") => {
-            panic!("ZART_REQUIRE_POSTGRES=1 but ZART_TEST_POSTGRES_URL is not set")
-        }
-        _ => {
-            eprintln!(
-                "ZART_TEST_POSTGRES_URL is not set: skipping the PostgreSQL tests of zart-cli"
-            );
-            None
-        }
-    }
-}
-
-/// A schema of this test's own; dropped (with everything in it) when this is dropped.
-struct Schema {
-    base_url: String,
-    name: String,
-    /// The database URL that makes `zart serve` use this schema.
-    url: String,
-}
-
-impl Schema {
-    fn new(base_url: String, tag: &str) -> Schema {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() % 1_000_000_000);
-        let name = format!("zart_cli_{tag}_{}_{nanos}", std::process::id());
-        let separator = if base_url.contains('?') { '&' } else { '?' };
-        let url = format!("{base_url}{separator}schema={name}");
-        Schema {
-            base_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.base_url.clone(), self.name.clone());
-        // Its own thread and runtime: this runs inside the test's runtime.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let pool = sqlx::PgPool::connect(&url).await?;
-                sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"))
-                    .execute(&pool)
-                    .await?;
-                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop the test schema {}", self.name);
-        }
-    }
-}
+use zart_store_tests::postgres::FreshSchema;
 
 #[tokio::test]
 async fn servers_sharing_postgres_serve_each_others_executions() {
-    let Some(base_url) = database_url() else {
+    let Some(schema) = FreshSchema::new("zart_cli_share") else {
         return;
     };
-    let schema = Schema::new(base_url, "share");
+    let url = schema.schema_url();
     let logs = tempfile::tempdir().expect("temp dir");
-    let a = Server::start_url(&schema.url, logs.path(), ServerOptions::default()).await;
-    let b = Server::start_url(&schema.url, logs.path(), ServerOptions::default()).await;
+    let a = Server::start_url(&url, logs.path(), ServerOptions::default()).await;
+    let b = Server::start_url(&url, logs.path(), ServerOptions::default()).await;
 
     let payload = json!({"orderId": "pg-1", "amount": 9.99, "settleMs": 50});
     a.api()
@@ -116,13 +54,13 @@ async fn servers_sharing_postgres_serve_each_others_executions() {
 
 #[tokio::test]
 async fn killed_server_executions_are_resumed_by_another_server() {
-    let Some(base_url) = database_url() else {
+    let Some(schema) = FreshSchema::new("zart_cli_kill") else {
         return;
     };
-    let schema = Schema::new(base_url, "kill");
+    let url = schema.schema_url();
     let logs = tempfile::tempdir().expect("temp dir");
     let options = ServerOptions::default().args(&["--lease-secs", "2"]);
-    let first = Server::start_url(&schema.url, logs.path(), options.clone()).await;
+    let first = Server::start_url(&url, logs.path(), options.clone()).await;
     first
         .api()
         .start_ok("pg-count", "countdown", json!({"steps": 15, "stepMs": 200}))
@@ -134,7 +72,7 @@ async fn killed_server_executions_are_resumed_by_another_server() {
     .await;
     // The second server runs beside the first; it can take the countdown only once
     // the first one's lease has expired.
-    let second = Server::start_url(&schema.url, logs.path(), options).await;
+    let second = Server::start_url(&url, logs.path(), options).await;
     // Most of the countdown is still ahead: the kill lands mid-run.
     assert_eq!(
         first.api().execution("pg-count").await.body["status"],

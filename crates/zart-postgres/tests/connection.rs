@@ -63,13 +63,13 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_recovers_after_its_connections_are_killed() {
     let options = PgOptions::default().max_connections(4);
-    let Some((store, drop)) = fresh_named_store("killed", options).await else {
+    let Some((store, schema)) = fresh_named_store("killed", options).await else {
         return;
     };
     let store: Arc<PgStore> = Arc::new(store);
     let dyn_store: DynStore = store.clone();
     insert(&dyn_store, "before").await;
-    assert!(kill_backends(&store, &drop.schema, "").await >= 1);
+    assert!(kill_backends(&store, schema.name(), "").await >= 1);
     eventually("ping", || dyn_store.ping()).await;
     insert(&dyn_store, "after").await;
     assert_eq!(claim_ids(&dyn_store, "w", 0).await, vec!["after", "before"]);
@@ -83,7 +83,7 @@ async fn store_recovers_after_server_restart() {
         return;
     }
     let options = PgOptions::default().acquire_timeout(Duration::from_secs(3));
-    let Some((store, _drop)) = fresh_named_store("restart", options).await else {
+    let Some((store, _schema)) = fresh_named_store("restart", options).await else {
         return;
     };
     let store: DynStore = Arc::new(store);

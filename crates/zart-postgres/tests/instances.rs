@@ -6,34 +6,28 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use common::{database_url, fresh_store};
+use common::{another_instance, fresh_store};
 use serde_json::json;
 use zart_core::{ExecutionOutcome, ExecutionStatus};
-use zart_postgres::{PgOptions, PgStore};
+use zart_postgres::PgOptions;
+use zart_store_tests::postgres::FreshSchema;
 use zart_store_tests::support::{
     claim, claim_ids, claim_one, completed_step, finish, get, guard, insert, insert_due, save_step,
     DynStore, LEASE_MS,
 };
 
 /// A second instance on the same schema, with its own pool.
-async fn second_instance(first: &PgStore) -> DynStore {
-    let url = database_url().expect("url");
-    let options = PgOptions::default()
-        .schema(first.schema())
-        .max_connections(3)
-        .listen(false);
-    let store = PgStore::connect_with(&url, options)
-        .await
-        .expect("second instance");
-    Arc::new(store)
+async fn second_instance(schema: &FreshSchema) -> DynStore {
+    let options = PgOptions::default().max_connections(3).listen(false);
+    Arc::new(another_instance(schema, options).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_on_different_schemas_do_not_see_each_other() {
-    let Some((a, _drop_a)) = fresh_store("iso_a", PgOptions::default()).await else {
+    let Some((a, _schema_a)) = fresh_store("iso_a", PgOptions::default()).await else {
         return;
     };
-    let Some((b, _drop_b)) = fresh_store("iso_b", PgOptions::default()).await else {
+    let Some((b, _schema_b)) = fresh_store("iso_b", PgOptions::default()).await else {
         return;
     };
     let a: DynStore = Arc::new(a);
@@ -49,13 +43,13 @@ async fn stores_on_different_schemas_do_not_see_each_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claims_from_separate_pools_never_double_lease() {
-    let Some((first, _drop)) = fresh_store("multi", PgOptions::default().listen(false)).await
+    let Some((first, schema)) = fresh_store("multi", PgOptions::default().listen(false)).await
     else {
         return;
     };
     let mut instances: Vec<DynStore> = vec![Arc::new(first.clone())];
     for _ in 0..3 {
-        instances.push(second_instance(&first).await);
+        instances.push(second_instance(&schema).await);
     }
     for i in 0..300 {
         insert_due(&instances[0], &format!("e{i:03}"), i % 11).await;
@@ -88,11 +82,11 @@ async fn concurrent_claims_from_separate_pools_never_double_lease() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_guard_is_rejected_after_another_instance_reclaims() {
-    let Some((first, _drop)) = fresh_store("fence", PgOptions::default()).await else {
+    let Some((first, schema)) = fresh_store("fence", PgOptions::default()).await else {
         return;
     };
     let a: DynStore = Arc::new(first.clone());
-    let b = second_instance(&first).await;
+    let b = second_instance(&schema).await;
     insert(&a, "e1").await;
     let old = claim_one(&a, "wa", 0, "e1").await;
     assert!(save_step(&a, guard(&old, "wa", 1), completed_step("first", 0, 0)).await);

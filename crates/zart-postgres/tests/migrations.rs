@@ -1,9 +1,7 @@
 //! Migrations: embedded, applied once under an advisory lock, numbered like SQLite's.
 
-mod common;
-
-use common::{database_url, unique_schema, DropSchema};
 use zart_postgres::{migration_versions, PgOptions, PgStore};
+use zart_store_tests::postgres::FreshSchema;
 
 #[test]
 fn migration_versions_match_sqlite() {
@@ -25,19 +23,17 @@ async fn recorded(store: &PgStore) -> Vec<(i64, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_connects_on_fresh_schema_migrate_once() {
-    let Some(url) = database_url() else { return };
-    let schema = unique_schema("mig");
-    let _drop = DropSchema {
-        url: url.clone(),
-        schema: schema.clone(),
+    let Some(fresh) = FreshSchema::new("mig") else {
+        return;
     };
+    let (url, schema) = (fresh.database_url(), fresh.name());
     let mut connects = tokio::task::JoinSet::new();
     for _ in 0..10 {
         let options = PgOptions::default()
-            .schema(schema.clone())
+            .schema(schema)
             .max_connections(2)
             .listen(false);
-        let url = url.clone();
+        let url = url.to_owned();
         connects.spawn(async move { PgStore::connect_with(&url, options).await });
     }
     let mut stores = Vec::new();
@@ -57,18 +53,16 @@ async fn concurrent_connects_on_fresh_schema_migrate_once() {
 
 #[tokio::test]
 async fn reconnecting_to_a_migrated_schema_changes_nothing() {
-    let Some(url) = database_url() else { return };
-    let schema = unique_schema("remig");
-    let _drop = DropSchema {
-        url: url.clone(),
-        schema: schema.clone(),
+    let Some(fresh) = FreshSchema::new("remig") else {
+        return;
     };
-    let options = PgOptions::default().schema(schema.clone()).listen(false);
-    let first = PgStore::connect_with(&url, options.clone())
+    let url = fresh.database_url();
+    let options = PgOptions::default().schema(fresh.name()).listen(false);
+    let first = PgStore::connect_with(url, options.clone())
         .await
         .expect("first connect");
     let before = recorded(&first).await;
-    let second = PgStore::connect_with(&url, options)
+    let second = PgStore::connect_with(url, options)
         .await
         .expect("second connect");
     assert_eq!(recorded(&second).await, before);
@@ -76,19 +70,17 @@ async fn reconnecting_to_a_migrated_schema_changes_nothing() {
 
 #[tokio::test]
 async fn schema_can_be_named_in_the_url() {
-    let Some(url) = database_url() else { return };
-    let schema = unique_schema("url");
-    let _drop = DropSchema {
-        url: url.clone(),
-        schema: schema.clone(),
+    let Some(fresh) = FreshSchema::new("url") else {
+        return;
     };
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let with_schema = format!("{url}{separator}schema={schema}");
-    let store = PgStore::connect(&with_schema).await.expect("connect");
+    let schema = fresh.name();
+    let store = PgStore::connect(&fresh.schema_url())
+        .await
+        .expect("connect");
     assert_eq!(store.schema(), schema);
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-            .bind(&schema)
+            .bind(schema)
             .fetch_one(store.pool())
             .await
             .expect("query");

@@ -4,18 +4,16 @@
 //! every call must fail within a second, not after the 5 s acquire timeout, and
 //! the store must work again once the proxy is back.
 
-mod common;
-
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{database_url, unique_schema, DropSchema};
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use zart_core::{Signal, StoreError};
 use zart_postgres::{PgOptions, PgStore};
+use zart_store_tests::postgres::FreshSchema;
 use zart_store_tests::support::{expect_signal, insert, new_execution, DynStore};
 
 /// The longest a call may take to fail while the server is unreachable.
@@ -72,19 +70,18 @@ impl Proxy {
 }
 
 /// A store on a fresh schema reached through a proxy, or `None` without a database.
-async fn proxied_store(tag: &str, options: PgOptions) -> Option<(PgStore, Proxy, DropSchema)> {
-    let url = database_url()?;
-    let direct = PgConnectOptions::from_str(&url).expect("test database URL");
+async fn proxied_store(tag: &str, options: PgOptions) -> Option<(PgStore, Proxy, FreshSchema)> {
+    let schema = FreshSchema::new(tag)?;
+    let direct = PgConnectOptions::from_str(schema.database_url()).expect("test database URL");
     let target = (direct.get_host().to_owned(), direct.get_port());
     let proxy = Proxy::start(target).await;
     let user = direct.get_username();
     let database = direct.get_database().unwrap_or(user);
     let proxied = format!("postgres://{user}@127.0.0.1:{}/{database}", proxy.port);
-    let schema = unique_schema(tag);
-    let store = PgStore::connect_with(&proxied, options.schema(schema.clone()))
+    let store = PgStore::connect_with(&proxied, options.schema(schema.name()))
         .await
         .expect("connect through the proxy");
-    Some((store, proxy, DropSchema { url, schema }))
+    Some((store, proxy, schema))
 }
 
 /// Runs `call`, asserting that it fails as unavailable within [`FAIL_WITHIN`].
@@ -113,7 +110,7 @@ async fn recovers(store: &DynStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_and_calls_fail_within_a_second_while_the_server_is_unreachable() {
-    let Some((store, mut proxy, _drop)) = proxied_store("outage", PgOptions::default()).await
+    let Some((store, mut proxy, _schema)) = proxied_store("outage", PgOptions::default()).await
     else {
         return;
     };
@@ -138,7 +135,7 @@ async fn readiness_and_calls_fail_within_a_second_while_the_server_is_unreachabl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_fails_within_a_second_without_a_listener_and_calls_follow() {
     let options = PgOptions::default().listen(false);
-    let Some((store, mut proxy, _drop)) = proxied_store("outage_nl", options).await else {
+    let Some((store, mut proxy, _schema)) = proxied_store("outage_nl", options).await else {
         return;
     };
     let store: DynStore = Arc::new(store);

@@ -5,10 +5,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{database_url, fresh_named_store, fresh_store, kill_backends};
+use common::{another_instance, fresh_named_store, fresh_store, kill_backends};
 use serde_json::json;
 use zart_core::{ExecutionStatus, Signal, Store};
-use zart_postgres::{PgOptions, PgStore};
+use zart_postgres::PgOptions;
+use zart_store_tests::postgres::FreshSchema;
 use zart_store_tests::support::{
     claim_ids, expect_signal, insert, run_to_completion, DynStore, SIGNAL_TIMEOUT,
 };
@@ -17,21 +18,17 @@ fn is_work(s: &Signal) -> bool {
     matches!(s, Signal::Work)
 }
 
-async fn other_instance(schema: &str, listen: bool) -> DynStore {
-    let url = database_url().expect("url");
-    let options = PgOptions::default()
-        .schema(schema)
-        .max_connections(2)
-        .listen(listen);
-    Arc::new(PgStore::connect_with(&url, options).await.expect("connect"))
+async fn other_instance(schema: &FreshSchema, listen: bool) -> DynStore {
+    let options = PgOptions::default().max_connections(2).listen(listen);
+    Arc::new(another_instance(schema, options).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_reach_other_instances_on_the_schema() {
-    let Some((listening, _drop)) = fresh_store("notify", PgOptions::default()).await else {
+    let Some((listening, schema)) = fresh_store("notify", PgOptions::default()).await else {
         return;
     };
-    let writer = other_instance(listening.schema(), false).await;
+    let writer = other_instance(&schema, false).await;
     let mut sub = listening.subscribe();
     insert(&writer, "e1").await;
     expect_signal(&mut sub, is_work).await;
@@ -47,14 +44,14 @@ async fn notifications_reach_other_instances_on_the_schema() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_listen_own_writes_signal_and_polling_finds_the_rest() {
     let options = PgOptions::default().listen(false);
-    let Some((store, drop)) = fresh_named_store("nolisten", options).await else {
+    let Some((store, schema)) = fresh_named_store("nolisten", options).await else {
         return;
     };
     let listens: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_activity
          WHERE application_name = $1 AND starts_with(query, 'LISTEN')",
     )
-    .bind(&drop.schema)
+    .bind(schema.name())
     .fetch_one(store.pool())
     .await
     .expect("pg_stat_activity");
@@ -66,7 +63,7 @@ async fn without_listen_own_writes_signal_and_polling_finds_the_rest() {
     expect_signal(&mut sub, is_work).await;
 
     // Another process's insert sends no hint here; a claim (the polling path) finds it.
-    let other = other_instance(&drop.schema, false).await;
+    let other = other_instance(&schema, false).await;
     insert(&other, "theirs").await;
     assert_eq!(claim_ids(&store, "w", 0).await, vec!["mine", "theirs"]);
     let quiet = tokio::time::timeout(Duration::from_millis(200), sub.recv()).await;
@@ -75,11 +72,11 @@ async fn without_listen_own_writes_signal_and_polling_finds_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_reports_lag_and_resumes_after_its_connection_is_killed() {
-    let Some((store, drop)) = fresh_named_store("relisten", PgOptions::default()).await else {
+    let Some((store, schema)) = fresh_named_store("relisten", PgOptions::default()).await else {
         return;
     };
     let mut sub = store.subscribe();
-    let killed = kill_backends(&store, &drop.schema, "LISTEN").await;
+    let killed = kill_backends(&store, schema.name(), "LISTEN").await;
     assert_eq!(killed, 1, "one LISTEN connection per store");
     expect_signal(&mut sub, |s| matches!(s, Signal::Lagged)).await;
 
@@ -112,7 +109,7 @@ async fn listener_reports_lag_and_resumes_after_its_connection_is_killed() {
 
 #[tokio::test]
 async fn subscription_ends_when_the_store_is_dropped() {
-    let Some((store, _drop)) = fresh_store("dropsub", PgOptions::default()).await else {
+    let Some((store, _schema)) = fresh_store("dropsub", PgOptions::default()).await else {
         return;
     };
     let mut sub = store.subscribe();

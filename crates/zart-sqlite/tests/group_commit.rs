@@ -2,54 +2,16 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use tokio::task::JoinSet;
-use zart_core::{
-    ExecutionClaim, LeaseGuard, NewExecution, StepKind, StepSave, StepStatus, StepWrite, Store,
-};
+use zart_core::{ExecutionClaim, LeaseGuard, StepSave, Store};
 use zart_sqlite::SqliteStore;
-
-fn at(ms: i64) -> zart_core::Timestamp {
-    chrono::DateTime::from_timestamp_millis(1_700_000_000_000 + ms).expect("timestamp")
-}
-
-fn new_execution(id: &str) -> NewExecution {
-    NewExecution {
-        id: id.into(),
-        task_name: "task".into(),
-        payload: json!(null),
-        now: at(0),
-        run_at: at(0),
-        deadline_at: None,
-        parent_id: None,
-    }
-}
-
-fn step(position: u32) -> StepWrite {
-    StepWrite {
-        name: format!("s{position}"),
-        occurrence: 0,
-        position,
-        kind: StepKind::Step,
-        status: StepStatus::Completed,
-        result: Some(json!(position)),
-        last_error: None,
-        retryable: false,
-        retry_attempt: 1,
-        scheduled_at: at(1),
-        completed_at: Some(at(2)),
-        wake_at: None,
-    }
-}
-
-fn file_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("zart.db").display())
-}
+use zart_store_tests::sqlite::SqliteFile;
+use zart_store_tests::support::{at, completed_step, new_execution};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_step_saves_share_transactions() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&file_url(&dir)).unwrap());
+    let file = SqliteFile::new();
+    let store = Arc::new(SqliteStore::open(file.url()).unwrap());
     store.execution_insert(new_execution("e1")).await.unwrap();
     let claim = ExecutionClaim {
         worker_id: "w".into(),
@@ -72,7 +34,7 @@ async fn concurrent_step_saves_share_transactions() {
             let params = StepSave {
                 guard,
                 run_index: 1,
-                step: step(position),
+                step: completed_step(&format!("s{position}"), 0, position),
                 attempt: None,
             };
             store.step_save(params).await
@@ -90,9 +52,9 @@ async fn concurrent_step_saves_share_transactions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_stores_on_one_file_never_see_busy() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = Arc::new(SqliteStore::open(&file_url(&dir)).unwrap());
-    let b = Arc::new(SqliteStore::open(&file_url(&dir)).unwrap());
+    let file = SqliteFile::new();
+    let a = Arc::new(SqliteStore::open(file.url()).unwrap());
+    let b = Arc::new(SqliteStore::open(file.url()).unwrap());
     let mut inserts = JoinSet::new();
     for i in 0..200 {
         let store = if i % 2 == 0 { a.clone() } else { b.clone() };

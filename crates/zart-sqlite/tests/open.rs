@@ -3,22 +3,10 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::json;
-use zart_core::{InsertOutcome, NewExecution, Store, StoreError};
+use zart_core::{InsertOutcome, Store, StoreError};
 use zart_sqlite::{migration_versions, SqliteOptions, SqliteStore, Synchronous};
-
-fn new_execution(id: &str) -> NewExecution {
-    let now = chrono::DateTime::from_timestamp_millis(1_700_000_000_000).expect("timestamp");
-    NewExecution {
-        id: id.into(),
-        task_name: "task".into(),
-        payload: json!({"id": id}),
-        now,
-        run_at: now,
-        deadline_at: None,
-        parent_id: None,
-    }
-}
+use zart_store_tests::sqlite::SqliteFile;
+use zart_store_tests::support::new_execution;
 
 /// `target` expressed relative to the current directory (`../..` up to the root).
 fn relative_to_cwd(target: &Path) -> PathBuf {
@@ -82,9 +70,9 @@ fn unusable_path_is_unavailable() {
 
 #[tokio::test]
 async fn file_store_uses_wal_and_fsyncs_every_write_behind_the_writer_by_default() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("zart.db").display());
-    let store = SqliteStore::open(&url).unwrap();
+    let file = SqliteFile::new();
+    let url = file.url();
+    let store = SqliteStore::open(url).unwrap();
     assert_eq!(store.pragma("journal_mode").await.unwrap(), "wal");
     // The connection does not fsync inside COMMIT (1 = NORMAL): the syncer thread
     // fsyncs the WAL and only then are the batch's callers answered.
@@ -105,13 +93,13 @@ async fn file_store_uses_wal_and_fsyncs_every_write_behind_the_writer_by_default
 
 #[tokio::test]
 async fn synchronous_normal_can_be_chosen() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("zart.db").display());
+    let file = SqliteFile::new();
+    let url = file.url();
     let options = SqliteOptions {
         synchronous: Synchronous::Normal,
         ..SqliteOptions::default()
     };
-    let store = SqliteStore::open_with(&url, options).unwrap();
+    let store = SqliteStore::open_with(url, options).unwrap();
     assert_eq!(
         store.pragma("synchronous").await.unwrap(),
         "1",
@@ -123,16 +111,16 @@ async fn synchronous_normal_can_be_chosen() {
 
 #[tokio::test]
 async fn data_survives_reopen_and_migrations_are_not_reapplied() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("zart.db").display());
-    let store = SqliteStore::open(&url).unwrap();
+    let file = SqliteFile::new();
+    let url = file.url();
+    let store = SqliteStore::open(url).unwrap();
     let InsertOutcome::Created(created) =
         store.execution_insert(new_execution("e1")).await.unwrap()
     else {
         panic!("expected a new execution");
     };
     drop(store);
-    let reopened = SqliteStore::open(&url).unwrap();
+    let reopened = SqliteStore::open(url).unwrap();
     assert_eq!(reopened.execution_get("e1").await.unwrap(), Some(created));
     assert_eq!(migration_versions(), vec![1, 2, 3, 4]);
     assert_eq!(

@@ -17,14 +17,11 @@ use zart_core::{
     WaitingFor,
 };
 use zart_sqlite::SqliteStore;
+use zart_store_tests::sqlite::SqliteFile;
 use zart_store_tests::support::completed_step;
 
 /// The lease the first owner takes: far longer than any test.
 const HOUR_MS: i64 = 3_600_000;
-
-fn url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("zart.db").display())
-}
 
 /// Inserts `id` due now and claims it for `worker` with an hour-long lease.
 async fn insert_and_lease(store: &dyn Store, id: &str, worker: &str) -> ClaimedExecution {
@@ -132,9 +129,9 @@ fn start_child(url: &str) -> KillOnDrop {
 
 #[tokio::test]
 async fn a_second_process_is_refused_and_told_who_owns_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let child = start_child(&url(&dir));
-    let err = SqliteStore::open(&url(&dir)).expect_err("the child owns the database");
+    let file = SqliteFile::new();
+    let child = start_child(file.url());
+    let err = SqliteStore::open(file.url()).expect_err("the child owns the database");
     let StoreError::Unavailable(message) = &err else {
         panic!("expected Unavailable, got {err:?}");
     };
@@ -145,12 +142,12 @@ async fn a_second_process_is_refused_and_told_who_owns_the_database() {
 
 #[tokio::test]
 async fn after_the_owner_is_killed_the_next_owner_resumes_its_leases_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = start_child(&url(&dir));
+    let file = SqliteFile::new();
+    let mut child = start_child(file.url());
     child.0.kill().expect("SIGKILL the child");
     child.0.wait().expect("reap the child");
 
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&url(&dir)).expect("open after kill"));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(file.url()).expect("open after kill"));
     let record = store.execution_get("held").await.unwrap().expect("held");
     assert_eq!(record.waiting_for, None, "no lease is left: {record:?}");
     let claimed = claim_now(store.as_ref(), "new-worker", 30_000).await;
@@ -161,12 +158,12 @@ async fn after_the_owner_is_killed_the_next_owner_resumes_its_leases_at_once() {
 
 #[tokio::test]
 async fn a_reopen_takes_over_leases_and_fences_out_the_old_holder() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = SqliteStore::open(&url(&dir)).unwrap();
+    let file = SqliteFile::new();
+    let first = SqliteStore::open(file.url()).unwrap();
     let old = insert_and_lease(&first, "e1", "old-worker").await;
     drop(first);
 
-    let store = SqliteStore::open(&url(&dir)).unwrap();
+    let store = SqliteStore::open(file.url()).unwrap();
     let claimed = claim_now(&store, "new-worker", 30_000).await;
     assert_eq!(claimed.len(), 1);
     assert!(
@@ -182,10 +179,10 @@ async fn a_reopen_takes_over_leases_and_fences_out_the_old_holder() {
 
 #[tokio::test]
 async fn a_second_open_in_the_same_process_shares_ownership_and_keeps_leases() {
-    let dir = tempfile::tempdir().unwrap();
-    let first = SqliteStore::open(&url(&dir)).unwrap();
+    let file = SqliteFile::new();
+    let first = SqliteStore::open(file.url()).unwrap();
     let held = insert_and_lease(&first, "e1", "w1").await;
-    let second = SqliteStore::open(&url(&dir)).expect("same process: shared");
+    let second = SqliteStore::open(file.url()).expect("same process: shared");
     let record = second.execution_get("e1").await.unwrap().expect("e1");
     assert!(
         matches!(record.waiting_for, Some(WaitingFor::Lease { .. })),

@@ -7,7 +7,12 @@ use std::sync::Arc;
 use zart_core::Store;
 
 /// A fresh store for one test, plus whatever must stay alive while it is used (a
-/// temporary directory, a schema to drop).
+/// [`SqliteFile`](crate::sqlite::SqliteFile), a
+/// `postgres::FreshSchema`).
+///
+/// The guard is dropped on the test's thread while a failing test unwinds, so a guard
+/// that keeps its resources on failure (the fresh schema does) keeps them for the
+/// failed conformance test too.
 pub struct TestStore {
     store: Arc<dyn Store>,
     _guard: Box<dyn Any + Send>,
@@ -58,7 +63,7 @@ where
         .unwrap_or_else(|e| panic!("cannot build a tokio runtime: {e}"));
     runtime.block_on(async {
         let Some(made) = factory().await else {
-            eprintln!("skipping {name}: store backend not available");
+            crate::skip_notice(name, "store backend not available");
             return;
         };
         let made: TestStore = made.into();

@@ -4,8 +4,8 @@
 //! empty store (`Arc<dyn Store>`) and panicking on failure. The functions are grouped
 //! by area: [`executions`], [`claims`], [`leases`], [`parking`], [`steps`], [`events`],
 //! [`children`], [`listing`], [`retention`], [`signals`], [`concurrency`],
-//! [`cancellation`]. The randomized [`model`] test drives the same contract with random
-//! interleavings.
+//! [`concurrent_writes`], [`races`], [`cancellation`]. The randomized [`model`] test
+//! drives the same contract with random interleavings.
 //!
 //! A backend instantiates all of them as named tests with [`conformance_suite!`]:
 //!
@@ -26,11 +26,17 @@
 //! Key decision: tests never read the wall clock. Every timestamp is a fixed base
 //! instant plus an offset ([`support::at`]), and lease expiry is tested by passing a
 //! later `now`. This crate depends only on `zart-core`, never on a backend.
+//!
+//! It is also the one home of the test scaffolding every crate's tests share: the
+//! skip notice ([`skip_notice`]), a SQLite file per test ([`sqlite::SqliteFile`]), and,
+//! with the `postgres` feature, the test database's URL and a fresh schema per test
+//! that a failing test keeps for inspection (the `postgres` module).
 
 pub mod cancellation;
 pub mod children;
 pub mod claims;
 pub mod concurrency;
+pub mod concurrent_writes;
 pub mod events;
 pub mod executions;
 pub mod inbox;
@@ -40,13 +46,22 @@ mod macros;
 pub mod model;
 pub mod parent_close;
 pub mod parking;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod races;
 pub mod retention;
 pub mod signals;
+pub mod sqlite;
 pub mod steps;
 pub mod support;
 
 mod harness;
+mod skip;
 
-mod env;
-pub use env::postgres_url;
 pub use harness::{run_conformance_test, TestStore};
+pub use skip::{current_test, skip_notice};
+
+/// The same function as [`postgres::database_url`], under the name that
+/// `crates/zart/src/worker/tests.rs` still calls.
+#[cfg(feature = "postgres")]
+pub use postgres::database_url as postgres_url;

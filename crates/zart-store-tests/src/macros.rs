@@ -128,6 +128,17 @@ macro_rules! __conformance_tests {
         signals::signals_finished_for_each_cancelled_execution,
         concurrency::concurrent_claims_never_double_lease,
         concurrency::concurrent_step_saves_all_commit,
+        concurrency::concurrent_saves_with_attempts_are_all_durable,
+        concurrency::stale_guards_among_concurrent_saves_fail_alone,
+        concurrency::concurrent_saves_of_one_entry_all_apply,
+        concurrent_writes::concurrent_inserts_with_duplicates_create_each_id_once,
+        concurrent_writes::concurrent_finishes_are_durable_signalled_and_guarded_one_by_one,
+        concurrent_writes::children_finished_together_wake_every_parked_parent,
+        concurrent_writes::concurrent_offers_wake_the_parked_and_keep_order,
+        concurrent_writes::parents_finished_together_cancel_their_unfinished_children,
+        races::event_offered_while_suspending_is_never_missed,
+        races::child_finishing_while_parent_suspends_is_never_missed,
+        races::cancel_racing_children_finishing_completes_consistently,
         cancellation::dropped_reads_leave_the_store_readable,
         );
     };

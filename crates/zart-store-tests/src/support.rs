@@ -101,6 +101,20 @@ pub async fn claim_ids(store: &DynStore, worker: &str, now: i64) -> Vec<String> 
     ids
 }
 
+/// Inserts `n` executions `{prefix}00`, `{prefix}01`, … due at `at(0)` and claims up
+/// to `n` of them for `worker` at `at(0)`.
+pub async fn insert_and_claim(
+    store: &DynStore,
+    prefix: &str,
+    n: u32,
+    worker: &str,
+) -> Vec<ClaimedExecution> {
+    for i in 0..n {
+        insert_due(store, &format!("{prefix}{i:02}"), 0).await;
+    }
+    claim(store, worker, 0, n).await
+}
+
 /// The guard for a claimed execution, used at `now`.
 pub fn guard(claimed: &ClaimedExecution, worker: &str, now: i64) -> LeaseGuard {
     LeaseGuard {

@@ -80,8 +80,8 @@ impl Drop for KillOnDrop {
 
 #[tokio::test]
 async fn sigkill_mid_execution_resumes_and_no_completed_step_runs_twice() {
-    let Db { dir, url, store } = db().await;
-    let log = dir.path().join("effects.log");
+    let Db { store, file } = db().await;
+    let (url, log) = (file.url(), file.dir().join("effects.log"));
     let id = start(&engine(store, log.clone()).client(), "multi", json!(null)).await;
 
     let mut child = KillOnDrop(
@@ -93,7 +93,7 @@ async fn sigkill_mid_execution_resumes_and_no_completed_step_runs_twice() {
                 "--test-threads=1",
             ])
             .env("ZART_CRASH_CHILD", "1")
-            .env("ZART_CRASH_DB", &url)
+            .env("ZART_CRASH_DB", url)
             .env("ZART_CRASH_LOG", &log)
             .stdout(Stdio::null())
             .spawn()
@@ -113,7 +113,7 @@ async fn sigkill_mid_execution_resumes_and_no_completed_step_runs_twice() {
     // SIGKILL: no chance to release the lease or finish the step in flight.
     child.0.kill().unwrap();
     child.0.wait().unwrap();
-    let store = zart::connect(&url).await.expect("reopen after the kill");
+    let store = zart::connect(url).await.expect("reopen after the kill");
     let zart = engine(store.clone(), log.clone());
     let client = zart.client();
     let journal_at_kill = store.journal_load(&id, 1).await.unwrap();

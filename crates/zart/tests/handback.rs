@@ -152,7 +152,6 @@ macro_rules! on_both_backends {
                 async fn $name() {
                     let Some(db) = super::pg(stringify!($name)).await else { return };
                     super::$name(db.store.clone()).await;
-                    db.drop_schema().await;
                 }
             )*
         }

@@ -4,8 +4,6 @@
 //! holds, a start from a skewed client runs at once, and a 2 s sleep fires about
 //! 2 s later whichever worker wrote it and whichever wakes it.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,8 +11,7 @@ use tokio::sync::{mpsc, Notify};
 use zart::core::{Clock, ExecutionStatus, Timestamp, WaitingFor};
 use zart::prelude::*;
 use zart_postgres::{PgOptions, PgStore};
-
-use common::SchemaGuard;
+use zart_store_tests::postgres::FreshSchema;
 
 /// A host clock off by a fixed amount.
 struct Skewed(chrono::Duration);
@@ -30,9 +27,9 @@ type Events = mpsc::UnboundedSender<(&'static str, &'static str, Instant)>;
 
 /// One host: its own store (its own view of the database clock), a clock off by
 /// `skew_secs`, and the test's tasks, which report as `host`.
-async fn host(schema: &str, host: &'static str, skew_secs: i64, events: Events) -> Zart {
-    let url = zart_store_tests::postgres_url().expect("checked by the caller");
-    let store = PgStore::connect_with(&url, PgOptions::default().schema(schema))
+async fn host(schema: &FreshSchema, host: &'static str, skew_secs: i64, events: Events) -> Zart {
+    let options = PgOptions::default().schema(schema.name());
+    let store = PgStore::connect_with(schema.database_url(), options)
         .await
         .expect("connect");
     let release = Arc::new(Notify::new());
@@ -93,14 +90,9 @@ async fn next(
         .expect("events channel open")
 }
 
-/// Drops the test schema at the end, pass or fail.
-/// A fresh schema name for one test, dropped when the test ends; `None` without a
-/// test database.
-fn fresh_schema(tag: &str) -> Option<SchemaGuard> {
-    let url = zart_store_tests::postgres_url()?;
-    let nanos = chrono::Utc::now().timestamp_subsec_nanos();
-    let schema = format!("zt_skew_{tag}_{}_{nanos}", std::process::id());
-    Some(SchemaGuard { url, schema })
+/// A fresh schema for one test; `None` without a test database.
+fn fresh_schema(tag: &str) -> Option<FreshSchema> {
+    FreshSchema::new(&format!("skew_{tag}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,8 +101,8 @@ async fn fast_worker_never_takes_a_lease_the_slow_one_holds() {
         return;
     };
     let (tx, mut events) = mpsc::unbounded_channel();
-    let slow = host(&schema.schema, "slow", -60, tx.clone()).await;
-    let fast = host(&schema.schema, "fast", 60, tx).await;
+    let slow = host(&schema, "slow", -60, tx.clone()).await;
+    let fast = host(&schema, "fast", 60, tx).await;
     let slow_worker = slow.start_worker(config("slow", 1));
     let held = start(&slow, "hold").await;
     assert_eq!(next(&mut events).await.0, "slow");
@@ -137,8 +129,8 @@ async fn start_from_a_fast_client_runs_at_once_on_a_slow_worker() {
         return;
     };
     let (tx, _events) = mpsc::unbounded_channel();
-    let slow = host(&schema.schema, "slow", -60, tx.clone()).await;
-    let fast = host(&schema.schema, "fast", 60, tx).await;
+    let slow = host(&schema, "slow", -60, tx.clone()).await;
+    let fast = host(&schema, "fast", 60, tx).await;
     let slow_worker = slow.start_worker(config("slow", 4));
     let id = start(&fast, "mark").await;
     let done = fast.client().wait(&id, Duration::from_secs(10)).await;
@@ -164,8 +156,8 @@ async fn parked(zart: &Zart, id: &str) {
 async fn nap_across(first: (i64, &'static str), second: (i64, &'static str)) -> Option<Duration> {
     let schema = fresh_schema(first.1)?;
     let (tx, mut events) = mpsc::unbounded_channel();
-    let a = host(&schema.schema, first.1, first.0, tx.clone()).await;
-    let b = host(&schema.schema, second.1, second.0, tx).await;
+    let a = host(&schema, first.1, first.0, tx.clone()).await;
+    let b = host(&schema, second.1, second.0, tx).await;
     let a_worker = a.start_worker(config(first.1, 4));
     let id = start(&a, "nap").await;
     let (who, phase, slept_at) = next(&mut events).await;

@@ -12,6 +12,7 @@ use serde_json::json;
 use zart::core::ExecutionStatus;
 use zart::prelude::*;
 use zart_postgres::{PgOptions, PgStore};
+use zart_store_tests::postgres::FreshSchema;
 
 fn pg_ctl(action: &str) {
     let version = std::fs::read_dir("/etc/postgresql")
@@ -44,12 +45,12 @@ async fn executions_survive_a_postgres_outage_and_readiness_recovers() {
         eprintln!("ZART_TEST_PG_RESTART is not 1: skipping the PostgreSQL outage test");
         return;
     }
-    let url = std::env::var("ZART_TEST_POSTGRES_URL").expect("ZART_TEST_POSTGRES_URL");
-    let schema = format!("zt_outage_{}", std::process::id());
+    let schema = FreshSchema::new("outage").expect("ZART_TEST_PG_RESTART=1 needs a database");
     let options = PgOptions::default()
-        .schema(&schema)
+        .schema(schema.name())
         .acquire_timeout(Duration::from_secs(1));
-    let store = Arc::new(PgStore::connect_with(&url, options).await.expect("connect"));
+    let store = PgStore::connect_with(schema.database_url(), options).await;
+    let store = Arc::new(store.expect("connect"));
     let zart = Zart::builder(store)
         .task("ticks", |ctx: Ctx, n: u32| async move {
             for i in 0..n {
@@ -113,9 +114,4 @@ async fn executions_survive_a_postgres_outage_and_readiness_recovers() {
         assert_eq!(done.result, Some(json!(40)));
     }
     worker.shutdown(Duration::from_secs(5)).await;
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-        .execute(&pool)
-        .await
-        .unwrap();
 }

@@ -6,8 +6,6 @@
 //!
 //! The worker processes are this test binary re-executed with `ZART_SCALE_CHILD=1`.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,9 +20,7 @@ use zart_postgres::{PgOptions, PgStore};
 const EXECUTIONS: usize = 500;
 const STEPS: u32 = 4;
 
-use zart_store_tests::postgres_url as database_url;
-
-use common::SchemaGuard;
+use zart_store_tests::postgres::FreshSchema;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -103,12 +99,10 @@ impl Drop for Workers {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_worker_processes_one_killed_every_step_committed_once_never_concurrent() {
-    let Some(url) = database_url() else { return };
-    let schema = format!("zt_scale_{}_{}", std::process::id(), now_ms() % 1_000_000);
-    let _cleanup = SchemaGuard {
-        url: url.clone(),
-        schema: schema.clone(),
+    let Some(fresh) = FreshSchema::new("scale") else {
+        return;
     };
+    let (url, schema) = (fresh.database_url().to_owned(), fresh.name().to_owned());
     let (store, log) = open(&url, &schema).await;
     let setup = format!(
         r#"CREATE TABLE "{s}".effects (execution_id TEXT NOT NULL, worker TEXT NOT NULL, phase TEXT NOT NULL, at BIGINT NOT NULL, seq BIGSERIAL);

@@ -67,7 +67,8 @@ where
         .build()
         .unwrap_or_else(|e| panic!("cannot build a tokio runtime: {e}"));
     if runtime.block_on(factory()).is_none() {
-        eprintln!("skipping the model test on {backend}: store backend not available");
+        let test = format!("the model test on {backend}");
+        crate::skip_notice(&test, "store backend not available");
         return;
     }
     let seed = env_number("ZART_MODEL_SEED").unwrap_or_else(random_seed);

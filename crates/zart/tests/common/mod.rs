@@ -1,32 +1,34 @@
-//! Shared test harness: a real SQLite file per test, and a fast worker.
+//! Shared test harness: a real SQLite file (or a fresh PostgreSQL schema) per test,
+//! and a fast worker. The file and the schema guard are the shared ones of
+//! `zart_store_tests`.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tempfile::TempDir;
 use zart::core::{ExecutionRecord, Store};
 use zart::prelude::*;
+use zart_store_tests::postgres::FreshSchema;
+use zart_store_tests::sqlite::SqliteFile;
 
-/// A fresh SQLite database file.
+/// A fresh SQLite database file and a store on it.
 pub struct Db {
-    pub dir: TempDir,
-    pub url: String,
     pub store: Arc<dyn Store>,
+    /// Declared after the store, so the file outlives it.
+    pub file: SqliteFile,
 }
 
 pub async fn db() -> Db {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("zart.db").display());
-    let store = zart::connect(&url).await.expect("open store");
-    Db { dir, url, store }
+    let file = SqliteFile::new();
+    let store = zart::connect(file.url()).await.expect("open store");
+    Db { store, file }
 }
 
 impl Db {
     /// Opens the same database again, as a restarted process would.
     pub async fn reopen(&self) -> Arc<dyn Store> {
-        zart::connect(&self.url).await.expect("reopen store")
+        zart::connect(self.file.url()).await.expect("reopen store")
     }
 }
 
@@ -135,68 +137,24 @@ pub async fn insert_unchecked(
 
 pub mod faulty;
 
-/// A fresh schema on the PostgreSQL test database.
+/// A fresh schema on the PostgreSQL test database and a store on it; the schema is
+/// dropped when this is dropped after a passing test, kept when the test fails.
 pub struct PgDb {
-    pub url: String,
-    pub schema: String,
     pub store: Arc<dyn Store>,
+    /// Declared after the store, so the schema is dropped after it.
+    pub schema: FreshSchema,
 }
 
-/// A fresh schema named after `test` on `ZART_TEST_POSTGRES_URL`, or `None` (with a
+/// A fresh schema tagged `test` on `ZART_TEST_POSTGRES_URL`, or `None` (with a
 /// notice) when it is unset.
 pub async fn pg(test: &str) -> Option<PgDb> {
-    let url = zart_store_tests::postgres_url()?;
-    // PostgreSQL truncates identifiers past 63 bytes.
-    let schema = format!("zt_{}_{}", &test[..test.len().min(30)], std::process::id());
-    let options = zart_postgres::PgOptions::default().schema(&schema);
-    let store = zart_postgres::PgStore::connect_with(&url, options)
+    let schema = FreshSchema::new(test)?;
+    let options = zart_postgres::PgOptions::default().schema(schema.name());
+    let store = zart_postgres::PgStore::connect_with(schema.database_url(), options)
         .await
         .expect("connect to PostgreSQL");
     Some(PgDb {
-        url,
-        schema,
         store: Arc::new(store),
+        schema,
     })
-}
-
-impl PgDb {
-    /// Drops the schema.
-    pub async fn drop_schema(self) {
-        use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&self.url)
-            .await
-            .expect("connect to PostgreSQL");
-        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
-        sqlx::raw_sql(&sql)
-            .execute(&mut conn)
-            .await
-            .expect("drop schema");
-    }
-}
-
-/// Drops a PostgreSQL schema when it goes out of scope, also when the test panics. The
-/// drop runs on a thread of its own with its own runtime: `Drop` cannot await, and the
-/// test's runtime may be shutting down.
-pub struct SchemaGuard {
-    pub url: String,
-    pub schema: String,
-}
-
-impl Drop for SchemaGuard {
-    fn drop(&mut self) {
-        let (url, schema) = (self.url.clone(), self.schema.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async move {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
-                let drop = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-                sqlx::raw_sql(&drop).execute(&mut conn).await.ok()
-            })
-        })
-        .join();
-    }
 }
