@@ -17,8 +17,8 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 #[tokio::test]
 async fn a_day_long_sleep_wakes_once_the_injected_clock_passes_its_due_time() {
     let db = db().await;
-    let start: Timestamp = chrono::Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
-    let clock = Arc::new(ManualClock::new(start));
+    let t0: Timestamp = chrono::Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
     let zart = Zart::builder(db.store.clone())
         .clock(clock.clone())
         .task("day-sleeper", |ctx: Ctx, _: serde_json::Value| async move {
@@ -34,12 +34,12 @@ async fn a_day_long_sleep_wakes_once_the_injected_clock_passes_its_due_time() {
     until(&client, &id, parked_on("timer")).await;
     // The timer was set on the injected clock's time line, a day after its start.
     let due = db.store.execution_next_due().await.expect("next due");
-    assert_eq!(due, Some(start + chrono::Duration::days(1)));
+    assert_eq!(due, Some(t0 + chrono::Duration::days(1)));
 
     clock.advance(chrono::Duration::days(1));
     let done = finish(&client, &id).await;
     let times: Vec<Timestamp> =
         serde_json::from_value(done.result.expect("a result")).expect("two instants");
-    assert_eq!(times, [start, start + chrono::Duration::days(1)]);
+    assert_eq!(times, [t0, t0 + chrono::Duration::days(1)]);
     worker.shutdown(Duration::from_secs(5)).await;
 }
