@@ -15,9 +15,10 @@
 //!
 //! The `welcome` task creates an account, sends a confirmation email, waits (durably,
 //! holding no worker slot) for the `email_confirmed` event, then activates the account.
-//! Every `ZART_*` variable of the HTTP layer applies (`ZART_API_TOKEN`,
-//! `ZART_MAX_BODY_BYTES`, ...). Ctrl-C stops it gracefully: in-flight requests finish
-//! and running executions give their leases back, to resume on the next start.
+//! The HTTP layer reads no environment of its own: this program sets its
+//! [`ApiConfig`] itself, here requiring a bearer token when `ZART_API_TOKEN` is set.
+//! Ctrl-C stops it gracefully: in-flight requests finish and running executions give
+//! their leases back, to resume on the next start.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -104,7 +105,14 @@ async fn main() -> anyhow::Result<()> {
     let worker = zart.start_worker(WorkerConfig::default());
 
     // The Zart API is an ordinary axum router: merge it with the application's own.
-    let zart_routes = zart_api::router(zart.client(), metrics, ApiConfig::from_env()?);
+    let mut config = ApiConfig::default();
+    if let Some(token) = std::env::var("ZART_API_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
+        config = config.api_token(token);
+    }
+    let zart_routes = zart_api::router(zart.client(), metrics, config)?;
     let app = axum::Router::new()
         .route(
             "/signup-count",

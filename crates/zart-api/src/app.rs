@@ -21,7 +21,7 @@ use crate::auth::{require_bearer, RequiredToken};
 use crate::body_timeout::{bounded_body, BodyBounds};
 use crate::json_errors::{json_errors, panic_response, unknown_route};
 use crate::metrics::{record, tag_route, HttpMetrics};
-use crate::{openapi, routes, ApiConfig, AppState};
+use crate::{openapi, routes, ApiConfig, AppState, ConfigError};
 
 /// The Zart HTTP API as an axum router, ready to [`serve`](crate::serve) or to merge
 /// into your own app.
@@ -31,19 +31,21 @@ use crate::{openapi, routes, ApiConfig, AppState};
 /// a second router over the same registry cannot register its HTTP metrics and does
 /// not count its requests (a warning is logged).
 ///
-/// # Panics
-/// If `config` fails [`ApiConfig::validate`] (a configuration from
-/// [`ApiConfig::from_env`] never does).
+/// # Errors
+/// The [`ConfigError`] of [`ApiConfig::validate`] when `config` is invalid: nothing
+/// is served then.
 ///
 /// [`Metrics`]: zart::metrics::Metrics
-pub fn router(client: zart::Client, metrics: zart::metrics::Metrics, config: ApiConfig) -> Router {
-    if let Err(err) = config.validate() {
-        panic!("invalid zart_api::ApiConfig: {err}");
-    }
+pub fn router(
+    client: zart::Client,
+    metrics: zart::metrics::Metrics,
+    config: ApiConfig,
+) -> Result<Router, ConfigError> {
+    config.validate()?;
     let http_metrics = HttpMetrics::register(metrics.registry());
     let state = AppState { client, metrics };
     let app = routed(&config).fallback(unknown_route);
-    layered(app, &config, http_metrics).with_state(state)
+    Ok(layered(app, &config, http_metrics).with_state(state))
 }
 
 /// Every route group under its prefix (or at the root), with its token, and the

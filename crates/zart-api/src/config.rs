@@ -1,5 +1,10 @@
-//! [`ApiConfig`]: prefixes, tokens, body limit and timeout, and CORS origins, from the
-//! environment or a builder; and the server's [`ServerConfig`].
+//! [`ApiConfig`]: prefixes, tokens, body limit and timeout, and CORS origins, set with
+//! a builder; and the server's [`ServerConfig`].
+//!
+//! This crate reads no environment variable: a binary maps its own settings (the
+//! `zart` command's flags and `ZART_*` variables, say) onto these builders, and
+//! [`router`](crate::router) refuses a configuration that fails
+//! [`ApiConfig::validate`].
 
 use std::fmt;
 use std::time::Duration;
@@ -89,7 +94,7 @@ pub enum ConfigError {
     /// A prefix is empty, `/`, or contains characters a route prefix cannot hold.
     #[error("invalid {name} {value:?}: {reason}")]
     InvalidPrefix {
-        /// The setting (`ZART_API_PREFIX`, ...).
+        /// The setting (`ZART_API_PREFIX` or `ZART_ADMIN_PREFIX`).
         name: &'static str,
         /// The rejected value.
         value: String,
@@ -99,10 +104,10 @@ pub enum ConfigError {
     /// The API and admin prefixes are the same.
     #[error("ZART_API_PREFIX and ZART_ADMIN_PREFIX must differ, both are {0:?}")]
     SamePrefixes(String),
-    /// `ZART_MAX_BODY_BYTES` is not a positive integer.
+    /// The body limit (`ZART_MAX_BODY_BYTES`) is not a positive number of bytes.
     #[error("invalid ZART_MAX_BODY_BYTES {0:?}: expected a positive number of bytes")]
     InvalidBodyLimit(String),
-    /// `ZART_BODY_TIMEOUT_SECS` is not a positive number of seconds.
+    /// The body timeout (`ZART_BODY_TIMEOUT_SECS`) is not a positive number of seconds.
     #[error("invalid ZART_BODY_TIMEOUT_SECS {0:?}: expected a positive number of seconds")]
     InvalidBodyTimeout(String),
     /// A token is empty or not valid in an HTTP header.
@@ -111,56 +116,9 @@ pub enum ConfigError {
     /// A CORS origin is not `*` or an `http(s)://host[:port]` origin.
     #[error("invalid CORS origin {0:?}: expected `*` or an origin like https://example.com")]
     InvalidOrigin(String),
-    /// An environment variable is not valid Unicode.
-    #[error("environment variable {0} is not valid Unicode")]
-    NotUnicode(&'static str),
 }
 
 impl ApiConfig {
-    /// Reads `ZART_API_PREFIX`, `ZART_ADMIN_PREFIX`, `ZART_API_TOKEN`,
-    /// `ZART_ADMIN_TOKEN`, `ZART_MAX_BODY_BYTES`, `ZART_BODY_TIMEOUT_SECS` and
-    /// `ZART_CORS_ORIGINS` (comma-separated); unset or empty variables keep the defaults.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| match std::env::var(name) {
-            Ok(v) if v.trim().is_empty() => Ok(None),
-            Ok(v) => Ok(Some(v)),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::NotUnicode(name)),
-        })
-    }
-
-    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
-    fn from_lookup(
-        lookup: impl Fn(&'static str) -> Result<Option<String>, ConfigError>,
-    ) -> Result<Self, ConfigError> {
-        let mut config = Self::default();
-        if let Some(v) = lookup("ZART_API_PREFIX")? {
-            config = config.api_prefix(v);
-        }
-        if let Some(v) = lookup("ZART_ADMIN_PREFIX")? {
-            config = config.admin_prefix(v);
-        }
-        config.api_token = lookup("ZART_API_TOKEN")?;
-        config.admin_token = lookup("ZART_ADMIN_TOKEN")?;
-        if let Some(v) = lookup("ZART_MAX_BODY_BYTES")? {
-            config.max_body_bytes = match v.trim().parse::<usize>() {
-                Ok(n) if n > 0 => n,
-                _ => return Err(ConfigError::InvalidBodyLimit(v)),
-            };
-        }
-        if let Some(v) = lookup("ZART_BODY_TIMEOUT_SECS")? {
-            config.body_timeout = match v.trim().parse::<u64>() {
-                Ok(n) if n > 0 => Duration::from_secs(n),
-                _ => return Err(ConfigError::InvalidBodyTimeout(v)),
-            };
-        }
-        if let Some(v) = lookup("ZART_CORS_ORIGINS")? {
-            config = config.cors_origins(v.split(',').map(str::trim).filter(|o| !o.is_empty()));
-        }
-        config.validate()?;
-        Ok(config)
-    }
-
     /// Sets the public API prefix. A missing leading `/` is added and a trailing `/`
     /// removed; [`validate`](Self::validate) rejects what remains invalid.
     pub fn api_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -208,8 +166,9 @@ impl ApiConfig {
         self
     }
 
-    /// Checks every value. [`router`](crate::router) panics on a configuration this
-    /// rejects; [`from_env`](Self::from_env) returns the error.
+    /// Checks every value; [`router`](crate::router) returns the error this gives.
+    /// Errors name each setting by the `zart` command's environment variable
+    /// (`ZART_API_PREFIX`, ...).
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_prefix("ZART_API_PREFIX", &self.api_prefix)?;
         check_prefix("ZART_ADMIN_PREFIX", &self.admin_prefix)?;

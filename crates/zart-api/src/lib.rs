@@ -6,7 +6,10 @@
 //! CORS, body limits, HTTP metrics and the OpenAPI document. It depends on the runtime
 //! (`zart`) and the core types only, never on a store backend: it holds no SQL and no
 //! engine logic. Every handler is one [`zart::Client`] call, and client errors map to
-//! statuses in one place ([`ApiError`]).
+//! statuses in one place ([`ApiError`]). It reads no environment variable either: its
+//! configuration is two values ([`ApiConfig`], [`ServerConfig`]) that the binary builds
+//! from its own flags and variables (the `zart` command's `ZART_*`), and [`router`]
+//! returns a [`ConfigError`] for an invalid one.
 //!
 //! Key decisions: every error, including those axum, tower and hyper produce themselves
 //! (unknown routes, wrong methods, oversized bodies, malformed requests, oversized URIs
@@ -32,8 +35,8 @@
 //!     .task("greet", |_ctx: Ctx, name: String| async move { Ok(format!("hello {name}")) })
 //!     .build();
 //! let _worker = zart.start_worker(WorkerConfig::default());
-//! let config = zart_api::ApiConfig::from_env()?;
-//! let app = zart_api::router(zart.client(), zart.metrics().clone(), config);
+//! let config = zart_api::ApiConfig::default().api_token("s3cret");
+//! let app = zart_api::router(zart.client(), zart.metrics().clone(), config)?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! zart_api::serve(listener, app, zart_api::shutdown_signal()).await?;
 //! # Ok(()) }
@@ -46,14 +49,14 @@
 //! a fallback into it, and keep your paths clear of the prefixes and root routes:
 //!
 //! ```no_run
-//! # fn demo(client: zart::Client, metrics: zart::metrics::Metrics) {
+//! # fn demo(client: zart::Client, metrics: zart::metrics::Metrics) -> Result<(), zart_api::ConfigError> {
 //! use axum::routing::get;
 //!
-//! let zart_routes = zart_api::router(client, metrics, zart_api::ApiConfig::default());
+//! let zart_routes = zart_api::router(client, metrics, zart_api::ApiConfig::default())?;
 //! let app = axum::Router::new()
 //!     .route("/", get(|| async { "my app" }))
 //!     .merge(zart_routes);
-//! # let _ = app; }
+//! # let _ = app; Ok(()) }
 //! ```
 
 mod app;

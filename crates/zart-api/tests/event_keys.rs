@@ -29,7 +29,8 @@ async fn serve(max_pending: u32) -> Server {
         .tasks(tasks())
         .max_pending_events(Some(max_pending))
         .build();
-    let app = zart_api::router(zart.client(), zart.metrics().clone(), ApiConfig::default());
+    let app = zart_api::router(zart.client(), zart.metrics().clone(), ApiConfig::default())
+        .expect("the default configuration is valid");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}{API}", listener.local_addr().unwrap());
     tokio::spawn(zart_api::serve(listener, app, std::future::pending()));

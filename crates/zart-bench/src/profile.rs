@@ -109,6 +109,9 @@ impl Store for TimedStore {
     async fn ping(&self) -> StoreResult<()> {
         self.timed("ping", self.inner.ping()).await
     }
+    async fn migration_list(&self) -> StoreResult<Vec<zart_core::AppliedMigration>> {
+        self.inner.migration_list().await
+    }
     fn subscribe(&self) -> Box<dyn Subscription> {
         self.inner.subscribe()
     }

@@ -22,6 +22,7 @@ mod args;
 mod client;
 mod database;
 pub mod demo;
+mod http_config;
 mod migrate;
 mod output;
 mod serve;

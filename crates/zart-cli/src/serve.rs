@@ -10,10 +10,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use zart::metrics::Metrics;
 use zart::{Retention, TaskRegistry, WorkerConfig, Zart};
-use zart_api::{ApiConfig, ServerConfig};
+use zart_api::ApiConfig;
 
 use crate::args::{ApiOptions, RetentionHours, ServeArgs};
-use crate::{database, demo};
+use crate::{database, demo, http_config};
 
 /// How long in-flight HTTP requests (long polls included) may run after a shutdown
 /// signal before the server stops waiting for them.
@@ -23,7 +23,7 @@ const HTTP_DRAIN_LIMIT: Duration = Duration::from_secs(35);
 /// accepting, lets in-flight requests finish, and stops the worker, which gives the
 /// leases of executions still running after the grace period back to the database.
 pub async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
-    let config = api_config(api)?.body_timeout(Duration::from_secs(args.body_timeout_secs));
+    let config = http_config::api_config(api, &args)?;
     let store = database::open(&args.db).await?;
     let metrics = Metrics::new();
     let mut tasks = TaskRegistry::new();
@@ -39,7 +39,8 @@ pub async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let app = zart_api::router(zart.client(), metrics, config.clone());
+    let app = zart_api::router(zart.client(), metrics, config.clone())
+        .context("invalid HTTP configuration")?;
     let worker = zart.start_worker(worker_config(&args));
     announce(addr, &config, &zart);
 
@@ -48,7 +49,7 @@ pub async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
     let server = async {
         let drained = shutdown.clone().cancelled_owned();
         let result = tokio::select! {
-            served = zart_api::serve_with(listener, app, server_config(&args), drained) => {
+            served = zart_api::serve_with(listener, app, http_config::server_config(&args), drained) => {
                 served.context("HTTP server failed")
             }
             () = drain_deadline(&shutdown) => {
@@ -69,31 +70,6 @@ pub async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// The HTTP settings: the `ZART_*` environment (body limit, CORS) overridden by the
-/// flags (tokens and prefixes, which clap already reads from the same variables).
-fn api_config(api: &ApiOptions) -> anyhow::Result<ApiConfig> {
-    let mut config = ApiConfig::from_env()
-        .context("invalid HTTP configuration")?
-        .api_prefix(api.api_prefix.as_str())
-        .admin_prefix(api.admin_prefix.as_str());
-    if let Some(token) = api.token.as_deref().filter(|t| !t.is_empty()) {
-        config = config.api_token(token);
-    }
-    if let Some(token) = api.admin_token.as_deref().filter(|t| !t.is_empty()) {
-        config = config.admin_token(token);
-    }
-    config.validate().context("invalid HTTP configuration")?;
-    Ok(config)
-}
-
-/// The connection limits of the HTTP server.
-fn server_config(args: &ServeArgs) -> ServerConfig {
-    ServerConfig::default()
-        .header_timeout(Duration::from_secs(args.header_timeout_secs))
-        .idle_timeout(Duration::from_secs(args.idle_timeout_secs))
-        .max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX))
 }
 
 fn worker_config(args: &ServeArgs) -> WorkerConfig {

@@ -339,13 +339,16 @@ async fn migrate_creates_then_reopens_a_database() {
     let text = ok(&first);
     assert!(text.contains("created sqlite database"), "{text}");
     assert!(text.contains("schema is up to date"), "{text}");
+    assert_lists_every_migration(&text);
     assert!(db.exists());
     let second = zart_command()
         .args(["migrate", "--db", &url])
         .output()
         .await
         .expect("run zart");
-    assert!(ok(&second).contains("opened sqlite database"));
+    let text = ok(&second);
+    assert!(text.contains("opened sqlite database"), "{text}");
+    assert_lists_every_migration(&text);
 
     let bad = zart_command()
         .args(["migrate", "--db", "mysql://x"])
@@ -354,6 +357,31 @@ async fn migrate_creates_then_reopens_a_database() {
         .expect("run zart");
     let err = failed_after_logs(&bad);
     assert!(err.contains("mysql://x"), "{err}");
+}
+
+/// `zart migrate` printed one line per migration of this build, in order, each with
+/// its version and name.
+fn assert_lists_every_migration(text: &str) {
+    let versions: Vec<String> = zart::core::SCHEMA_MIGRATIONS
+        .iter()
+        .map(|m| m.version.to_string())
+        .collect();
+    let summary = format!("migrations {} applied", versions.join(", "));
+    assert!(text.contains(&summary), "{text}");
+    let listed: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|line| line.starts_with("  ") && line.contains(" applied "))
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?, words.next()?))
+        })
+        .collect();
+    let expected: Vec<(String, &str)> = zart::core::SCHEMA_MIGRATIONS
+        .iter()
+        .map(|m| (m.version.to_string(), m.name))
+        .collect();
+    let expected: Vec<(&str, &str)> = expected.iter().map(|(v, n)| (v.as_str(), *n)).collect();
+    assert_eq!(listed, expected, "{text}");
 }
 
 #[tokio::test]

@@ -87,3 +87,49 @@ async fn killed_server_executions_are_resumed_by_another_server() {
     assert_eq!(ticks(&detail).len(), 15, "{detail}");
     assert_completed_ticks_did_not_run_again(&before, &detail);
 }
+
+/// `zart migrate` on PostgreSQL prints the schema's own `schema_migrations` record
+/// (not the build's list): a row a newer build would have added shows up, marked.
+#[tokio::test]
+async fn migrate_prints_the_migrations_the_postgres_schema_records() {
+    let Some(schema) = FreshSchema::new("zart_cli_migrate") else {
+        return;
+    };
+    let url = schema.schema_url();
+    let migrate = || async {
+        let out = common::zart_command()
+            .args(["migrate", "--db", &url])
+            .output()
+            .await
+            .expect("run zart");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let text = migrate().await;
+    assert!(text.contains("opened postgres database"), "{text}");
+    for m in zart::core::SCHEMA_MIGRATIONS {
+        let line = text.lines().find(|l| l.contains(&format!(" {}  ", m.name)));
+        let line = line.unwrap_or_else(|| panic!("{} not listed:\n{text}", m.name));
+        assert!(
+            line.trim_start().starts_with(&m.version.to_string()),
+            "{line}"
+        );
+    }
+
+    schema
+        .execute(
+            "INSERT INTO {schema}.schema_migrations (version, name, applied_at) \
+             VALUES (999, 'from_the_future', 0)",
+        )
+        .await;
+    let text = migrate().await;
+    assert!(text.contains("(schema version 999)"), "{text}");
+    let future = text.lines().find(|l| l.contains("from_the_future"));
+    let future = future.unwrap_or_else(|| panic!("the recorded row is not listed:\n{text}"));
+    assert!(future.contains("unknown to this build"), "{future}");
+}

@@ -21,7 +21,11 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to. For tests.
+/// A clock that only moves when told to. For tests: given to `ZartBuilder::clock`
+/// it decides claims, leases and due times, so a test of a long durable sleep
+/// advances it instead of waiting (the runtime's `tests/manual_clock.rs`). A store
+/// with a clock of its own ([`Store::clock`](crate::Store::clock), PostgreSQL)
+/// ignores it.
 #[derive(Debug)]
 pub struct ManualClock {
     now: Mutex<Timestamp>,

@@ -21,7 +21,7 @@ mod types;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use journal::{AttemptWrite, StepHeader, StepSave, StepWrite};
-pub use migrations::{SchemaMigration, SCHEMA_MIGRATIONS};
+pub use migrations::{AppliedMigration, SchemaMigration, SCHEMA_MIGRATIONS};
 pub use store::*;
 pub use types::*;
 

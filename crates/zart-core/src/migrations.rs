@@ -4,6 +4,8 @@
 //! migration a store has nothing to do for still takes its number there), so a
 //! version in `schema_migrations` means the same change whichever store recorded it.
 
+use crate::Timestamp;
+
 /// A schema migration: the version a store records in `schema_migrations`, and its
 /// name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +14,18 @@ pub struct SchemaMigration {
     pub version: i64,
     /// A short name, recorded with the version.
     pub name: &'static str,
+}
+
+/// A migration as a database recorded it in its `schema_migrations` table: what
+/// [`Store::migration_list`](crate::Store::migration_list) reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    /// The version (one of [`SCHEMA_MIGRATIONS`], unless a newer build applied it).
+    pub version: i64,
+    /// The name recorded with it.
+    pub name: String,
+    /// When it was applied, by the clock of the process that applied it.
+    pub applied_at: Timestamp,
 }
 
 /// Every migration, oldest first.

@@ -475,6 +475,11 @@ pub trait Store: Send + Sync + 'static {
     /// Runs a real query: for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// The migrations the database records as applied (its own `schema_migrations`
+    /// table, not this build's list), oldest first. After a store opened, every entry
+    /// of [`SCHEMA_MIGRATIONS`](crate::SCHEMA_MIGRATIONS) is there.
+    async fn migration_list(&self) -> StoreResult<Vec<crate::AppliedMigration>>;
+
     /// The clock that decides ownership and due times in this store, when it is not
     /// the caller's own. A store shared by hosts whose clocks may disagree returns
     /// the database's clock (PostgreSQL), and the runtime then takes every `now` it

@@ -255,6 +255,20 @@ pub enum WaitingFor {
     },
 }
 
+impl WaitingFor {
+    /// The kind of wait, as the HTTP API's `waitingFor.kind` spells it: `timer`,
+    /// `event`, `child`, `retry` or `lease`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WaitingFor::Timer { .. } => "timer",
+            WaitingFor::Event { .. } => "event",
+            WaitingFor::Child { .. } => "child",
+            WaitingFor::Retry { .. } => "retry",
+            WaitingFor::Lease { .. } => "lease",
+        }
+    }
+}
+
 /// One execution, as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionRecord {

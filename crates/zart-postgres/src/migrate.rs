@@ -1,9 +1,10 @@
 //! Embedded migrations, applied on connect in one transaction under an advisory lock
 //! keyed by the schema name, so concurrent processes starting at once migrate exactly
 //! once. Versions and names are [`SCHEMA_MIGRATIONS`], shared with the SQLite store.
+//! [`Store::migration_list`](zart_core::Store::migration_list) reads the table back.
 
 use sqlx::Executor;
-use zart_core::{SchemaMigration, StoreError, SCHEMA_MIGRATIONS};
+use zart_core::{AppliedMigration, SchemaMigration, StoreError, SCHEMA_MIGRATIONS};
 
 use crate::error::PgError;
 use crate::pool::{migration_lock_key, Db};
@@ -20,6 +21,24 @@ const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [
 /// too: both come from [`SCHEMA_MIGRATIONS`]).
 pub fn migration_versions() -> Vec<i64> {
     SCHEMA_MIGRATIONS.iter().map(|m| m.version).collect()
+}
+
+/// The migrations the schema's `schema_migrations` records, oldest first.
+pub(crate) async fn applied(db: &Db) -> Result<Vec<AppliedMigration>, PgError> {
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+        &db.sql("SELECT version, name, applied_at FROM {s}.schema_migrations ORDER BY version"),
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.into_iter()
+        .map(|(version, name, applied_ms)| {
+            Ok(AppliedMigration {
+                version,
+                name,
+                applied_at: crate::rows::ts(applied_ms)?,
+            })
+        })
+        .collect()
 }
 
 /// Creates the schema if needed and applies the migrations it lacks.

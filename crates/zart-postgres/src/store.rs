@@ -187,6 +187,10 @@ impl Store for PgStore {
         self.inner.health.ping(&self.db().pool).await
     }
 
+    async fn migration_list(&self) -> StoreResult<Vec<zart_core::AppliedMigration>> {
+        self.run(|| crate::migrate::applied(self.db())).await
+    }
+
     fn clock(&self) -> Option<Arc<dyn Clock>> {
         Some(self.inner.clock.clone())
     }

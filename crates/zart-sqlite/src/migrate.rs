@@ -1,9 +1,10 @@
-//! Embedded schema migrations, applied on open and tracked in `schema_migrations`.
+//! Embedded schema migrations, applied on open and tracked in `schema_migrations`,
+//! and that table read back for [`Store::migration_list`](zart_core::Store::migration_list).
 //!
 //! Versions and names are [`SCHEMA_MIGRATIONS`], shared with the PostgreSQL backend.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use zart_core::{SchemaMigration, StoreError, StoreResult, SCHEMA_MIGRATIONS};
+use zart_core::{AppliedMigration, SchemaMigration, StoreError, StoreResult, SCHEMA_MIGRATIONS};
 
 use crate::error::SqlResultExt;
 use crate::SqliteStore;
@@ -24,14 +25,33 @@ pub fn migration_versions() -> Vec<i64> {
 impl SqliteStore {
     /// The migration versions recorded in `schema_migrations`, ascending.
     pub async fn applied_migrations(&self) -> StoreResult<Vec<i64>> {
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT version FROM schema_migrations ORDER BY version")
-                .map_err(crate::error::map)?;
-            crate::rows::collect(&mut stmt, [], |r| r.get(0).map_err(crate::error::map))
-        })
-        .await
+        let applied = self.read(|conn| applied(conn)).await?;
+        Ok(applied.into_iter().map(|m| m.version).collect())
     }
+}
+
+/// The migrations `schema_migrations` records, oldest first.
+pub(crate) fn applied(conn: &Connection) -> Result<Vec<AppliedMigration>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+        .db()?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .db()?;
+    rows.map(|row| {
+        let (version, name, applied_ms): (i64, String, i64) = row.db()?;
+        let applied_at = chrono::DateTime::from_timestamp_millis(applied_ms).ok_or_else(|| {
+            StoreError::Internal(format!(
+                "migration {version} has an invalid applied_at: {applied_ms}"
+            ))
+        })?;
+        Ok(AppliedMigration {
+            version,
+            name,
+            applied_at,
+        })
+    })
+    .collect()
 }
 
 /// Applies every migration not yet recorded, each in its own transaction.

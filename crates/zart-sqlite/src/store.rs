@@ -44,6 +44,10 @@ impl Store for SqliteStore {
         self.check_ready().await
     }
 
+    async fn migration_list(&self) -> StoreResult<Vec<AppliedMigration>> {
+        self.read(|conn| crate::migrate::applied(conn)).await
+    }
+
     fn subscribe(&self) -> Box<dyn Subscription> {
         self.signals.subscribe()
     }

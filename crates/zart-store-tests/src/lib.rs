@@ -4,8 +4,8 @@
 //! empty store (`Arc<dyn Store>`) and panicking on failure. The functions are grouped
 //! by area: [`executions`], [`claims`], [`leases`], [`parking`], [`steps`], [`events`],
 //! [`children`], [`listing`], [`retention`], [`signals`], [`concurrency`],
-//! [`concurrent_writes`], [`races`], [`cancellation`]. The randomized [`model`] test
-//! drives the same contract with random interleavings.
+//! [`concurrent_writes`], [`races`], [`cancellation`], [`migrations`]. The randomized
+//! [`model`] test drives the same contract with random interleavings.
 //!
 //! A backend instantiates all of them as named tests with [`conformance_suite!`]:
 //!
@@ -43,6 +43,7 @@ pub mod inbox;
 pub mod leases;
 pub mod listing;
 mod macros;
+pub mod migrations;
 pub mod model;
 pub mod parent_close;
 pub mod parking;

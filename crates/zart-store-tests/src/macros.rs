@@ -55,6 +55,7 @@ macro_rules! __conformance_tests {
         executions::ping_succeeds_and_backend_is_named,
         executions::version_increments_on_every_state_change,
         executions::concurrent_inserts_of_same_id_create_once,
+        migrations::migration_list_reports_every_schema_migration_in_order,
         claims::claim_increments_fence_and_marks_running,
         claims::claim_returns_task_payload_run_and_deadline,
         claims::claim_skips_executions_leased_by_others,

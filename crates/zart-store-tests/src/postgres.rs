@@ -106,6 +106,27 @@ impl FreshSchema {
     }
 }
 
+impl FreshSchema {
+    /// Runs `sql` (which may name the schema as `{schema}`) on a connection of its own
+    /// to the test database: for tests that must change rows behind a store's back.
+    ///
+    /// # Panics
+    ///
+    /// When the database cannot be reached or the statement fails.
+    pub async fn execute(&self, sql: &str) {
+        use sqlx::Connection;
+        let sql = sql.replace("{schema}", &format!("\"{}\"", self.name));
+        let mut conn = sqlx::PgConnection::connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to the test database: {e}"));
+        sqlx::raw_sql(&sql)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = conn.close().await;
+    }
+}
+
 impl Drop for FreshSchema {
     fn drop(&mut self) {
         if std::thread::panicking() {

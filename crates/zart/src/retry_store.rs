@@ -1,5 +1,11 @@
-//! Retrying store calls through short outages (a database restart, a dropped
-//! connection), so a finished step or execution is not thrown away for a blip.
+//! Retrying the write that ends a run (finish, suspend, or lease hand-back: see
+//! `worker/run.rs`) through a short outage (a database restart, a dropped connection:
+//! any error [`StoreError::is_transient`] reports), so the outcome of a run that is
+//! already over is not thrown away for a blip.
+//!
+//! Nothing else is retried here. A step save (or any other store call made while the
+//! handler runs) that fails halts the run instead; when the failure is transient the
+//! lease is handed back, and the step runs again when the execution resumes.
 
 use std::future::Future;
 use std::time::{Duration, Instant};

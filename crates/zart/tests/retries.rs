@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use zart::core::{AttemptStatus, ErrorKind, ExecutionStatus, StepStatus};
+use zart::core::{AttemptStatus, ErrorKind, ExecutionStatus, StepStatus, WaitingFor};
 use zart::prelude::*;
 
 fn flaky(
@@ -137,9 +137,13 @@ async fn long_backoff_parks_the_execution_and_frees_the_slot() {
     let client = zart.client();
     let id = start(&client, "flaky", json!(null)).await;
     let parked = until(&client, &id, parked_on("retry")).await;
-    let waiting = serde_json::to_value(parked.waiting_for.unwrap()).unwrap();
-    assert_eq!(waiting["attempt"], 2);
-    assert_eq!(waiting["step"], "call#0");
+    match parked.waiting_for {
+        Some(WaitingFor::Retry { attempt, step, .. }) => {
+            assert_eq!(attempt, 2);
+            assert_eq!(step, "call#0");
+        }
+        other => panic!("expected a retry backoff, got {other:?}"),
+    }
     // With one slot, another execution runs while the first one backs off.
     let other = start(&client, "echo", json!("hi")).await;
     assert_eq!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use zart::core::ExecutionStatus;
+use zart::core::{ExecutionStatus, WaitingFor};
 use zart::prelude::*;
 
 fn waiter(store: std::sync::Arc<dyn zart::core::Store>) -> Zart {
@@ -68,9 +68,13 @@ async fn event_offered_after_the_workflow_parks_wakes_it() {
     let worker = zart.start_worker(fast());
     let id = start(&client, "two-events", json!(null)).await;
     let parked = until(&client, &id, parked_on("event")).await;
-    let waiting = serde_json::to_value(parked.waiting_for.unwrap()).unwrap();
-    assert_eq!(waiting["name"], "ping");
-    assert!(waiting["deadline"].is_string());
+    match parked.waiting_for {
+        Some(WaitingFor::Event { name, deadline }) => {
+            assert_eq!(name, "ping");
+            assert!(deadline.is_some());
+        }
+        other => panic!("expected an event wait, got {other:?}"),
+    }
     client.offer_event(&id, "ping", json!("a")).await.unwrap();
     client.offer_event(&id, "ping", json!("b")).await.unwrap();
     assert_eq!(finish(&client, &id).await.result, Some(json!(["a", "b"])));
@@ -159,8 +163,9 @@ async fn a_durable_sleep_survives_a_restart() {
     let worker = zart.start_worker(fast());
     let done = finish(&client, &id).await;
     assert_eq!(done.result, Some(json!("woke")));
-    let due = serde_json::to_value(parked.waiting_for.unwrap()).unwrap()["dueAt"].clone();
-    let due: chrono::DateTime<chrono::Utc> = serde_json::from_value(due).unwrap();
+    let Some(WaitingFor::Timer { due_at: due, .. }) = parked.waiting_for else {
+        panic!("expected a timer, got {:?}", parked.waiting_for);
+    };
     assert!(done.completed_at.unwrap() >= due);
     worker.shutdown(Duration::from_secs(5)).await;
 }

@@ -99,7 +99,8 @@ pub fn app_on(store: Arc<dyn Store>, dir: TempDir, config: ApiConfig) -> TestApp
             .poll_interval(Duration::from_millis(200))
             .lease_duration(Duration::from_secs(5)),
     );
-    let app = zart_api::router(zart.client(), zart.metrics().clone(), config);
+    let app = zart_api::router(zart.client(), zart.metrics().clone(), config)
+        .expect("a valid test configuration");
     TestApp {
         app,
         zart,

@@ -31,7 +31,8 @@ pub async fn run(db: &BenchDb, args: &Args, progress: &Progress) -> BenchResult<
         zart.client(),
         zart.metrics().clone(),
         zart_api::ApiConfig::default(),
-    );
+    )
+    .map_err(|e| BenchError::Unexpected(format!("the default HTTP configuration: {e}")))?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();

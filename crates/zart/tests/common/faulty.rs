@@ -52,6 +52,9 @@ impl Store for Faulty {
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }
+    async fn migration_list(&self) -> StoreResult<Vec<zart::core::AppliedMigration>> {
+        self.inner.migration_list().await
+    }
     fn subscribe(&self) -> Box<dyn Subscription> {
         self.inner.subscribe()
     }

@@ -94,7 +94,7 @@ pub fn parked_on(kind: &'static str) -> impl Fn(&ExecutionRecord) -> bool {
     move |e| {
         e.waiting_for
             .as_ref()
-            .map(|w| serde_json::to_value(w).unwrap()["kind"] == kind)
+            .map(|w| w.kind() == kind)
             .unwrap_or(false)
     }
 }
