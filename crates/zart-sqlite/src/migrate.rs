@@ -25,7 +25,7 @@ pub fn migration_versions() -> Vec<i64> {
 impl SqliteStore {
     /// The migration versions recorded in `schema_migrations`, ascending.
     pub async fn applied_migrations(&self) -> StoreResult<Vec<i64>> {
-        let applied = self.read(|conn| applied(conn)).await?;
+        let applied = self.read(applied).await?;
         Ok(applied.into_iter().map(|m| m.version).collect())
     }
 }

@@ -45,7 +45,7 @@ impl Store for SqliteStore {
     }
 
     async fn migration_list(&self) -> StoreResult<Vec<AppliedMigration>> {
-        self.read(|conn| crate::migrate::applied(conn)).await
+        self.read(crate::migrate::applied).await
     }
 
     fn subscribe(&self) -> Box<dyn Subscription> {
