@@ -42,7 +42,7 @@ pub(crate) async fn applied(db: &Db) -> Result<Vec<AppliedMigration>, PgError> {
 }
 
 /// Creates the schema if needed and applies the migrations it lacks.
-pub(crate) async fn run(db: &Db) -> Result<(), PgError> {
+pub(crate) async fn apply(db: &Db) -> Result<(), PgError> {
     let mut tx = db.pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(migration_lock_key(db.schema()))
@@ -66,7 +66,7 @@ pub(crate) async fn run(db: &Db) -> Result<(), PgError> {
         .await?;
     for (migration, sql) in SCHEMA_MIGRATIONS.iter().zip(SQL) {
         if !applied.contains(&migration.version) {
-            apply(db, &mut tx, migration, sql).await?;
+            apply_one(db, &mut tx, migration, sql).await?;
         }
     }
     tx.commit().await?;
@@ -95,7 +95,7 @@ async fn ensure_schema(db: &Db, tx: &mut sqlx::PgConnection) -> Result<(), PgErr
     Ok(())
 }
 
-async fn apply(
+async fn apply_one(
     db: &Db,
     tx: &mut sqlx::PgConnection,
     m: &SchemaMigration,

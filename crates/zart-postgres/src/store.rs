@@ -83,7 +83,7 @@ impl PgStore {
             .await
             .map_err(error::map_sqlx)?;
         let db = Arc::new(Db::new(pool, schema));
-        migrate::run(&db).await?;
+        migrate::apply(&db).await?;
         let clock = DbClock::connect(&db.pool).await?;
         let resampler = clock::resample(&clock, db.pool.clone());
         let health = Arc::new(Health::default());
