@@ -10,9 +10,9 @@ use zart::ClientError;
 use crate::dto::ErrorBody;
 
 /// The message of every 503: the store's own message may name hosts or credentials.
-pub const UNAVAILABLE_MESSAGE: &str = "store unavailable";
+pub(crate) const UNAVAILABLE_MESSAGE: &str = "store unavailable";
 /// The message of every 500.
-pub const INTERNAL_MESSAGE: &str = "internal server error";
+pub(crate) const INTERNAL_MESSAGE: &str = "internal server error";
 
 /// An HTTP error: a status and a message safe to show to the client.
 ///

@@ -21,22 +21,22 @@ pub const MAX_WAIT: Duration = Duration::from_secs(30);
 /// oversized body are [`ApiError`]s.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 /// Query parameters; a malformed query string is a 400 [`ApiError`].
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct ApiQuery<T>(pub T);
+pub(crate) struct ApiQuery<T>(pub T);
 
 /// Path parameters; an undecodable segment is a 400 [`ApiError`].
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct ApiPath<T>(pub T);
+pub(crate) struct ApiPath<T>(pub T);
 
 /// Any JSON value as the body; an empty body is `null`. A body with a `Content-Type`
 /// other than JSON is a 415.
 #[derive(Debug, Clone, PartialEq)]
-pub struct JsonValue(pub Value);
+pub(crate) struct JsonValue(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonValue {
     type Rejection = ApiError;
@@ -76,7 +76,7 @@ fn content_type_is_json(headers: &HeaderMap) -> Option<bool> {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
-pub struct ListParams {
+pub(crate) struct ListParams {
     /// Only executions with this status.
     #[param(value_type = Option<ExecutionStatus>)]
     pub status: Option<String>,
@@ -106,7 +106,7 @@ pub struct ListParams {
 
 impl ListParams {
     /// The engine query, or a 400 naming the invalid parameter.
-    pub fn into_query(self) -> Result<ExecutionQuery, ApiError> {
+    pub(crate) fn into_query(self) -> Result<ExecutionQuery, ApiError> {
         let mut query = ExecutionQuery::default();
         if let Some(v) = present(&self.status) {
             query.status = Some(v.parse::<ExecutionStatus>().map_err(|_| {
@@ -149,7 +149,7 @@ impl ListParams {
 /// Query parameters of `GET /executions/{executionId}/wait`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct WaitParams {
+pub(crate) struct WaitParams {
     /// Seconds to wait for a terminal status: default 30, capped at 30
     /// (`timeout_secs` is accepted as an alias).
     #[serde(rename = "timeoutSecs", alias = "timeout_secs")]
@@ -159,7 +159,7 @@ pub struct WaitParams {
 
 impl WaitParams {
     /// The long-poll duration, or a 400.
-    pub fn timeout(&self) -> Result<Duration, ApiError> {
+    pub(crate) fn timeout(&self) -> Result<Duration, ApiError> {
         match present(&self.timeout_secs) {
             None => Ok(MAX_WAIT),
             Some(v) => match v.parse::<u64>() {
@@ -178,7 +178,7 @@ impl WaitParams {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
-pub struct DetailParams {
+pub(crate) struct DetailParams {
     /// The run whose steps to show: a run index (`2`) or a run id (`"{executionId}:2"`);
     /// the current run when absent.
     pub run_id: Option<String>,
@@ -186,7 +186,7 @@ pub struct DetailParams {
 
 impl DetailParams {
     /// The run index asked for, or a 400.
-    pub fn run_index(&self, execution_id: &str) -> Result<Option<i32>, ApiError> {
+    pub(crate) fn run_index(&self, execution_id: &str) -> Result<Option<i32>, ApiError> {
         let Some(v) = present(&self.run_id) else {
             return Ok(None);
         };

@@ -23,7 +23,17 @@ pub struct BenchDb {
     pub profile: Option<Arc<TimedStore>>,
 }
 
+impl std::fmt::Debug for BenchDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BenchDb")
+            .field("backend", &self.store.backend_name())
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where a run's database lives.
+#[derive(Debug)]
 pub enum Target {
     /// A SQLite file.
     Sqlite {

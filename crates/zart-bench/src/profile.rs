@@ -18,6 +18,14 @@ pub struct TimedStore {
     calls: Mutex<BTreeMap<&'static str, Vec<u32>>>,
 }
 
+impl std::fmt::Debug for TimedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimedStore")
+            .field("backend", &self.inner.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The timings of one store method.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodTimes {

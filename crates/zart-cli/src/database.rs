@@ -7,14 +7,14 @@ use anyhow::Context;
 use zart::core::Store;
 
 /// Opens the store at `url`, applying any pending migrations.
-pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+pub(crate) async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     zart::connect(url)
         .await
         .with_context(|| format!("cannot open the database {}", redact(url)))
 }
 
 /// `url` without its password, for messages and logs.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             if parsed.set_password(Some("***")).is_ok() {
@@ -28,7 +28,7 @@ pub fn redact(url: &str) -> String {
 }
 
 /// The file of a `sqlite://PATH` URL; `None` for other URLs and in-memory databases.
-pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -9,7 +9,7 @@ use crate::{database, output};
 
 /// Applies pending migrations to the database at `args.db` and prints its record of
 /// applied migrations (its own `schema_migrations` table, whichever the backend).
-pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+pub(crate) async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let existed = database::sqlite_file(&args.db).map(|f| f.exists());
     let store = database::open(&args.db).await?;
     store

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// Writes `text` to stdout. A reader that went away (`zart list | head -1`) is not an
 /// error: the output is simply no longer wanted.
-pub fn emit(text: &str) -> std::io::Result<()> {
+pub(crate) fn emit(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -18,7 +18,7 @@ pub fn emit(text: &str) -> std::io::Result<()> {
 }
 
 /// One execution as a key/value block.
-pub fn execution(e: &Value) -> String {
+pub(crate) fn execution(e: &Value) -> String {
     let mut rows = vec![
         ("id", text(&e["durableExecutionId"])),
         ("task", text(&e["name"])),
@@ -47,7 +47,7 @@ pub fn execution(e: &Value) -> String {
 }
 
 /// A list of executions as a table.
-pub fn execution_list(list: &[Value]) -> String {
+pub(crate) fn execution_list(list: &[Value]) -> String {
     if list.is_empty() {
         return "no executions\n".to_owned();
     }
@@ -68,7 +68,7 @@ pub fn execution_list(list: &[Value]) -> String {
 }
 
 /// Counts by status as a table.
-pub fn stats(stats: &Value) -> String {
+pub(crate) fn stats(stats: &Value) -> String {
     let statuses = ["scheduled", "running", "completed", "failed", "cancelled"];
     let rows = statuses
         .iter()
@@ -78,7 +78,7 @@ pub fn stats(stats: &Value) -> String {
 }
 
 /// An execution with its runs and the selected run's steps.
-pub fn detail(detail: &Value) -> String {
+pub(crate) fn detail(detail: &Value) -> String {
     let mut out = execution(&detail["execution"]);
     let runs = as_list(&detail["runs"]);
     if !runs.is_empty() {
@@ -168,7 +168,7 @@ fn as_list(v: &Value) -> &[Value] {
 }
 
 /// A JSON value as one line: strings bare, `null` as `-`, anything else compact JSON.
-pub fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".to_owned(),
         Value::String(s) => s.clone(),

@@ -22,7 +22,7 @@ const HTTP_DRAIN_LIMIT: Duration = Duration::from_secs(35);
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully: stops
 /// accepting, lets in-flight requests finish, and stops the worker, which gives the
 /// leases of executions still running after the grace period back to the database.
-pub async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
+pub(crate) async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<()> {
     let config = http_config::api_config(api, &args)?;
     let store = database::open(&args.db).await?;
     let metrics = Metrics::new();

@@ -18,6 +18,14 @@ pub struct TestStore {
     _guard: Box<dyn Any + Send>,
 }
 
+impl std::fmt::Debug for TestStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestStore")
+            .field("backend", &self.store.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
 impl TestStore {
     /// A store that needs no guard.
     pub fn new(store: Arc<dyn Store>) -> Self {

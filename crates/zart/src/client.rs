@@ -82,6 +82,16 @@ pub struct Client {
     max_pending_events: Option<u32>,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("backend", &self.store.backend_name())
+            .field("tasks", &self.tasks)
+            .field("max_pending_events", &self.max_pending_events)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Client {
     pub(crate) fn new(
         store: Arc<dyn Store>,

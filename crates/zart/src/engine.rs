@@ -41,6 +41,15 @@ pub struct Zart {
     max_pending_events: Option<u32>,
 }
 
+impl std::fmt::Debug for Zart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Zart")
+            .field("backend", &self.store.backend_name())
+            .field("tasks", &self.tasks)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builds a [`Zart`].
 pub struct ZartBuilder {
     store: Arc<dyn Store>,
@@ -48,6 +57,15 @@ pub struct ZartBuilder {
     tasks: TaskRegistry,
     metrics: Option<Metrics>,
     max_pending_events: Option<u32>,
+}
+
+impl std::fmt::Debug for ZartBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZartBuilder")
+            .field("backend", &self.store.backend_name())
+            .field("tasks", &self.tasks)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Zart {

@@ -13,6 +13,12 @@ pub struct Metrics {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     registry: Registry,
     started: IntCounterVec,

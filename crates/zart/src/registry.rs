@@ -41,6 +41,16 @@ pub struct TaskRegistry {
     tasks: HashMap<String, RegisteredTask>,
 }
 
+impl std::fmt::Debug for TaskRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.tasks.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("TaskRegistry")
+            .field("tasks", &names)
+            .finish()
+    }
+}
+
 impl TaskRegistry {
     /// An empty registry.
     pub fn new() -> Self {

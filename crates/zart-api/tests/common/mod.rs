@@ -18,20 +18,20 @@ use zart::prelude::*;
 use zart_api::ApiConfig;
 
 /// The public prefix of the default configuration.
-pub const API: &str = "/api/v1";
+pub(crate) const API: &str = "/api/v1";
 /// The admin prefix of the default configuration.
-pub const ADMIN: &str = "/zart/admin/v1";
+pub(crate) const ADMIN: &str = "/zart/admin/v1";
 /// The most any test waits for an execution.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// Input of the `typed` task: the payload must be `{"n": <unsigned>}`.
 #[derive(Deserialize)]
-pub struct Typed {
+pub(crate) struct Typed {
     pub n: u64,
 }
 
 /// An engine with the test tasks, a running worker and the router over them.
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub app: Router,
     pub zart: Zart,
     pub worker: WorkerHandle,
@@ -44,7 +44,7 @@ pub struct TestApp {
 /// - `fail`: a step that fails permanently;
 /// - `typed`: takes [`Typed`] and returns `n * 2`;
 /// - `nap`: sleeps for an hour.
-pub fn tasks() -> TaskRegistry {
+pub(crate) fn tasks() -> TaskRegistry {
     let mut tasks = TaskRegistry::new();
     tasks.register("echo", |ctx: Ctx, payload: Value| async move {
         ctx.step("echo", || {
@@ -78,12 +78,12 @@ pub fn tasks() -> TaskRegistry {
 }
 
 /// The default configuration.
-pub async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     app_with(ApiConfig::default()).await
 }
 
 /// A fresh database, engine, worker and router with `config`.
-pub async fn app_with(config: ApiConfig) -> TestApp {
+pub(crate) async fn app_with(config: ApiConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("zart.db").display());
     let store = zart::connect(&url).await.expect("open store");
@@ -91,7 +91,7 @@ pub async fn app_with(config: ApiConfig) -> TestApp {
 }
 
 /// An engine over `store` with the test tasks, a worker and the router.
-pub fn app_on(store: Arc<dyn Store>, dir: TempDir, config: ApiConfig) -> TestApp {
+pub(crate) fn app_on(store: Arc<dyn Store>, dir: TempDir, config: ApiConfig) -> TestApp {
     let zart = Zart::builder(store).tasks(tasks()).build();
     let worker = zart.start_worker(
         WorkerConfig::default()
@@ -111,7 +111,7 @@ pub fn app_on(store: Arc<dyn Store>, dir: TempDir, config: ApiConfig) -> TestApp
 
 /// A response, fully read.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -119,18 +119,18 @@ pub struct Reply {
 
 impl Reply {
     /// The body as JSON.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text()))
     }
 
     /// The body as text.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// Asserts the status and returns the JSON body.
-    pub fn expect(&self, status: StatusCode) -> Value {
+    pub(crate) fn expect(&self, status: StatusCode) -> Value {
         assert_eq!(self.status, status, "body: {}", self.text());
         if self.body.is_empty() {
             Value::Null
@@ -140,7 +140,7 @@ impl Reply {
     }
 
     /// Asserts a JSON error body `{"error": "..."}` with `status`; returns the message.
-    pub fn error(&self, status: StatusCode) -> String {
+    pub(crate) fn error(&self, status: StatusCode) -> String {
         assert_eq!(self.status, status, "body: {}", self.text());
         let content_type = self
             .headers
@@ -166,17 +166,17 @@ impl Reply {
 
 impl TestApp {
     /// Sends `request` through the router in-process.
-    pub async fn call(&self, request: Request<Body>) -> Reply {
+    pub(crate) async fn call(&self, request: Request<Body>) -> Reply {
         call(&self.app, request).await
     }
 
     /// `GET uri`.
-    pub async fn get(&self, uri: &str) -> Reply {
+    pub(crate) async fn get(&self, uri: &str) -> Reply {
         get(&self.app, uri).await
     }
 
     /// `POST uri` with a JSON body.
-    pub async fn post_json(&self, uri: &str, body: &Value) -> Reply {
+    pub(crate) async fn post_json(&self, uri: &str, body: &Value) -> Reply {
         let request = request(Method::POST, uri)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body.to_string()))
@@ -185,13 +185,13 @@ impl TestApp {
     }
 
     /// `POST uri` without a body.
-    pub async fn post_empty(&self, uri: &str) -> Reply {
+    pub(crate) async fn post_empty(&self, uri: &str) -> Reply {
         self.call(request(Method::POST, uri).body(Body::empty()).unwrap())
             .await
     }
 
     /// Starts `task` with `payload` over HTTP under `id`; returns the execution JSON.
-    pub async fn start(&self, id: &str, task: &str, payload: Value) -> Value {
+    pub(crate) async fn start(&self, id: &str, task: &str, payload: Value) -> Value {
         let body = json!({"executionId": id, "taskName": task, "payload": payload});
         self.post_json(&format!("{API}/executions"), &body)
             .await
@@ -199,7 +199,7 @@ impl TestApp {
     }
 
     /// Waits until `id` is terminal, through the engine client.
-    pub async fn finish(&self, id: &str) -> ExecutionRecord {
+    pub(crate) async fn finish(&self, id: &str) -> ExecutionRecord {
         self.zart
             .client()
             .wait(id, WAIT)
@@ -209,7 +209,7 @@ impl TestApp {
 
     /// Waits until `id` is parked waiting for an event: polls the store, because no
     /// signal announces a suspension.
-    pub async fn until_waiting_for_event(&self, id: &str) {
+    pub(crate) async fn until_waiting_for_event(&self, id: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let e = self.zart.client().get(id).await.expect("get");
@@ -226,12 +226,12 @@ impl TestApp {
 }
 
 /// A request builder for `method uri`.
-pub fn request(method: Method, uri: &str) -> axum::http::request::Builder {
+pub(crate) fn request(method: Method, uri: &str) -> axum::http::request::Builder {
     Request::builder().method(method).uri(uri)
 }
 
 /// Sends `request` through `app` in-process.
-pub async fn call(app: &Router, request: Request<Body>) -> Reply {
+pub(crate) async fn call(app: &Router, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.expect("infallible");
     let (parts, body) = response.into_parts();
     let body = body.collect().await.expect("body").to_bytes();
@@ -243,17 +243,17 @@ pub async fn call(app: &Router, request: Request<Body>) -> Reply {
 }
 
 /// `GET uri` through `app`.
-pub async fn get(app: &Router, uri: &str) -> Reply {
+pub(crate) async fn get(app: &Router, uri: &str) -> Reply {
     call(app, request(Method::GET, uri).body(Body::empty()).unwrap()).await
 }
 
 /// The paths of the requests a server starts handling, in order: lets a socket test
 /// act at the moment a request is inside the app.
-pub struct Arrivals(tokio::sync::mpsc::UnboundedReceiver<String>);
+pub(crate) struct Arrivals(tokio::sync::mpsc::UnboundedReceiver<String>);
 
 impl Arrivals {
     /// Returns once the server has started handling a request to `path`.
-    pub async fn arrived(&mut self, path: &str) {
+    pub(crate) async fn arrived(&mut self, path: &str) {
         while let Some(arrived) = self.0.recv().await {
             if arrived == path {
                 return;
@@ -265,7 +265,7 @@ impl Arrivals {
 
 /// The test app with a layer reporting every request's path as it arrives, and a
 /// loopback listener to serve it on.
-pub async fn reporting_app(t: &TestApp) -> (Router, tokio::net::TcpListener, Arrivals) {
+pub(crate) async fn reporting_app(t: &TestApp) -> (Router, tokio::net::TcpListener, Arrivals) {
     let (tx, arrivals) = tokio::sync::mpsc::unbounded_channel();
     let app = t.app.clone().layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {

@@ -17,10 +17,10 @@ use zart_api::ServerConfig;
 use crate::common::TestApp;
 
 /// The longest a test waits for anything the server should do promptly.
-pub const PATIENCE: Duration = Duration::from_secs(5);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(5);
 
 /// A running `serve_with`; stops when dropped.
-pub struct Running {
+pub(crate) struct Running {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     pub done: JoinHandle<std::io::Result<()>>,
@@ -36,7 +36,7 @@ impl Drop for Running {
 }
 
 /// Serves `t`'s router on a fresh port under `config`.
-pub async fn serve(t: &TestApp, config: ServerConfig) -> Running {
+pub(crate) async fn serve(t: &TestApp, config: ServerConfig) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
@@ -58,7 +58,7 @@ pub async fn serve(t: &TestApp, config: ServerConfig) -> Running {
 
 /// An answer read off the socket.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub head: String,
     pub body: Vec<u8>,
@@ -66,7 +66,7 @@ pub struct Answer {
 
 impl Answer {
     /// The body as JSON, asserting the content type says so.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         let head = self.head.to_ascii_lowercase();
         assert!(
             head.contains("content-type: application/json"),
@@ -76,7 +76,7 @@ impl Answer {
     }
 
     /// The `error` message of a JSON error body.
-    pub fn error(&self) -> String {
+    pub(crate) fn error(&self) -> String {
         let body = self.json();
         body["error"].as_str().expect("an error message").to_owned()
     }
@@ -84,7 +84,7 @@ impl Answer {
 
 /// Reads one response (head, then a `content-length` body) within `within`; `None` if
 /// nothing complete arrived in time. Panics if the connection closes first.
-pub async fn read_answer(stream: &mut TcpStream, within: Duration) -> Option<Answer> {
+pub(crate) async fn read_answer(stream: &mut TcpStream, within: Duration) -> Option<Answer> {
     timeout(within, read_answer_now(stream)).await.ok()
 }
 
@@ -133,7 +133,7 @@ fn content_length(head: &str) -> usize {
 
 /// Waits until the server closes the connection (end of file or reset), reading and
 /// discarding anything before; returns when, or `None` if still open after `within`.
-pub async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Instant> {
+pub(crate) async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Instant> {
     let closed = async {
         let mut chunk = [0u8; 1024];
         loop {
@@ -147,13 +147,13 @@ pub async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<I
 }
 
 /// Connects and sends `request` whole.
-pub async fn send(addr: SocketAddr, request: &[u8]) -> TcpStream {
+pub(crate) async fn send(addr: SocketAddr, request: &[u8]) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(request).await.expect("write");
     stream
 }
 
 /// A GET of `path` on a keep-alive connection.
-pub fn get_request(path: &str) -> Vec<u8> {
+pub(crate) fn get_request(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: zart\r\n\r\n").into_bytes()
 }

@@ -21,7 +21,7 @@ const MIN_NEXT_POLL: Duration = Duration::from_millis(500);
 
 /// Runs one client subcommand and prints its outcome on stdout. `Serve` and `Migrate`
 /// are not client subcommands and are rejected.
-pub async fn run_command(client: &ApiClient, command: Command) -> anyhow::Result<()> {
+pub(crate) async fn run_command(client: &ApiClient, command: Command) -> anyhow::Result<()> {
     let json = client.options.json;
     let text = match command {
         Command::Start { task, id, payload } => start(client, task, id, payload, json).await?,

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::args::ApiOptions;
 
-pub use commands::run_command;
+pub(crate) use commands::run_command;
 
 /// How long an ordinary request may take; `wait` sets its own, longer, limit.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,7 +49,7 @@ pub enum HttpError {
 
 /// The server's answer to a successful request.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// The status code (2xx).
     pub status: StatusCode,
     /// The JSON body, `Null` when there is none.
@@ -58,7 +58,7 @@ pub struct Reply {
 
 /// Which bearer token a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Public API routes.
     Api,
     /// Admin routes.
@@ -67,7 +67,7 @@ pub enum Scope {
 
 /// A client bound to one server.
 #[derive(Debug, Clone)]
-pub struct ApiClient {
+pub(crate) struct ApiClient {
     http: reqwest::Client,
     base: Url,
     options: ApiOptions,
@@ -75,7 +75,7 @@ pub struct ApiClient {
 
 impl ApiClient {
     /// A client for the server named in `options`.
-    pub fn new(options: &ApiOptions) -> Result<Self, HttpError> {
+    pub(crate) fn new(options: &ApiOptions) -> Result<Self, HttpError> {
         let invalid = |reason: String| HttpError::InvalidServerUrl {
             url: options.server.clone(),
             reason,
@@ -98,7 +98,7 @@ impl ApiClient {
     }
 
     /// The URL of `segments` (each percent-encoded) under the scope's prefix.
-    pub fn url(&self, scope: Scope, segments: &[&str]) -> Url {
+    pub(crate) fn url(&self, scope: Scope, segments: &[&str]) -> Url {
         let prefix = match scope {
             Scope::Api => &self.options.api_prefix,
             Scope::Admin => &self.options.admin_prefix,
@@ -113,7 +113,7 @@ impl ApiClient {
     }
 
     /// A request with the scope's bearer token.
-    pub fn request(&self, scope: Scope, method: Method, url: Url) -> RequestBuilder {
+    pub(crate) fn request(&self, scope: Scope, method: Method, url: Url) -> RequestBuilder {
         let token = match scope {
             Scope::Api => self.options.token.as_ref(),
             Scope::Admin => self
@@ -131,7 +131,7 @@ impl ApiClient {
 
     /// Sends `request`; a non-2xx answer becomes [`HttpError::Server`] with the
     /// server's message.
-    pub async fn send(&self, request: RequestBuilder) -> Result<Reply, HttpError> {
+    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Reply, HttpError> {
         let response = request
             .send()
             .await

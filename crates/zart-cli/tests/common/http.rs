@@ -7,13 +7,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 /// The public API prefix.
-pub const API: &str = "/api/v1";
+pub(crate) const API: &str = "/api/v1";
 /// The admin API prefix.
-pub const ADMIN: &str = "/zart/admin/v1";
+pub(crate) const ADMIN: &str = "/zart/admin/v1";
 
 /// A response: status, content type and body (JSON when it parses, else a string).
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// The status code.
     pub status: StatusCode,
     /// The `Content-Type` header.
@@ -24,7 +24,7 @@ pub struct Reply {
 
 impl Reply {
     /// The `{"error"}` message of an error body.
-    pub fn error(&self) -> &str {
+    pub(crate) fn error(&self) -> &str {
         self.body["error"]
             .as_str()
             .unwrap_or_else(|| panic!("not a JSON error body: {self:?}"))
@@ -33,7 +33,7 @@ impl Reply {
 
 /// Calls one server.
 #[derive(Clone)]
-pub struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
@@ -41,7 +41,7 @@ pub struct Api {
 
 impl Api {
     /// A helper for the server at `base`.
-    pub fn new(base: &str) -> Api {
+    pub(crate) fn new(base: &str) -> Api {
         Api {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
@@ -53,13 +53,18 @@ impl Api {
     }
 
     /// Sends `Authorization: Bearer token` from now on.
-    pub fn with_token(mut self, token: &str) -> Api {
+    pub(crate) fn with_token(mut self, token: &str) -> Api {
         self.token = Some(token.to_owned());
         self
     }
 
     /// Sends a request with a raw body.
-    pub async fn raw(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> Reply {
+    pub(crate) async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -85,29 +90,29 @@ impl Api {
     }
 
     /// GET.
-    pub async fn get(&self, path: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str) -> Reply {
         self.raw(Method::GET, path, None).await
     }
 
     /// POST with a JSON body.
-    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Reply {
         let bytes = serde_json::to_vec(body).expect("serialize JSON");
         self.raw(Method::POST, path, Some(("application/json", bytes)))
             .await
     }
 
     /// POST without a body.
-    pub async fn post_empty(&self, path: &str) -> Reply {
+    pub(crate) async fn post_empty(&self, path: &str) -> Reply {
         self.raw(Method::POST, path, None).await
     }
 
     /// Starts an execution: `POST /executions`.
-    pub async fn start(&self, body: Value) -> Reply {
+    pub(crate) async fn start(&self, body: Value) -> Reply {
         self.post(&format!("{API}/executions"), &body).await
     }
 
     /// Starts `task` with `payload` under `id`, asserting 201.
-    pub async fn start_ok(&self, id: &str, task: &str, payload: Value) -> Value {
+    pub(crate) async fn start_ok(&self, id: &str, task: &str, payload: Value) -> Value {
         let reply = self
             .start(serde_json::json!({ "executionId": id, "taskName": task, "payload": payload }))
             .await;
@@ -116,12 +121,12 @@ impl Api {
     }
 
     /// `GET /executions/{id}`.
-    pub async fn execution(&self, id: &str) -> Reply {
+    pub(crate) async fn execution(&self, id: &str) -> Reply {
         self.get(&format!("{API}/executions/{id}")).await
     }
 
     /// Long-polls `GET /executions/{id}/wait`, asserting 200.
-    pub async fn wait(&self, id: &str, timeout_secs: u64) -> Value {
+    pub(crate) async fn wait(&self, id: &str, timeout_secs: u64) -> Value {
         let reply = self
             .get(&format!(
                 "{API}/executions/{id}/wait?timeoutSecs={timeout_secs}"
@@ -132,19 +137,19 @@ impl Api {
     }
 
     /// `POST /executions/{id}/cancel`.
-    pub async fn cancel(&self, id: &str) -> Reply {
+    pub(crate) async fn cancel(&self, id: &str) -> Reply {
         self.post_empty(&format!("{API}/executions/{id}/cancel"))
             .await
     }
 
     /// `POST /events/{id}/{name}`.
-    pub async fn event(&self, id: &str, name: &str, payload: &Value) -> Reply {
+    pub(crate) async fn event(&self, id: &str, name: &str, payload: &Value) -> Reply {
         self.post(&format!("{API}/events/{id}/{name}"), payload)
             .await
     }
 
     /// The admin detail of an execution, asserting 200.
-    pub async fn detail(&self, id: &str) -> Value {
+    pub(crate) async fn detail(&self, id: &str) -> Value {
         let reply = self.get(&format!("{ADMIN}/executions/{id}/detail")).await;
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
         reply.body
@@ -152,7 +157,7 @@ impl Api {
 }
 
 /// The steps of a detail named `name` that completed.
-pub fn completed_steps<'a>(detail: &'a Value, name: &str) -> Vec<&'a Value> {
+pub(crate) fn completed_steps<'a>(detail: &'a Value, name: &str) -> Vec<&'a Value> {
     detail["steps"]
         .as_array()
         .map(|steps| {
@@ -165,7 +170,7 @@ pub fn completed_steps<'a>(detail: &'a Value, name: &str) -> Vec<&'a Value> {
 }
 
 /// Completed `tick` steps of a countdown by step id: completion time and attempt count.
-pub fn ticks(detail: &Value) -> BTreeMap<String, (Value, usize)> {
+pub(crate) fn ticks(detail: &Value) -> BTreeMap<String, (Value, usize)> {
     completed_steps(detail, "tick")
         .into_iter()
         .map(|s| {
@@ -178,7 +183,7 @@ pub fn ticks(detail: &Value) -> BTreeMap<String, (Value, usize)> {
 
 /// Every tick in `before` (seen completed before a crash) still shows its one attempt
 /// and its original completion time in `detail`: it did not run again.
-pub fn assert_completed_ticks_did_not_run_again(
+pub(crate) fn assert_completed_ticks_did_not_run_again(
     before: &BTreeMap<String, (Value, usize)>,
     detail: &Value,
 ) {

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub mod http;
+pub(crate) mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -16,10 +16,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
-pub use http::Api;
+pub(crate) use http::Api;
 
 /// The `zart` binary under test.
-pub const ZART: &str = env!("CARGO_BIN_EXE_zart");
+pub(crate) const ZART: &str = env!("CARGO_BIN_EXE_zart");
 /// How long a server may take to print its address.
 const START_LIMIT: Duration = Duration::from_secs(30);
 
@@ -41,7 +41,7 @@ const ZART_ENV: &[&str] = &[
 ];
 
 /// A `zart` command with a clean environment.
-pub fn zart_command() -> Command {
+pub(crate) fn zart_command() -> Command {
     let mut cmd = Command::new(ZART);
     for var in ZART_ENV {
         cmd.env_remove(var);
@@ -52,7 +52,7 @@ pub fn zart_command() -> Command {
 
 /// How to start a server.
 #[derive(Debug, Clone, Default)]
-pub struct ServerOptions {
+pub(crate) struct ServerOptions {
     /// Extra `zart serve` arguments.
     pub args: Vec<String>,
     /// Extra environment variables.
@@ -61,20 +61,20 @@ pub struct ServerOptions {
 
 impl ServerOptions {
     /// Adds command-line arguments.
-    pub fn args(mut self, args: &[&str]) -> Self {
+    pub(crate) fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|a| (*a).to_owned()));
         self
     }
 
     /// Sets an environment variable.
-    pub fn env(mut self, key: &str, value: &str) -> Self {
+    pub(crate) fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 }
 
 /// A running `zart serve`, killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
@@ -85,14 +85,14 @@ pub struct Server {
 impl Server {
     /// Starts `zart serve` on a free port with the SQLite database `db` and waits until
     /// `/healthz` answers. Its log goes next to the database.
-    pub async fn start(db: &Path, options: ServerOptions) -> Server {
+    pub(crate) async fn start(db: &Path, options: ServerOptions) -> Server {
         let log_dir = db.parent().expect("the database is in a directory");
         Server::start_url(&format!("sqlite://{}", db.display()), log_dir, options).await
     }
 
     /// Starts `zart serve` on a free port with the database at `url`, logging to a file
     /// in `log_dir`, and waits until `/healthz` answers.
-    pub async fn start_url(url: &str, log_dir: &Path, options: ServerOptions) -> Server {
+    pub(crate) async fn start_url(url: &str, log_dir: &Path, options: ServerOptions) -> Server {
         let log = log_dir.join(format!("server{}.log", log_suffix()));
         let log_file = std::fs::File::create(&log).expect("create the server log");
         let mut cmd = zart_command();
@@ -140,17 +140,17 @@ impl Server {
     }
 
     /// An HTTP helper for this server.
-    pub fn api(&self) -> Api {
+    pub(crate) fn api(&self) -> Api {
         Api::new(&self.base)
     }
 
     /// The server's log (stderr) so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         read_log(&self.log)
     }
 
     /// The lines the server printed on stdout so far.
-    pub fn stdout(&self) -> Vec<String> {
+    pub(crate) fn stdout(&self) -> Vec<String> {
         self.stdout
             .lock()
             .map(|lines| lines.clone())
@@ -158,18 +158,18 @@ impl Server {
     }
 
     /// The process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id().expect("the server is running")
     }
 
     /// SIGKILL: the process dies at once, mid-step, without releasing anything.
-    pub async fn kill(mut self) {
+    pub(crate) async fn kill(mut self) {
         self.child.start_kill().expect("send SIGKILL");
         self.child.wait().await.expect("reap the server");
     }
 
     /// SIGTERM, then waits (at most `limit`) for the process to exit.
-    pub async fn terminate(mut self, limit: Duration) -> ExitStatus {
+    pub(crate) async fn terminate(mut self, limit: Duration) -> ExitStatus {
         let pid = self.pid().to_string();
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -229,7 +229,7 @@ fn log_suffix() -> usize {
 }
 
 /// A fresh temporary directory and a database path in it.
-pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("create a temp dir");
     let db = dir.path().join("zart.db");
     (dir, db)
@@ -237,7 +237,7 @@ pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
 
 /// Polls `check` every 20 ms until it returns `Some`, for at most `limit`. For state
 /// only visible over HTTP (there is no signal to await across processes).
-pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

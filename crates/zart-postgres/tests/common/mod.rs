@@ -12,7 +12,7 @@ use zart_store_tests::TestStore;
 
 /// A store on a fresh schema, with the guard that drops the schema after a passing
 /// test (keep it alive for the test).
-pub async fn fresh_store(tag: &str, options: PgOptions) -> Option<(PgStore, FreshSchema)> {
+pub(crate) async fn fresh_store(tag: &str, options: PgOptions) -> Option<(PgStore, FreshSchema)> {
     let schema = FreshSchema::new(tag)?;
     let store = connect(schema.database_url(), &schema, options).await;
     Some((store, schema))
@@ -20,7 +20,10 @@ pub async fn fresh_store(tag: &str, options: PgOptions) -> Option<(PgStore, Fres
 
 /// A store on a fresh schema connected as application `schema.name()`, so a test can
 /// find the store's backends in `pg_stat_activity`.
-pub async fn fresh_named_store(tag: &str, options: PgOptions) -> Option<(PgStore, FreshSchema)> {
+pub(crate) async fn fresh_named_store(
+    tag: &str,
+    options: PgOptions,
+) -> Option<(PgStore, FreshSchema)> {
     let schema = FreshSchema::new(tag)?;
     let named = schema.url_with("application_name", schema.name());
     let store = connect(&named, &schema, options).await;
@@ -28,7 +31,7 @@ pub async fn fresh_named_store(tag: &str, options: PgOptions) -> Option<(PgStore
 }
 
 /// Another store instance (its own pool, as in another process) on `schema`.
-pub async fn another_instance(schema: &FreshSchema, options: PgOptions) -> PgStore {
+pub(crate) async fn another_instance(schema: &FreshSchema, options: PgOptions) -> PgStore {
     connect(schema.database_url(), schema, options).await
 }
 
@@ -41,7 +44,7 @@ async fn connect(url: &str, schema: &FreshSchema, options: PgOptions) -> PgStore
 
 /// Terminates the backends of application `name` whose last statement starts with
 /// `query_prefix` (any, when empty); returns how many.
-pub async fn kill_backends(store: &PgStore, name: &str, query_prefix: &str) -> i64 {
+pub(crate) async fn kill_backends(store: &PgStore, name: &str, query_prefix: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM (
             SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -57,19 +60,19 @@ pub async fn kill_backends(store: &PgStore, name: &str, query_prefix: &str) -> i
 }
 
 /// A store with group commit and room for several batch writers, on a fresh schema.
-pub async fn batching_store(tag: &str) -> Option<(Arc<PgStore>, FreshSchema)> {
+pub(crate) async fn batching_store(tag: &str) -> Option<(Arc<PgStore>, FreshSchema)> {
     let (store, schema) = fresh_store(tag, PgOptions::default().max_connections(9)).await?;
     Some((Arc::new(store), schema))
 }
 
 /// The conformance suite's factory.
-pub async fn conformance_store() -> Option<TestStore> {
+pub(crate) async fn conformance_store() -> Option<TestStore> {
     let (store, schema) = fresh_store("c", PgOptions::default().max_connections(8)).await?;
     Some(TestStore::with_guard(Arc::new(store), schema))
 }
 
 /// The conformance suite's factory with group commit off.
-pub async fn conformance_store_without_group_commit() -> Option<TestStore> {
+pub(crate) async fn conformance_store_without_group_commit() -> Option<TestStore> {
     let options = PgOptions::default().max_connections(8).group_commit(false);
     let (store, schema) = fresh_store("d", options).await?;
     Some(TestStore::with_guard(Arc::new(store), schema))

@@ -8,7 +8,7 @@ use super::ops::{Wait, EVENT_NAMES};
 
 /// A lease a worker was given by a claim: what it writes with, valid or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lease {
+pub(super) struct Lease {
     /// Execution index.
     pub exec: usize,
     /// Worker index.
@@ -19,7 +19,7 @@ pub struct Lease {
 
 /// One store call, fully determined.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Call {
+pub(super) enum Call {
     /// `execution_insert`.
     Insert {
         /// Execution index.
@@ -92,7 +92,7 @@ pub enum Call {
 
 /// What the store answered to a [`Call`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     /// Insert: whether it created the execution.
     Inserted(bool),
     /// Claim.
@@ -110,22 +110,22 @@ pub enum Outcome {
 }
 
 /// The id of execution `i`.
-pub fn exec_id(i: usize) -> String {
+pub(super) fn exec_id(i: usize) -> String {
     format!("x{i}")
 }
 
 /// The id of worker `w`.
-pub fn worker_id(w: usize) -> String {
+pub(super) fn worker_id(w: usize) -> String {
     format!("w{w}")
 }
 
 /// The result a step or a finish writes: who wrote it under which fence, so a write
 /// accepted under a stale lease shows in the journal.
-pub fn written_by(lease: &Lease, what: &str) -> Value {
+pub(super) fn written_by(lease: &Lease, what: &str) -> Value {
     json!({ "what": what, "worker": lease.worker, "fence": lease.fence })
 }
 
 /// The wait step's name for event name index `name`.
-pub fn wait_step_name(name: usize) -> String {
+pub(super) fn wait_step_name(name: usize) -> String {
     format!("wait_{}", EVENT_NAMES[name])
 }

@@ -7,7 +7,7 @@ use zart_core::ExecutionStatus;
 
 /// A held lease in the model: owner and expiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Held {
+pub(super) struct Held {
     /// Worker index.
     pub worker: usize,
     /// Expiry (virtual ms).
@@ -16,7 +16,7 @@ pub struct Held {
 
 /// What the store must hold for one execution.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ExecModel {
+pub(super) struct ExecModel {
     /// Lifecycle state.
     pub status: ExecutionStatus,
     /// The fencing token.
@@ -35,7 +35,7 @@ pub struct ExecModel {
 
 impl ExecModel {
     /// A new execution, runnable at `run_at`.
-    pub fn new(run_at: i64) -> Self {
+    pub(super) fn new(run_at: i64) -> Self {
         Self {
             status: ExecutionStatus::Scheduled,
             fence: 0,
@@ -48,7 +48,7 @@ impl ExecModel {
     }
 
     /// Claimable at `now`: unfinished, and due without a lease or its lease expired.
-    pub fn claimable(&self, now: i64) -> bool {
+    pub(super) fn claimable(&self, now: i64) -> bool {
         !self.status.is_terminal()
             && match self.lease {
                 Some(held) => held.expires <= now,
@@ -57,7 +57,7 @@ impl ExecModel {
     }
 
     /// When it next becomes claimable, as `execution_next_due` counts it.
-    pub fn next_due(&self) -> Option<i64> {
+    pub(super) fn next_due(&self) -> Option<i64> {
         if self.status.is_terminal() {
             return None;
         }
@@ -65,7 +65,7 @@ impl ExecModel {
     }
 
     /// Drops the lease and what it was parked on, and makes it due never.
-    pub fn unpark(&mut self) {
+    pub(super) fn unpark(&mut self) {
         self.lease = None;
         self.due_at = None;
         self.parked_on = None;

@@ -20,7 +20,7 @@ const SKIP_MS: i64 = 1_000_000;
 type Checked = Result<(), String>;
 
 /// Wakes, claims, drains and finishes every live execution; then checks the books.
-pub async fn finish_all(store: &DynStore, model: &mut Model, tally: &Tally) -> Checked {
+pub(super) async fn finish_all(store: &DynStore, model: &mut Model, tally: &Tally) -> Checked {
     model.now += SKIP_MS;
     let alive: BTreeSet<usize> = (0..EXECUTIONS)
         .filter(|&i| {

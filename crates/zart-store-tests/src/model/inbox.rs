@@ -42,7 +42,7 @@ impl Model {
         }
         let e = self.exec_mut(exec)?;
         e.inbox.push_back((name, payload));
-        if e.lease.is_none() && e.parked_on == Some(name) && e.due_at.map_or(true, |d| d > now) {
+        if e.lease.is_none() && e.parked_on == Some(name) && e.due_at.is_none_or(|d| d > now) {
             e.due_at = Some(now);
         }
         self.offered.push(payload);

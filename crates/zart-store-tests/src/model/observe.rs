@@ -16,7 +16,7 @@ use crate::support::{at, DynStore};
 type Checked = Result<(), String>;
 
 /// Compares the store's visible state with the model's.
-pub async fn check(store: &DynStore, model: &Model) -> Checked {
+pub(super) async fn check(store: &DynStore, model: &Model) -> Checked {
     for i in 0..EXECUTIONS {
         check_execution(store, i, model.execs[i].as_ref()).await?;
     }

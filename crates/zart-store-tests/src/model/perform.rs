@@ -55,7 +55,7 @@ fn waiting_for(wait: Wait, now: i64) -> (Option<i64>, WaitingFor) {
 }
 
 /// Makes `call` at virtual time `now`.
-pub async fn perform(store: &DynStore, now: i64, call: &Call) -> StoreResult<Outcome> {
+pub(super) async fn perform(store: &DynStore, now: i64, call: &Call) -> StoreResult<Outcome> {
     Ok(match call {
         Call::Insert { exec, run_at } => {
             Outcome::Inserted(insert(store, now, *exec, *run_at).await?)

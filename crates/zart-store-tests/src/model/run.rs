@@ -14,7 +14,7 @@ impl Model {
     /// The lease `holder` names: its worker's `slot`-th most recent one. A worker
     /// that was never given one passes the operation to the next worker that was,
     /// so that few operations are skipped.
-    pub fn lease_of(&self, holder: Holder) -> Option<Lease> {
+    pub(super) fn lease_of(&self, holder: Holder) -> Option<Lease> {
         let workers = self.held.len();
         let held = (0..workers)
             .map(|i| &self.held[(holder.worker + i) % workers])
@@ -218,7 +218,7 @@ async fn perform_all(store: &DynStore, now: i64, calls: &[Call]) -> Result<Vec<O
 }
 
 /// Runs one operation against the store and the model.
-pub async fn step(
+pub(super) async fn step(
     store: &DynStore,
     model: &mut Model,
     op: &Op,
@@ -250,7 +250,7 @@ pub async fn step(
 }
 
 /// Makes one call and checks its answer against the model; returns the answer.
-pub async fn call_and_check(
+pub(super) async fn call_and_check(
     store: &DynStore,
     model: &mut Model,
     call: &Call,

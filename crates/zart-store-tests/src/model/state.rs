@@ -14,7 +14,7 @@ use super::ops::{Wait, EXECUTIONS, LEASE_MS, WORKERS};
 
 /// The whole model of one case.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Model {
+pub(super) struct Model {
     /// Virtual time (ms after the base instant).
     pub now: i64,
     /// Executions by index; `None` until inserted.
@@ -61,12 +61,12 @@ impl Default for Model {
 
 impl Model {
     /// The index of execution id `id`, if it is one of the model's.
-    pub fn exec_index(id: &str) -> Option<usize> {
+    pub(super) fn exec_index(id: &str) -> Option<usize> {
         (0..EXECUTIONS).find(|&i| exec_id(i) == id)
     }
 
     /// Whether a guard with `lease` holds at `now`: same fence, same owner, unexpired.
-    pub fn holds(&self, lease: &Lease) -> bool {
+    pub(super) fn holds(&self, lease: &Lease) -> bool {
         let Some(e) = &self.execs[lease.exec] else {
             return false;
         };
@@ -78,7 +78,7 @@ impl Model {
     /// Checks `outcome` as the store's answer to `call` and applies it. `racing`
     /// allows a claim to take fewer executions than are claimable (a concurrent
     /// claim may skip rows another one has locked).
-    pub fn apply(&mut self, call: &Call, outcome: &Outcome, racing: bool) -> Checked {
+    pub(super) fn apply(&mut self, call: &Call, outcome: &Outcome, racing: bool) -> Checked {
         match (call, outcome) {
             (Call::Insert { exec, run_at }, Outcome::Inserted(created)) => {
                 self.insert(*exec, *run_at, *created)

@@ -10,11 +10,11 @@ use super::calls::{Call, Outcome};
 
 /// Call counts by label, shared by the cases of one run.
 #[derive(Debug, Default)]
-pub struct Tally(Mutex<BTreeMap<String, u64>>);
+pub(super) struct Tally(Mutex<BTreeMap<String, u64>>);
 
 impl Tally {
     /// Counts one answered call; `racing` when it ran in a race.
-    pub fn record(&self, call: &Call, outcome: &Outcome, racing: bool) {
+    pub(super) fn record(&self, call: &Call, outcome: &Outcome, racing: bool) {
         let label = format!(
             "{}{}",
             if racing { "race: " } else { "" },
@@ -26,7 +26,7 @@ impl Tally {
     }
 
     /// One line per label, with its count.
-    pub fn summary(&self) -> String {
+    pub(super) fn summary(&self) -> String {
         let counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
         counts
             .iter()

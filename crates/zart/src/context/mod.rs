@@ -46,6 +46,12 @@ pub struct Ctx {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx").finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,

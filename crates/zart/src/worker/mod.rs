@@ -139,6 +139,14 @@ pub struct WorkerHandle {
     tasks: Vec<JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for WorkerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerHandle")
+            .field("tasks", &self.tasks.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl WorkerHandle {
     pub(crate) fn start(
         store: Arc<dyn Store>,

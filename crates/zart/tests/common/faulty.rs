@@ -12,7 +12,7 @@ use zart::core::*;
 type Gate = (oneshot::Sender<()>, oneshot::Receiver<()>);
 
 /// Wraps a real store.
-pub struct Faulty {
+pub(crate) struct Faulty {
     inner: Arc<dyn Store>,
     failing_step_saves: AtomicU32,
     /// When set, the next claim that finds work stops before answering: the test is
@@ -21,7 +21,7 @@ pub struct Faulty {
 }
 
 impl Faulty {
-    pub fn new(inner: Arc<dyn Store>) -> Arc<Self> {
+    pub(crate) fn new(inner: Arc<dyn Store>) -> Arc<Self> {
         Arc::new(Self {
             inner,
             failing_step_saves: AtomicU32::new(0),
@@ -30,13 +30,13 @@ impl Faulty {
     }
 
     /// The next `n` step saves fail as if the database were unreachable.
-    pub fn fail_step_saves(&self, n: u32) {
+    pub(crate) fn fail_step_saves(&self, n: u32) {
         self.failing_step_saves.store(n, Ordering::SeqCst);
     }
 
     /// Holds the next claim that finds work after it was written: `claimed` resolves
     /// then, and the claim answers when `release` is sent.
-    pub fn hold_next_claim(&self) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
+    pub(crate) fn hold_next_claim(&self) -> (oneshot::Receiver<()>, oneshot::Sender<()>) {
         let (claimed_tx, claimed_rx) = oneshot::channel();
         let (release_tx, release_rx) = oneshot::channel();
         *self.held_claim.lock().unwrap() = Some((claimed_tx, release_rx));

@@ -13,13 +13,13 @@ use zart_store_tests::postgres::FreshSchema;
 use zart_store_tests::sqlite::SqliteFile;
 
 /// A fresh SQLite database file and a store on it.
-pub struct Db {
+pub(crate) struct Db {
     pub store: Arc<dyn Store>,
     /// Declared after the store, so the file outlives it.
     pub file: SqliteFile,
 }
 
-pub async fn db() -> Db {
+pub(crate) async fn db() -> Db {
     let file = SqliteFile::new();
     let store = zart::connect(file.url()).await.expect("open store");
     Db { store, file }
@@ -27,13 +27,13 @@ pub async fn db() -> Db {
 
 impl Db {
     /// Opens the same database again, as a restarted process would.
-    pub async fn reopen(&self) -> Arc<dyn Store> {
+    pub(crate) async fn reopen(&self) -> Arc<dyn Store> {
         zart::connect(self.file.url()).await.expect("reopen store")
     }
 }
 
 /// A worker that reacts fast: short polling and lease, short in-place backoffs.
-pub fn fast() -> WorkerConfig {
+pub(crate) fn fast() -> WorkerConfig {
     WorkerConfig::default()
         .concurrency(8)
         .poll_interval(Duration::from_millis(200))
@@ -43,20 +43,20 @@ pub fn fast() -> WorkerConfig {
 
 /// Counts side effects of steps.
 #[derive(Clone, Default)]
-pub struct Counter(Arc<AtomicU32>);
+pub(crate) struct Counter(Arc<AtomicU32>);
 
 impl Counter {
-    pub fn bump(&self) -> u32 {
+    pub(crate) fn bump(&self) -> u32 {
         self.0.fetch_add(1, Ordering::SeqCst) + 1
     }
-    pub fn get(&self) -> u32 {
+    pub(crate) fn get(&self) -> u32 {
         self.0.load(Ordering::SeqCst)
     }
 }
 
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-pub async fn start(client: &Client, task: &str, payload: serde_json::Value) -> String {
+pub(crate) async fn start(client: &Client, task: &str, payload: serde_json::Value) -> String {
     client
         .start(StartRequest::new(task, payload))
         .await
@@ -65,13 +65,13 @@ pub async fn start(client: &Client, task: &str, payload: serde_json::Value) -> S
         .id
 }
 
-pub async fn finish(client: &Client, id: &str) -> ExecutionRecord {
+pub(crate) async fn finish(client: &Client, id: &str) -> ExecutionRecord {
     client.wait(id, WAIT).await.expect("execution finishes")
 }
 
 /// Polls the store until `pred` holds for the execution. For states no signal
 /// announces (an execution parked on a timer); bounded by a generous limit.
-pub async fn until(
+pub(crate) async fn until(
     client: &Client,
     id: &str,
     pred: impl Fn(&ExecutionRecord) -> bool,
@@ -90,7 +90,7 @@ pub async fn until(
     }
 }
 
-pub fn parked_on(kind: &'static str) -> impl Fn(&ExecutionRecord) -> bool {
+pub(crate) fn parked_on(kind: &'static str) -> impl Fn(&ExecutionRecord) -> bool {
     move |e| {
         e.waiting_for
             .as_ref()
@@ -101,7 +101,7 @@ pub fn parked_on(kind: &'static str) -> impl Fn(&ExecutionRecord) -> bool {
 
 /// Waits (bounded) until the worker runs nothing: the runner task of an execution
 /// ends just after its final write, so "finished" is observed a moment before "idle".
-pub async fn idle(worker: &WorkerHandle) {
+pub(crate) async fn idle(worker: &WorkerHandle) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while worker.running() > 0 {
         assert!(
@@ -114,7 +114,7 @@ pub async fn idle(worker: &WorkerHandle) {
 
 /// Stores an execution directly, bypassing the client's validation, as a producer
 /// without the handler (another service, an older deploy) would.
-pub async fn insert_unchecked(
+pub(crate) async fn insert_unchecked(
     store: &Arc<dyn Store>,
     id: &str,
     task: &str,
@@ -135,11 +135,11 @@ pub async fn insert_unchecked(
         .expect("insert");
 }
 
-pub mod faulty;
+pub(crate) mod faulty;
 
 /// A fresh schema on the PostgreSQL test database and a store on it; the schema is
 /// dropped when this is dropped after a passing test, kept when the test fails.
-pub struct PgDb {
+pub(crate) struct PgDb {
     pub store: Arc<dyn Store>,
     /// Declared after the store, so the schema is dropped after it.
     pub schema: FreshSchema,
@@ -147,7 +147,7 @@ pub struct PgDb {
 
 /// A fresh schema tagged `test` on `ZART_TEST_POSTGRES_URL`, or `None` (with a
 /// notice) when it is unset.
-pub async fn pg(test: &str) -> Option<PgDb> {
+pub(crate) async fn pg(test: &str) -> Option<PgDb> {
     let schema = FreshSchema::new(test)?;
     let options = zart_postgres::PgOptions::default().schema(schema.name());
     let store = zart_postgres::PgStore::connect_with(schema.database_url(), options)
