@@ -3,7 +3,7 @@
 //! the handler resumed after `wait_for_event`, and the lateness of 100 ms durable
 //! sleeps.
 //!
-//! The handlers stamp `Instant`s into [`Probe`] right after the awaited call returns,
+//! The handlers stamp `Instant`s into `Probe` right after the awaited call returns,
 //! so the numbers are what workflow code observes, not what the store records.
 
 use std::collections::HashMap;
