@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::any;
 use axum::Router;
@@ -69,10 +69,13 @@ fn routed(config: &ApiConfig) -> Router<AppState> {
 
     let public = with_fallback(guarded(public, &api_token), &api_token);
     let admin = with_fallback(guarded(admin, &admin_token), &admin_token);
+    // The document and Swagger UI hold no secrets and are how a caller learns to
+    // authenticate: served without a token.
     Router::new()
         .nest(&config.api_prefix, public)
         .nest(&config.admin_prefix, admin)
-        .merge(guarded(ops.merge(openapi::swagger(doc)), &api_token))
+        .merge(guarded(ops, &api_token))
+        .merge(openapi::swagger(doc).route_layer(from_fn(tag_route)))
         .merge(health.route_layer(from_fn(tag_route)))
 }
 
@@ -150,7 +153,11 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow_origin)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+            ])
             .max_age(Duration::from_secs(600)),
     )
 }

@@ -26,8 +26,10 @@ pub struct StartExecution {
     /// The execution id and idempotency key (1–255 characters, no control characters);
     /// a UUID v4 is generated when omitted.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
     pub execution_id: Option<String>,
     /// The registered task name.
+    #[schema(min_length = 1)]
     pub task_name: String,
     /// The task's input; `null` when omitted.
     #[serde(default)]
@@ -173,6 +175,16 @@ pub enum WaitingFor {
         /// When the lease expires unless renewed.
         expires_at: DateTime<Utc>,
     },
+    /// A pause rule holds it: it parked before a step the rule matches, and resumes
+    /// when the rule is deleted or expires.
+    #[serde(rename_all = "camelCase")]
+    Pause {
+        /// The rule (see `GET /pause`).
+        rule_id: String,
+        /// When the rule expires, if ever.
+        #[schema(required = true)]
+        expires_at: Option<DateTime<Utc>>,
+    },
 }
 
 impl From<core::WaitingFor> for WaitingFor {
@@ -198,6 +210,13 @@ impl From<core::WaitingFor> for WaitingFor {
             } => Self::Lease {
                 worker_id,
                 since,
+                expires_at,
+            },
+            W::Pause {
+                rule_id,
+                expires_at,
+            } => Self::Pause {
+                rule_id,
                 expires_at,
             },
         }
@@ -231,11 +250,32 @@ impl From<core::Stats> for Stats {
     }
 }
 
+/// `"{executionId}:{runIndex}"`, a run's id as the stores spell it in
+/// [`Run::run_id`]; for the answer to a restart, which knows only the index.
+fn run_id(execution_id: &str, run_index: i32) -> String {
+    format!("{execution_id}:{run_index}")
+}
+
+// The schemas state the client's limits as literals (utoipa needs literals); these
+// fail the build when a limit changes, so the document cannot drift from the code.
+const _: () = assert!(zart::MAX_NAME_CHARS == 255);
+const _: () = assert!(zart::MAX_REASON_CHARS == 1000);
+const _: () = assert!(zart::MAX_RERUN_NAMES == 1000);
+
+mod actions;
+pub use actions::{
+    Action, ActionKind, RerunExecution, RerunStarted, RestartExecution, Restarted, RetryStep,
+    StaleStep, StepRetried,
+};
+
 mod admin;
 pub use admin::{Attempt, ExecutionDetail, Run, Step};
 
 mod events;
 pub use events::EventAccepted;
+
+mod pause;
+pub use pause::{CreatePause, PauseRule, RulesDeleted};
 
 #[cfg(test)]
 mod tests;

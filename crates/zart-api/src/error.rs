@@ -73,7 +73,9 @@ impl From<ClientError> for ApiError {
         match err {
             ClientError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
             ClientError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
-            ClientError::UnknownTask(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            ClientError::UnknownTask(m) | ClientError::Unprocessable(m) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, m)
+            }
             ClientError::InvalidInput(m) => Self::new(StatusCode::BAD_REQUEST, m),
             ClientError::Timeout(m) => Self::new(StatusCode::GATEWAY_TIMEOUT, m),
             ClientError::InboxFull(m) => Self::new(StatusCode::TOO_MANY_REQUESTS, m),

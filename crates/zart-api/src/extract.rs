@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
@@ -58,6 +60,51 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
         serde_json::from_slice(&bytes)
             .map(Self)
             .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    }
+}
+
+/// A JSON object body whose fields are all optional or defaulted, so an empty body
+/// (or `null`) reads as `{}`: clients send such actions without a body. Otherwise as
+/// [`JsonValue`]; a value of the wrong shape is a 400.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct JsonObject<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonObject<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonValue(value) = JsonValue::from_request(req, state).await?;
+        let value = match value {
+            Value::Null => Value::Object(Default::default()),
+            other => other,
+        };
+        serde_json::from_value(value)
+            .map(Self)
+            .map_err(|e| ApiError::bad_request(format!("invalid request body: {e}")))
+    }
+}
+
+/// The `Idempotency-Key` header, when present; one that is not visible ASCII is a
+/// 400 (the client checks its length).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct IdempotencyKey(pub Option<String>);
+
+/// The header carrying an idempotency key.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match parts.headers.get(IDEMPOTENCY_KEY) {
+            None => Ok(Self(None)),
+            Some(value) => value
+                .to_str()
+                .map(|v| Self(Some(v.to_owned())))
+                .map_err(|_| {
+                    ApiError::bad_request("invalid Idempotency-Key header: expected visible ASCII")
+                }),
+        }
     }
 }
 

@@ -22,8 +22,11 @@
 //!
 //! Routes:
 //! - public routes under [`ApiConfig::api_prefix`] (`/api/v1`): executions, stats, events;
-//! - admin routes under [`ApiConfig::admin_prefix`] (`/zart/admin/v1`): detail and runs;
-//! - at the root: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/swagger-ui`.
+//! - admin routes under [`ApiConfig::admin_prefix`] (`/zart/admin/v1`): detail and runs,
+//!   the operator actions (retry-step, restart, rerun) and pause rules;
+//! - at the root: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/swagger-ui`
+//!   (the document and Swagger UI are served without a token: they hold no secret, and
+//!   the document is the same whatever tokens are set).
 //!
 //! # Serving
 //!

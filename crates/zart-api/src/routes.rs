@@ -1,10 +1,12 @@
 //! The route groups: each module holds its handlers (with their OpenAPI annotations)
 //! and a `routes()` function mounting them.
 
+pub(crate) mod actions;
 pub(crate) mod admin;
 pub(crate) mod events;
 pub(crate) mod executions;
 pub(crate) mod health;
+pub(crate) mod pause;
 
 use utoipa_axum::router::OpenApiRouter;
 

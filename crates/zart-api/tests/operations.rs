@@ -57,7 +57,7 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
-const MOUNTED: [(&str, &str); 12] = [
+const MOUNTED: [(&str, &str); 19] = [
     ("GET", "/api/v1/executions"),
     ("POST", "/api/v1/executions"),
     ("GET", "/api/v1/executions/{executionId}"),
@@ -67,6 +67,13 @@ const MOUNTED: [(&str, &str); 12] = [
     ("POST", "/api/v1/events/{executionId}/{eventName}"),
     ("GET", "/zart/admin/v1/executions/{executionId}/detail"),
     ("GET", "/zart/admin/v1/executions/{executionId}/runs"),
+    ("POST", "/zart/admin/v1/executions/{executionId}/retry-step"),
+    ("POST", "/zart/admin/v1/executions/{executionId}/restart"),
+    ("POST", "/zart/admin/v1/executions/{executionId}/rerun"),
+    ("GET", "/zart/admin/v1/pause"),
+    ("POST", "/zart/admin/v1/pause"),
+    ("POST", "/zart/admin/v1/pause/{ruleId}"),
+    ("DELETE", "/zart/admin/v1/pause/{ruleId}"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
@@ -93,6 +100,18 @@ async fn openapi_document_lists_every_mounted_route() {
         "Attempt",
         "WaitingFor",
         "ExecutionError",
+        "Action",
+        "ActionKind",
+        "StaleStep",
+        "RetryStep",
+        "StepRetried",
+        "RestartExecution",
+        "Restarted",
+        "RerunExecution",
+        "RerunStarted",
+        "PauseRule",
+        "CreatePause",
+        "RulesDeleted",
     ] {
         assert!(
             doc["components"]["schemas"].get(schema).is_some(),
@@ -110,7 +129,8 @@ async fn every_documented_route_is_served() {
     for (method, path) in documented(&doc) {
         let uri = path
             .replace("{executionId}", "doc")
-            .replace("{eventName}", "evt");
+            .replace("{eventName}", "evt")
+            .replace("{ruleId}", "rule");
         let method: Method = method.parse().unwrap();
         let request = request(method.clone(), &uri)
             .header(header::CONTENT_TYPE, "application/json")

@@ -127,6 +127,85 @@ pub enum Command {
         /// The execution id.
         id: String,
     },
+    /// Give a dead step a fresh attempt budget and resume the execution from it,
+    /// keeping every other completed step (admin API).
+    RetryStep {
+        /// The execution id.
+        id: String,
+        /// The dead step: its name, or `name#N` for one occurrence.
+        step: String,
+        /// Who acts, and the action's idempotency key.
+        #[command(flatten)]
+        action: ActionArgs,
+    },
+    /// Start a new run of a finished execution from scratch (admin API).
+    Restart {
+        /// The execution id.
+        id: String,
+        /// A new input payload, as JSON; the current one when omitted.
+        #[arg(long, value_parser = parse_json)]
+        payload: Option<Value>,
+        /// Who acts, and the action's idempotency key.
+        #[command(flatten)]
+        action: ActionArgs,
+    },
+    /// Start a new run of a finished execution that runs the named steps (and every
+    /// dead step) again and replays the others' recorded results (admin API).
+    Rerun {
+        /// The execution id.
+        id: String,
+        /// Steps to run again, comma-separated.
+        #[arg(long = "rerun", value_delimiter = ',', value_name = "STEPS")]
+        rerun: Vec<String>,
+        /// Steps whose recorded result is kept even if dead or listed in --rerun,
+        /// comma-separated.
+        #[arg(long = "preserve", value_delimiter = ',', value_name = "STEPS")]
+        preserve: Vec<String>,
+        /// Who acts, and the action's idempotency key.
+        #[command(flatten)]
+        action: ActionArgs,
+    },
+    /// Create a pause rule: matching executions stop before their next matching step
+    /// until the rule is resumed or expires (admin API).
+    Pause {
+        /// Only this execution.
+        #[arg(long)]
+        execution: Option<String>,
+        /// Only executions of this task.
+        #[arg(long)]
+        task: Option<String>,
+        /// Only before steps whose name matches this glob (`charge*`).
+        #[arg(long, value_name = "GLOB")]
+        step: Option<String>,
+        /// Let the rule expire after this long (`90s`, `15m`, `1h 30m`, `2days`).
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Why, for the other operators.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Recorded as the rule's author (default `cli`).
+        #[arg(long = "by", value_name = "WHO")]
+        by: Option<String>,
+    },
+    /// List the active pause rules (admin API).
+    Pauses,
+    /// Delete a pause rule, resuming every execution it held (admin API).
+    Resume {
+        /// The rule id.
+        rule_id: String,
+    },
+}
+
+/// Who takes an operator action, and its idempotency key.
+#[derive(Debug, Clone, Args)]
+pub struct ActionArgs {
+    /// Recorded as who triggered the action (default `cli`).
+    #[arg(long = "by", value_name = "WHO")]
+    pub by: Option<String>,
+    /// The action's idempotency key: repeating the command with the same key acts
+    /// once and prints the first answer.
+    #[arg(long = "key", value_name = "KEY")]
+    pub key: Option<String>,
 }
 
 /// Options of `zart serve`.
@@ -214,6 +293,15 @@ fn parse_retention(text: &str) -> Result<RetentionHours, String> {
     }
 }
 
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("expected a duration such as 90s, 15m or 1h ({e})"))?;
+    if d.is_zero() {
+        return Err("the duration must be longer than zero".to_owned());
+    }
+    Ok(d)
+}
+
 fn parse_json(text: &str) -> Result<Value, String> {
     serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
 }
@@ -270,6 +358,34 @@ pub(crate) mod tests {
         assert_eq!((args.idle_timeout_secs, args.max_connections), (60, 512));
         for flag in ["--header-timeout-secs", "--max-connections"] {
             let err = Cli::try_parse_from(["zart", "serve", flag, "0"]).expect_err("zero");
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        }
+    }
+
+    #[test]
+    fn operator_commands_parse_their_lists_and_durations() {
+        let cli = Cli::try_parse_from(["zart", "rerun", "o-1", "--rerun", "a,b", "--preserve", "c"])
+            .expect("valid");
+        match cli.command {
+            Command::Rerun {
+                rerun, preserve, ..
+            } => {
+                assert_eq!(rerun, vec!["a", "b"]);
+                assert_eq!(preserve, vec!["c"]);
+            }
+            other => panic!("not rerun: {other:?}"),
+        }
+        let cli = Cli::try_parse_from(["zart", "pause", "--task", "t", "--for", "1h 30m"])
+            .expect("valid");
+        match cli.command {
+            Command::Pause { duration, .. } => {
+                assert_eq!(duration, Some(std::time::Duration::from_secs(5400)));
+            }
+            other => panic!("not pause: {other:?}"),
+        }
+        for bad in ["soon", "0s"] {
+            let err = Cli::try_parse_from(["zart", "pause", "--task", "t", "--for", bad])
+                .expect_err("not a duration");
             assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
         }
     }

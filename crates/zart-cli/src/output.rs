@@ -85,17 +85,38 @@ pub(crate) fn detail(detail: &Value) -> String {
         let rows = runs
             .iter()
             .map(|r| {
-                ["runIndex", "status", "trigger", "startedAt", "completedAt"]
-                    .iter()
-                    .map(|k| text(&r[*k]))
-                    .collect()
+                [
+                    "runIndex",
+                    "status",
+                    "trigger",
+                    "triggeredBy",
+                    "startedAt",
+                    "completedAt",
+                ]
+                .iter()
+                .map(|k| text(&r[*k]))
+                .collect()
             })
             .collect::<Vec<_>>();
         out.push_str("\nruns:\n");
         out.push_str(&table(
-            &["RUN", "STATUS", "TRIGGER", "STARTED", "COMPLETED"],
+            &["RUN", "STATUS", "TRIGGER", "BY", "STARTED", "COMPLETED"],
             &rows,
         ));
+    }
+    let actions = as_list(&detail["actions"]);
+    if !actions.is_empty() {
+        let rows = actions
+            .iter()
+            .map(|a| {
+                ["triggeredAt", "kind", "runIndex", "stepName", "triggeredBy"]
+                    .iter()
+                    .map(|k| text(&a[*k]))
+                    .collect()
+            })
+            .collect::<Vec<_>>();
+        out.push_str("\nactions:\n");
+        out.push_str(&table(&["AT", "ACTION", "RUN", "STEP", "BY"], &rows));
     }
     let steps = as_list(&detail["steps"]);
     out.push_str("\nsteps:\n");
@@ -143,6 +164,12 @@ fn waiting_for(w: &Value) -> String {
             text(&w["attempt"]),
             text(&w["retryAt"])
         ),
+        Some("pause") if w["expiresAt"].is_null() => format!("pause rule {}", text(&w["ruleId"])),
+        Some("pause") => format!(
+            "pause rule {} (expires {})",
+            text(&w["ruleId"]),
+            text(&w["expiresAt"])
+        ),
         Some("lease") => format!(
             "worker {} (since {})",
             text(&w["workerId"]),
@@ -184,7 +211,7 @@ fn key_values(rows: &[(&str, String)]) -> String {
 }
 
 /// Left-aligned columns separated by two spaces, with a header row.
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

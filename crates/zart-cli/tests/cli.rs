@@ -6,59 +6,8 @@ mod common;
 use std::process::Output;
 use std::time::Duration;
 
+use common::run::{failed, ok, ok_json, stderr, stdout, zart};
 use common::{temp_db, zart_command, Server, ServerOptions};
-use serde_json::Value;
-
-/// Runs `zart ARGS --server BASE` and returns its output.
-async fn zart(server: &Server, args: &[&str]) -> Output {
-    zart_command()
-        .args(args)
-        .args(["--server", &server.base])
-        .output()
-        .await
-        .expect("run zart")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts success and returns stdout.
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        stdout(out),
-        stderr(out)
-    );
-    stdout(out)
-}
-
-/// Asserts success and parses stdout as JSON.
-fn ok_json(out: &Output) -> Value {
-    let text = ok(out);
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("--json output is not JSON ({e}): {text}"))
-}
-
-/// Asserts exit code 1 with exactly one `error: ...` line on stderr; returns it.
-fn failed(out: &Output) -> String {
-    let err = stderr(out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout: {}\nstderr: {err}",
-        stdout(out)
-    );
-    assert!(err.starts_with("error: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    err
-}
 
 /// For `serve` and `migrate`, which log to stderr: exit code 1 and the last stderr
 /// line is the one `error: ...` line; returns it.

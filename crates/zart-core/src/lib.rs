@@ -9,6 +9,8 @@
 //! [`LeaseGuard`] (execution id, worker id and fencing token); the store applies the
 //! write only while that lease is still the current one, and reports whether it did.
 
+mod admin;
+pub mod admin_plan;
 mod clock;
 mod error;
 mod journal;
@@ -18,6 +20,7 @@ mod openapi;
 mod store;
 mod types;
 
+pub use admin::*;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use journal::{AttemptWrite, StepHeader, StepSave, StepWrite};

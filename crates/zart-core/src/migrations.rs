@@ -46,6 +46,10 @@ pub const SCHEMA_MIGRATIONS: &[SchemaMigration] = &[
         version: 4,
         name: "child_policy_and_event_keys",
     },
+    SchemaMigration {
+        version: 5,
+        name: "operator_actions",
+    },
 ];
 
 #[cfg(test)]

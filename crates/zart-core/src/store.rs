@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    Clock, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, ParentClosePolicy,
+    ActionOutcome, Clock, ExecutionRerun, ExecutionRestart, NewPauseRule, PauseDelete, PauseRule,
+    StepRetry, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, ParentClosePolicy,
     RunRecord, Stats, StepRecord, StepSave, StepWrite, StoreError, Timestamp, WaitingFor,
 };
 
@@ -95,10 +96,16 @@ crate::openapi::string_enum_schema!(SortBy, "Sort field of the execution list.")
 impl std::str::FromStr for SortBy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The original dashboard spells two of them in snake case.
+        let canonical = match s {
+            "scheduled_at" => "scheduledAt",
+            "task_name" => "taskName",
+            other => other,
+        };
         Self::ALL
             .iter()
             .copied()
-            .find(|v| v.as_str() == s)
+            .find(|v| v.as_str() == canonical)
             .ok_or_else(|| {
                 format!("invalid sortBy {s:?}: expected scheduledAt, status or taskName")
             })
@@ -238,7 +245,8 @@ pub struct ExecutionSuspend {
     pub wake_at: Option<Timestamp>,
     /// What it waits for. For [`WaitingFor::Event`] the store makes the execution due at
     /// once if an unconsumed event of that name already exists; for
-    /// [`WaitingFor::Child`], if the child is already terminal. This closes the race
+    /// [`WaitingFor::Child`], if the child is already terminal; for
+    /// [`WaitingFor::Pause`], if the rule is deleted or expired. This closes the race
     /// between the worker's last check and the suspension.
     pub waiting_for: WaitingFor,
 }
@@ -452,6 +460,9 @@ pub enum Signal {
         /// Its terminal status.
         status: ExecutionStatus,
     },
+    /// The pause rules changed (one was created or deleted): workers re-read the
+    /// active rules.
+    Pauses,
     /// The listener fell behind and hints were dropped: re-read what you wait for.
     Lagged,
 }
@@ -576,4 +587,65 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes old finished execution trees (see [`ExecutionPurge`]); returns how many
     /// executions were deleted, descendants included.
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64>;
+
+    /// Gives a dead step of the current run a fresh attempt budget and makes the
+    /// execution run again from it, keeping every other journal entry.
+    ///
+    /// Checked in this order: the execution exists ([`ActionOutcome::NotFound`]); an
+    /// idempotency key already recorded answers [`ActionOutcome::Replayed`] (or
+    /// [`ActionRefusal::KeyReused`](crate::ActionRefusal::KeyReused) for another kind);
+    /// a completed or cancelled execution is
+    /// [`Finished`](crate::ActionRefusal::Finished); the step must exist
+    /// ([`UnknownSteps`](crate::ActionRefusal::UnknownSteps)), be a `ctx.step` and be
+    /// dead ([`StepNotDead`](crate::ActionRefusal::StepNotDead)). Applied: each dead
+    /// occurrence is `scheduled` again with `attempt_base` = its attempts so far; a
+    /// failed execution and its run are `running` again with result and error cleared;
+    /// the execution is due now, unleased (its fence moves on), and what it waited for
+    /// is cleared. Signals `Work`.
+    async fn step_retry(&self, params: StepRetry) -> StoreResult<ActionOutcome>;
+
+    /// Starts a new run (trigger `restart`, index + 1) of a terminal execution with an
+    /// empty journal and the given or the current payload; earlier runs and their
+    /// journals stay. The execution is `scheduled` and due now. A non-terminal
+    /// execution is refused with
+    /// [`NotTerminal`](crate::ActionRefusal::NotTerminal). Idempotency as in
+    /// [`Store::step_retry`]. Signals `Work`.
+    async fn execution_restart(&self, params: ExecutionRestart) -> StoreResult<ActionOutcome>;
+
+    /// Starts a new run (trigger `selective_rerun`) of a terminal execution with the
+    /// current run's payload, into which every *completed* entry of the current run is
+    /// copied except those of the effective rerun set: (`rerun_steps` ∪ dead step
+    /// names) − `preserve_steps`. Entries not completed are dropped. A name in either
+    /// list that the current run does not hold is refused with
+    /// [`UnknownSteps`](crate::ActionRefusal::UnknownSteps). The record lists the
+    /// effective set in journal order and, for every kept step positioned after a
+    /// rerun step, the rerun steps before it (`potentially_stale`).
+    async fn execution_rerun(&self, params: ExecutionRerun) -> StoreResult<ActionOutcome>;
+
+    /// Stores a pause rule (already validated by the caller) and signals `Pauses`.
+    async fn pause_create(&self, params: NewPauseRule) -> StoreResult<PauseRule>;
+
+    /// The rules active at `now` (not deleted, not expired), oldest first.
+    async fn pause_list(&self, now: Timestamp) -> StoreResult<Vec<PauseRule>>;
+
+    /// Deletes a rule (sets `deleted_at`) and makes every execution parked on it due
+    /// now, in one transaction; signals `Pauses` and `Work`.
+    async fn pause_delete(&self, rule_id: &str, now: Timestamp) -> StoreResult<PauseDelete>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SortBy;
+
+    #[test]
+    fn sort_by_accepts_the_original_dashboards_spellings() {
+        assert_eq!("scheduled_at".parse::<SortBy>(), Ok(SortBy::ScheduledAt));
+        assert_eq!("task_name".parse::<SortBy>(), Ok(SortBy::TaskName));
+        assert_eq!("scheduledAt".parse::<SortBy>(), Ok(SortBy::ScheduledAt));
+        assert_eq!("status".parse::<SortBy>(), Ok(SortBy::Status));
+        for bad in ["", "completed_at", "Status", "task-name"] {
+            let err = bad.parse::<SortBy>().unwrap_err();
+            assert!(err.contains("expected scheduledAt, status or taskName"), "{err}");
+        }
+    }
 }

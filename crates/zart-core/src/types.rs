@@ -253,6 +253,13 @@ pub enum WaitingFor {
         /// When the lease expires unless renewed.
         expires_at: Timestamp,
     },
+    /// A pause rule holds it (it parked before a step the rule matches).
+    Pause {
+        /// The rule.
+        rule_id: String,
+        /// When the rule expires, if ever.
+        expires_at: Option<Timestamp>,
+    },
 }
 
 impl WaitingFor {
@@ -265,6 +272,7 @@ impl WaitingFor {
             WaitingFor::Child { .. } => "child",
             WaitingFor::Retry { .. } => "retry",
             WaitingFor::Lease { .. } => "lease",
+            WaitingFor::Pause { .. } => "pause",
         }
     }
 }
@@ -340,6 +348,10 @@ pub struct RunRecord {
     pub completed_at: Option<Timestamp>,
     /// Why it started.
     pub trigger: RunTrigger,
+    /// Who started it, for a run an operator action started.
+    pub triggered_by: Option<String>,
+    /// When that action was taken.
+    pub triggered_at: Option<Timestamp>,
 }
 
 /// One journal entry of a run (a step, a timer, a wait, a journaled value).
@@ -359,6 +371,9 @@ pub struct StepRecord {
     pub status: StepStatus,
     /// Attempts made so far.
     pub retry_attempt: u32,
+    /// Attempts made before the last operator retry of this step (0 if none): the
+    /// retry policy's budget counts the attempts after it.
+    pub attempt_base: u32,
     /// The memoized value, once completed.
     pub result: Option<Value>,
     /// The last attempt's error.
@@ -373,6 +388,19 @@ pub struct StepRecord {
     pub wake_at: Option<Timestamp>,
     /// Every finished attempt, oldest first. Empty in a journal loaded for replay.
     pub attempts: Vec<AttemptRecord>,
+}
+
+impl StepRecord {
+    /// Gives every completed attempt without a result of its own the step's result:
+    /// only the attempt that completed the step has one, and stores keep it once, in
+    /// the step.
+    pub fn fill_attempt_results(&mut self) {
+        for attempt in &mut self.attempts {
+            if attempt.status == AttemptStatus::Completed && attempt.result.is_none() {
+                attempt.result.clone_from(&self.result);
+            }
+        }
+    }
 }
 
 /// One attempt at a step.
@@ -401,6 +429,8 @@ pub struct ExecutionDetail {
     pub runs: Vec<RunRecord>,
     /// The selected run's journal, by position, with attempts.
     pub steps: Vec<StepRecord>,
+    /// The operator actions taken on the execution, oldest first.
+    pub actions: Vec<crate::ActionRecord>,
 }
 
 /// `"{name}#{occurrence}"`, the id of a step within a run.

@@ -100,6 +100,9 @@ pub(crate) async fn cancel(
         .await?;
     let status: Option<String> = root.as_ref().map(|r| r.try_get("status")).transpose()?;
     if let Some(done) = terminal(status.as_deref())? {
+        // At once: a dropped transaction keeps the rows it locked until its
+        // connection is next used, and claims would skip them meanwhile.
+        tx.rollback().await?;
         return Ok((done, Vec::new()));
     }
     let parent: Option<String> = match &root {

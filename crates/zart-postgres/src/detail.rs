@@ -1,5 +1,5 @@
-//! The admin detail view (one execution with its runs, steps and attempts) and the
-//! runs list.
+//! The admin detail view (one execution with its runs, steps and attempts, and the
+//! operator actions taken on it) and the runs list.
 
 use std::collections::HashMap;
 
@@ -7,7 +7,7 @@ use sqlx::Row;
 use zart_core::{AttemptRecord, DetailQuery, ExecutionDetail, RunRecord};
 
 use crate::error::PgError;
-use crate::journal;
+use crate::{actions, journal};
 use crate::pool::Db;
 use crate::rows::{self, EXECUTION_COLUMNS};
 
@@ -37,12 +37,15 @@ pub(crate) async fn detail(db: &Db, q: &DetailQuery) -> Result<Option<ExecutionD
         if let Some(found) = attempts.remove(&(step.name.clone(), step.occurrence)) {
             step.attempts = found;
         }
+        step.fill_attempt_results();
     }
+    let actions = actions::list(db, &mut *tx, &q.execution_id).await?;
     tx.commit().await?;
     Ok(Some(ExecutionDetail {
         execution,
         runs,
         steps,
+        actions,
     }))
 }
 
@@ -105,7 +108,7 @@ pub(crate) async fn runs(
             r.result,
             COALESCE(r.started_at,
                 CASE WHEN r.run_index = e.run_index THEN e.started_at END) AS started_at,
-            r.completed_at, r.trigger
+            r.completed_at, r.trigger, r.triggered_by, r.triggered_at
         FROM {s}.runs r JOIN {s}.executions e ON e.id = r.execution_id
         WHERE r.execution_id = $1 ORDER BY r.run_index",
     );

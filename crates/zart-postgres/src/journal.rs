@@ -251,7 +251,7 @@ pub(crate) async fn load(
 ) -> Result<Vec<StepRecord>, PgError> {
     let sql = db.sql(
         "SELECT name, occurrence, position, kind, status, result, last_error, retryable,
-            retry_attempt, scheduled_at, completed_at, wake_at
+            retry_attempt, scheduled_at, completed_at, wake_at, attempt_base
          FROM {s}.steps WHERE execution_id = $1 AND run_index = $2
          ORDER BY position, name, occurrence",
     );

@@ -23,9 +23,16 @@
 //!   every call is a batch of one.
 //! - **Races between waits and wake-ups** (an event offered, a child finishing, while
 //!   the execution suspends) are closed by serializing both sides on the execution's
-//!   row lock; see `parking.rs`, which also holds the one wake-up fragment (`Wake`)
-//!   that a finish, an offer and a cancel use. Rare deadlocks between a cancel cascade and a child
-//!   finishing are detected by PostgreSQL and the call is retried.
+//!   row lock; a pause rule's delete and a suspension on that rule serialize on the
+//!   rule's row instead. See `parking.rs`, which also holds the one wake-up fragment
+//!   (`Wake`) that a finish, an offer, a cancel and a pause rule's delete use. Rare
+//!   deadlocks between a cancel cascade and a child finishing are detected by
+//!   PostgreSQL and the call is retried.
+//! - **Operator actions** (retry a dead step, restart, selective rerun) lock the
+//!   execution's row `FOR UPDATE` before they read anything, so two actions, or an
+//!   action and a worker's guarded write, on any number of processes, run one after
+//!   the other, and the second sees the first's result; see `actions.rs`. What an
+//!   action changes is planned in `zart_core::admin_plan`, shared with SQLite.
 //! - **Wake-ups** are `pg_notify` calls inside the writing transaction (they fire on
 //!   commit) on a channel per schema, fanned out from one LISTEN connection per store.
 //!   They are hints; polling is the truth, and `listen: false` works behind a
@@ -68,13 +75,15 @@
 //! The files mirror the SQLite store's, one concept each: `store.rs` (the struct
 //! and `impl Store`), `guard.rs`, `executions.rs`, `claims.rs`, `parking.rs`,
 //! `finish.rs`, `cancel.rs`, `events.rs`, `children.rs`, `journal.rs`, `detail.rs`,
-//! `retention.rs`, `rows.rs`, `error.rs`, `migrate.rs`, `options.rs`, `health.rs`;
+//! `actions.rs` (operator actions), `pauses.rs` (pause rules), `retention.rs`,
+//! `rows.rs`, `error.rs`, `migrate.rs`, `options.rs`, `health.rs`;
 //! PostgreSQL's own machinery is `group/` (group commit), `listen.rs` (wake-up
 //! hints), `clock.rs` (the server's clock) and `pool.rs` (the pool and the schema
 //! every statement names).
 //!
 //! [`Store::clock`]: zart_core::Store::clock
 
+mod actions;
 mod cancel;
 mod children;
 mod claims;
@@ -92,6 +101,7 @@ mod listen;
 mod migrate;
 mod options;
 mod parking;
+mod pauses;
 mod pool;
 mod retention;
 mod rows;

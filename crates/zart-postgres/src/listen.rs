@@ -7,7 +7,7 @@
 //! reconnects with backoff, then sends `Lagged` again once it listens anew.
 //!
 //! Payloads: `w` = [`Signal::Work`], `f:<status>:<id>` = [`Signal::Finished`],
-//! `l` = [`Signal::Lagged`] (used when a `Finished` payload would exceed NOTIFY's
+//! `p` = [`Signal::Pauses`], `l` = [`Signal::Lagged`] (used when a `Finished` payload would exceed NOTIFY's
 //! 8000-byte limit).
 
 use std::sync::Arc;
@@ -25,6 +25,9 @@ use crate::health::Health;
 
 /// The `Work` payload.
 pub(crate) const WORK: &str = "w";
+
+/// The `Pauses` payload.
+pub(crate) const PAUSES: &str = "p";
 
 /// Hints buffered per subscriber before it sees `Lagged`.
 pub(crate) const CAPACITY: usize = 1024;
@@ -47,6 +50,7 @@ pub(crate) fn finished_payload(id: &str, status: ExecutionStatus) -> String {
 pub(crate) fn decode(payload: &str) -> Option<Signal> {
     match payload {
         WORK => Some(Signal::Work),
+        PAUSES => Some(Signal::Pauses),
         "l" => Some(Signal::Lagged),
         _ => {
             let rest = payload.strip_prefix("f:")?;
@@ -172,6 +176,7 @@ mod tests {
     #[test]
     fn payloads_round_trip() {
         assert_eq!(decode(WORK), Some(Signal::Work));
+        assert_eq!(decode(PAUSES), Some(Signal::Pauses));
         let p = finished_payload("a:b", ExecutionStatus::Cancelled);
         assert_eq!(
             decode(&p),

@@ -7,7 +7,14 @@
 //! child) in the next, whose snapshot includes everything committed while it waited
 //! for the lock; an offer (or a child's finish) locks the parked row and wakes it if
 //! the suspension committed first: that wake-up is [`Wake`], the one statement
-//! fragment every waking write (a finish, an offer, a cancel) uses.
+//! fragment every waking write (a finish, an offer, a cancel, a pause rule's
+//! delete) uses.
+//!
+//! A suspension on a pause rule serializes on the rule's row instead: it takes a
+//! share lock on the rule before it parks, and the rule's delete locks the rule for
+//! update before it wakes what is parked on it (`pauses.rs`). Either the delete
+//! waits for the suspension's commit and then finds it parked, or the suspension
+//! waits for the delete's commit and then sees the rule deleted and is due at once.
 
 use sqlx::postgres::PgRow;
 use sqlx::Row;
@@ -16,6 +23,7 @@ use zart_core::{ExecutionSuspend, LeaseGuard, StoreError, WaitingFor};
 use crate::error::PgError;
 use crate::guard::{bind_guard, lock_guarded, GUARD};
 use crate::listen::WORK;
+use crate::pauses;
 use crate::pool::{work_if, Db, Written};
 use crate::rows::{int, ms, opt_ms};
 
@@ -78,6 +86,10 @@ fn parked_columns(waiting: &WaitingFor) -> Result<Parked<'_>, PgError> {
             Some(ms(*retry_at)),
             Some(int(*attempt, "attempt")?),
         ),
+        WaitingFor::Pause {
+            rule_id,
+            expires_at,
+        } => ("pause", rule_id, opt_ms(*expires_at), None),
         WaitingFor::Lease { .. } => {
             return Err(PgError::Store(StoreError::InvalidInput(
                 "an execution cannot be suspended waiting for a lease".into(),
@@ -91,6 +103,7 @@ pub(crate) async fn suspend(db: &Db, p: &ExecutionSuspend) -> Result<Written<boo
     let ready = match p.waiting_for {
         WaitingFor::Event { .. } => EVENT_PENDING,
         WaitingFor::Child { .. } => CHILD_FINISHED,
+        WaitingFor::Pause { .. } => pauses::RELEASED,
         _ => "FALSE",
     };
     let sql = db.sql(&SUSPEND.replace("{READY}", ready).replace("{GUARD}", GUARD));
@@ -115,6 +128,9 @@ pub(crate) async fn suspend(db: &Db, p: &ExecutionSuspend) -> Result<Written<boo
     if held.is_none() {
         return Ok((false, Vec::new()));
     }
+    if let WaitingFor::Pause { rule_id, .. } = &p.waiting_for {
+        // TEMP pauses::share_lock(db, &mut tx, rule_id).await?;
+    }
     let row = query.fetch_one(&mut *tx).await?;
     tx.commit().await?;
     outcome(&row)
@@ -126,7 +142,7 @@ fn outcome(row: &PgRow) -> Result<Written<bool>, PgError> {
 }
 
 /// Waking the execution parked on something that just happened (an event stored,
-/// a child finished): it becomes due at `now` at the latest, and is claimed again.
+/// a child finished, a pause rule deleted): it becomes due at `now` at the latest, and is claimed again.
 /// `parked` must have been locked by the statement first (its status, lease and
 /// wait read at their latest committed version), which orders the wake-up against
 /// a concurrent suspension as described above. An execution that holds a lease is
@@ -138,10 +154,10 @@ pub(crate) struct Wake<'a> {
     /// The alias, in `from`, of the locked rows with `id`, `status`, `lease_owner`,
     /// `wait_kind`, `wait_ref`.
     pub(crate) parked: &'a str,
-    /// The wait kind that this wakes: `event` or `child`.
+    /// The wait kind that this wakes: `event`, `child` or `pause`.
     pub(crate) kind: &'static str,
-    /// What the execution must be waiting for (`wait_ref`): the event name or the
-    /// child's id.
+    /// What the execution must be waiting for (`wait_ref`): the event name, the
+    /// child's id or the pause rule's id.
     pub(crate) reference: &'a str,
     /// The instant it becomes due.
     pub(crate) now: &'a str,

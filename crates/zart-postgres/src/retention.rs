@@ -12,7 +12,8 @@ use crate::rows::ms;
 
 /// Picks the oldest roots past their status's cutoff whose trees are all terminal
 /// (roots with an unfinished descendant are skipped, never blocking the ones behind),
-/// then deletes those trees and everything they own, in one statement. `$4` is the
+/// then deletes those trees and everything they own (operator actions included), in
+/// one statement. `$4` is the
 /// latest cutoff, so the completion index bounds the walk. Roots locked by a
 /// concurrent purge are skipped.
 const PURGE: &str = "
@@ -36,6 +37,8 @@ const PURGE: &str = "
         SELECT id FROM roots
         UNION ALL
         SELECT c.id FROM {s}.executions c JOIN tree t ON c.parent_id = t.id
+    ), actions AS (
+        DELETE FROM {s}.actions WHERE execution_id IN (SELECT id FROM tree)
     ), attempts AS (
         DELETE FROM {s}.step_attempts WHERE execution_id IN (SELECT id FROM tree)
     ), steps AS (

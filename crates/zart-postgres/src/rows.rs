@@ -34,7 +34,8 @@ pub(crate) fn ts(ms: i64) -> Result<Timestamp, PgError> {
     chrono::DateTime::from_timestamp_millis(ms).ok_or_else(|| corrupt(format!("timestamp {ms}")))
 }
 
-fn opt_ts(ms: Option<i64>) -> Result<Option<Timestamp>, PgError> {
+/// Optional [`ts`].
+pub(crate) fn opt_ts(ms: Option<i64>) -> Result<Option<Timestamp>, PgError> {
     ms.map(ts).transpose()
 }
 
@@ -69,7 +70,8 @@ where
     text.parse().map_err(|e: T::Err| corrupt(e))
 }
 
-fn get<'r, T>(row: &'r PgRow, column: &str) -> Result<T, PgError>
+/// Column `column` of `row`.
+pub(crate) fn get<'r, T>(row: &'r PgRow, column: &str) -> Result<T, PgError>
 where
     T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {
@@ -142,6 +144,10 @@ fn waiting_for(row: &PgRow) -> Result<Option<WaitingFor>, PgError> {
             )?,
             retry_at: until.ok_or_else(|| corrupt("retry without due time"))?,
         },
+        "pause" => WaitingFor::Pause {
+            rule_id: reference,
+            expires_at: until,
+        },
         other => return Err(corrupt(format!("wait kind {other:?}"))),
     };
     Ok(Some(waiting))
@@ -152,7 +158,7 @@ fn required_ts(row: &PgRow, column: &str) -> Result<Timestamp, PgError> {
     ts(value.ok_or_else(|| corrupt(format!("{column} missing")))?)
 }
 
-/// A [`RunRecord`] from a `runs` row.
+/// A [`RunRecord`] from a `runs` row (see `detail::runs`).
 pub(crate) fn run(row: &PgRow) -> Result<RunRecord, PgError> {
     let execution_id: String = get(row, "execution_id")?;
     let run_index: i32 = get(row, "run_index")?;
@@ -166,6 +172,8 @@ pub(crate) fn run(row: &PgRow) -> Result<RunRecord, PgError> {
         started_at: opt_ts(get(row, "started_at")?)?,
         completed_at: opt_ts(get(row, "completed_at")?)?,
         trigger: parse(&get::<String>(row, "trigger")?)?,
+        triggered_by: get(row, "triggered_by")?,
+        triggered_at: opt_ts(get(row, "triggered_at")?)?,
     })
 }
 
@@ -187,6 +195,7 @@ pub(crate) fn step(row: &PgRow) -> Result<StepRecord, PgError> {
         scheduled_at: ts(get(row, "scheduled_at")?)?,
         completed_at: opt_ts(get(row, "completed_at")?)?,
         wake_at: opt_ts(get(row, "wake_at")?)?,
+        attempt_base: uint(get(row, "attempt_base")?, "attempt_base")?,
         attempts: Vec::new(),
     })
 }

@@ -10,11 +10,12 @@ use sqlx::PgPool;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use zart_core::{
-    CancelOutcome, ChildSpawn, ClaimedExecution, Clock, DetailQuery, EventConsume, EventOffer,
-    EventTake, ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge, ExecutionQuery,
-    ExecutionRecord, ExecutionSuspend, InsertOutcome, LeaseGuard, LeaseRenew, NewExecution,
-    OfferOutcome, RunRecord, Signal, SpawnOutcome, Stats, StepRecord, StepSave, Store, StoreError,
-    StoreResult, Subscription, Timestamp,
+    ActionOutcome, CancelOutcome, ChildSpawn, ClaimedExecution, Clock, DetailQuery, EventConsume,
+    EventOffer, EventTake, ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge,
+    ExecutionQuery, ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionSuspend,
+    InsertOutcome, LeaseGuard, LeaseRenew, NewExecution, NewPauseRule, OfferOutcome, PauseDelete,
+    PauseRule, RunRecord, Signal, SpawnOutcome, Stats, StepRecord, StepRetry, StepSave, Store,
+    StoreError, StoreResult, Subscription, Timestamp,
 };
 
 use crate::clock::{self, DbClock};
@@ -24,8 +25,8 @@ use crate::health::Health;
 use crate::listen::{self, PgSubscription};
 use crate::pool::{Db, Written};
 use crate::{
-    cancel, children, claims, detail, events, executions, journal, migrate, options, parking,
-    retention, PgOptions,
+    actions, cancel, children, claims, detail, events, executions, journal, migrate, options,
+    parking, pauses, retention, PgOptions,
 };
 
 /// A [`Store`](zart_core::Store) on PostgreSQL. Cheap to clone: clones share the
@@ -293,5 +294,34 @@ impl Store for PgStore {
 
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {
         self.run(|| retention::purge(self.db(), &params)).await
+    }
+
+    async fn step_retry(&self, params: StepRetry) -> StoreResult<ActionOutcome> {
+        let written = self.run(|| actions::step_retry(self.db(), &params)).await?;
+        Ok(self.signalled(written))
+    }
+
+    async fn execution_restart(&self, params: ExecutionRestart) -> StoreResult<ActionOutcome> {
+        let written = self.run(|| actions::restart(self.db(), &params)).await?;
+        Ok(self.signalled(written))
+    }
+
+    async fn execution_rerun(&self, params: ExecutionRerun) -> StoreResult<ActionOutcome> {
+        let written = self.run(|| actions::rerun(self.db(), &params)).await?;
+        Ok(self.signalled(written))
+    }
+
+    async fn pause_create(&self, params: NewPauseRule) -> StoreResult<PauseRule> {
+        let written = self.run(|| pauses::create(self.db(), &params)).await?;
+        Ok(self.signalled(written))
+    }
+
+    async fn pause_list(&self, now: Timestamp) -> StoreResult<Vec<PauseRule>> {
+        self.run(|| pauses::list(self.db(), now)).await
+    }
+
+    async fn pause_delete(&self, rule_id: &str, now: Timestamp) -> StoreResult<PauseDelete> {
+        let written = self.run(|| pauses::delete(self.db(), rule_id, now)).await?;
+        Ok(self.signalled(written))
     }
 }

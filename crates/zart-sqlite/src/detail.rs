@@ -53,10 +53,13 @@ pub(crate) fn detail(
         if let Some(list) = by_step.remove(&(step.name.clone(), step.occurrence)) {
             step.attempts = list;
         }
+        step.fill_attempt_results();
     }
+    let actions = crate::actions::list(conn, &query.execution_id)?;
     Ok(Some(ExecutionDetail {
         execution,
         runs,
         steps,
+        actions,
     }))
 }

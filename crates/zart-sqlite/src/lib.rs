@@ -58,6 +58,7 @@
 //!
 //! This crate depends on `zart-core` and never on the runtime or HTTP crates.
 
+mod actions;
 mod cancel;
 mod children;
 mod claims;
@@ -76,6 +77,7 @@ mod open;
 mod options;
 mod owner;
 mod parking;
+mod pauses;
 mod readers;
 mod retention;
 mod rows;

@@ -52,7 +52,7 @@ pub(crate) fn suspend(
     let wait = wait_columns(&params.waiting_for)?;
     let guard = &params.guard;
     let now = ms(guard.now);
-    let due_at = if already_satisfied(conn, &guard.execution_id, &params.waiting_for)? {
+    let due_at = if already_satisfied(conn, &guard.execution_id, &params.waiting_for, guard.now)? {
         Some(params.wake_at.map_or(now, |w| ms(w).min(now)))
     } else {
         opt_ms(params.wake_at)
@@ -84,12 +84,18 @@ pub(crate) fn suspend(
     Ok(changed == 1)
 }
 
-fn already_satisfied(conn: &Connection, id: &str, waiting_for: &WaitingFor) -> StoreResult<bool> {
+fn already_satisfied(
+    conn: &Connection,
+    id: &str,
+    waiting_for: &WaitingFor,
+    now: Timestamp,
+) -> StoreResult<bool> {
     match waiting_for {
         WaitingFor::Event { name, .. } => events::pending(conn, id, name),
         WaitingFor::Child { execution_id } => {
             Ok(rows::status_of(conn, execution_id)?.is_some_and(ExecutionStatus::is_terminal))
         }
+        WaitingFor::Pause { rule_id, .. } => crate::pauses::released(conn, rule_id, now),
         _ => Ok(false),
     }
 }
@@ -141,6 +147,10 @@ pub(crate) fn wait_columns(waiting_for: &WaitingFor) -> StoreResult<WaitColumns>
             Some(ms(*retry_at)),
             Some(i64::from(*attempt)),
         ),
+        WaitingFor::Pause {
+            rule_id,
+            expires_at,
+        } => ("pause", rule_id.clone(), opt_ms(*expires_at), None),
         WaitingFor::Lease { .. } => {
             return Err(StoreError::InvalidInput(
                 "an execution cannot be suspended waiting for a lease".into(),

@@ -31,7 +31,8 @@ const TREE: &str = "\
         SELECT e.id, e.status FROM executions e JOIN tree t ON e.parent_id = t.id) \
     SELECT id, status FROM tree";
 
-const DELETES: [&str; 6] = [
+const DELETES: [&str; 7] = [
+    "DELETE FROM actions WHERE execution_id = ?1",
     "DELETE FROM step_attempts WHERE execution_id = ?1",
     "DELETE FROM steps WHERE execution_id = ?1",
     "DELETE FROM events WHERE execution_id = ?1",

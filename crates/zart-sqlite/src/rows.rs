@@ -109,6 +109,10 @@ pub(crate) fn waiting_from_columns(
             attempt: u32_of(required(attempt)?)?,
             retry_at: ts(required(until)?)?,
         },
+        "pause" => WaitingFor::Pause {
+            rule_id: reference,
+            expires_at: opt_ts(until)?,
+        },
         other => return Err(StoreError::Internal(format!("unknown wait kind {other:?}"))),
     }))
 }
@@ -181,7 +185,7 @@ pub(crate) const SELECT_RUN: &str = "SELECT r.execution_id, r.run_index, r.paylo
       ELSE r.status END, \
     r.result, \
     coalesce(r.started_at, CASE WHEN r.run_index = e.run_index THEN e.started_at END), \
-    r.completed_at, r.trigger \
+    r.completed_at, r.trigger, r.triggered_by, r.triggered_at \
     FROM runs r JOIN executions e ON e.id = r.execution_id";
 
 /// Maps a row of [`SELECT_RUN`].
@@ -198,12 +202,15 @@ pub(crate) fn run(row: &Row<'_>) -> StoreResult<RunRecord> {
         started_at: opt_ts(row.get(5).db()?)?,
         completed_at: opt_ts(row.get(6).db()?)?,
         trigger: parse_enum(&row.get::<_, String>(7).db()?)?,
+        triggered_by: row.get(8).db()?,
+        triggered_at: opt_ts(row.get(9).db()?)?,
     })
 }
 
 /// Selects a [`StepRecord`] (without attempts). Append a `WHERE`.
 pub(crate) const SELECT_STEP: &str = "SELECT name, occurrence, position, kind, status, \
-    retry_attempt, result, last_error, retryable, scheduled_at, completed_at, wake_at FROM steps";
+    retry_attempt, result, last_error, retryable, scheduled_at, completed_at, wake_at, \
+    attempt_base FROM steps";
 
 /// Maps a row of [`SELECT_STEP`].
 pub(crate) fn step(row: &Row<'_>) -> StoreResult<StepRecord> {
@@ -223,6 +230,7 @@ pub(crate) fn step(row: &Row<'_>) -> StoreResult<StepRecord> {
         scheduled_at: ts(row.get(9).db()?)?,
         completed_at: opt_ts(row.get(10).db()?)?,
         wake_at: opt_ts(row.get(11).db()?)?,
+        attempt_base: u32_of(row.get(12).db()?)?,
         attempts: Vec::new(),
     })
 }

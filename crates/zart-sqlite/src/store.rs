@@ -13,7 +13,7 @@ use crate::readers::Readers;
 use crate::signals::Signals;
 use crate::writer::{Counters, Writer};
 use crate::{
-    cancel, children, claims, detail, events, executions, finish, journal, parking, retention,
+    actions, cancel, children, claims, detail, events, executions, finish, journal, parking, pauses, retention,
 };
 
 /// The embedded SQLite [`Store`](zart_core::Store).
@@ -161,6 +161,36 @@ impl Store for SqliteStore {
 
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {
         self.write(move |conn, _| retention::purge(conn, &params))
+            .await
+    }
+
+    async fn step_retry(&self, params: StepRetry) -> StoreResult<ActionOutcome> {
+        self.write(move |conn, signals| actions::step_retry(conn, &params, signals))
+            .await
+    }
+
+    async fn execution_restart(&self, params: ExecutionRestart) -> StoreResult<ActionOutcome> {
+        self.write(move |conn, signals| actions::restart(conn, &params, signals))
+            .await
+    }
+
+    async fn execution_rerun(&self, params: ExecutionRerun) -> StoreResult<ActionOutcome> {
+        self.write(move |conn, signals| actions::rerun(conn, &params, signals))
+            .await
+    }
+
+    async fn pause_create(&self, params: NewPauseRule) -> StoreResult<PauseRule> {
+        self.write(move |conn, signals| pauses::create(conn, &params, signals))
+            .await
+    }
+
+    async fn pause_list(&self, now: Timestamp) -> StoreResult<Vec<PauseRule>> {
+        self.read(move |conn| pauses::list(conn, now)).await
+    }
+
+    async fn pause_delete(&self, rule_id: &str, now: Timestamp) -> StoreResult<PauseDelete> {
+        let rule_id = rule_id.to_owned();
+        self.write(move |conn, signals| pauses::delete(conn, &rule_id, now, signals))
             .await
     }
 }

@@ -4,7 +4,9 @@
 //! empty store (`Arc<dyn Store>`) and panicking on failure. The functions are grouped
 //! by area: [`executions`], [`claims`], [`leases`], [`parking`], [`steps`], [`events`],
 //! [`children`], [`listing`], [`retention`], [`signals`], [`concurrency`],
-//! [`concurrent_writes`], [`races`], [`cancellation`], [`migrations`]. The randomized
+//! [`concurrent_writes`], [`races`], [`cancellation`], [`migrations`], and the
+//! operator's: [`actions`] (step retry), [`reruns`] (restart, selective rerun),
+//! [`pauses`] (pause rules). The randomized
 //! [`model`] test drives the same contract with random interleavings.
 //!
 //! A backend instantiates all of them as named tests with [`conformance_suite!`]:
@@ -32,6 +34,7 @@
 //! with the `postgres` feature, the test database's URL and a fresh schema per test
 //! that a failing test keeps for inspection (the `postgres` module).
 
+pub mod actions;
 pub mod cancellation;
 pub mod children;
 pub mod claims;
@@ -47,9 +50,11 @@ pub mod migrations;
 pub mod model;
 pub mod parent_close;
 pub mod parking;
+pub mod pauses;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod races;
+pub mod reruns;
 pub mod retention;
 pub mod signals;
 pub mod sqlite;

@@ -149,6 +149,19 @@ fn record(a: AttemptWrite) -> AttemptRecord {
     }
 }
 
+/// An attempt as the detail view shows it in `step`: a completed attempt without a
+/// result of its own shows the step's (see `StepRecord::fill_attempt_results`).
+fn shown(a: AttemptWrite, step: &StepWrite) -> AttemptRecord {
+    let result = match (&a.result, a.status) {
+        (None, AttemptStatus::Completed) => step.result.clone(),
+        _ => a.result.clone(),
+    };
+    AttemptRecord {
+        result,
+        ..record(a)
+    }
+}
+
 async fn detail(store: &DynStore, id: &str, run_index: Option<i32>) -> zart_core::ExecutionDetail {
     let query = DetailQuery {
         execution_id: id.into(),
@@ -214,7 +227,7 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
     let attempts = |d: zart_core::ExecutionDetail| d.steps[0].attempts.clone();
     assert_eq!(
         attempts(detail(&store, "e1", None).await),
-        [record(first.clone())]
+        [shown(first.clone(), &step)]
     );
     let journal = store.journal_load("e1", 1).await.unwrap();
     assert_eq!(journal[0].result, step.result);
@@ -227,14 +240,14 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
         .unwrap());
     assert_eq!(
         attempts(detail(&store, "e1", None).await),
-        [record(first.clone())]
+        [shown(first.clone(), &step)]
     );
 
     // Saved again without an attempt: the first is kept.
     assert!(store.step_save(save(step.clone(), None)).await.unwrap());
     assert_eq!(
         attempts(detail(&store, "e1", None).await),
-        [record(first.clone())]
+        [shown(first.clone(), &step)]
     );
 
     // Saved again, kept in the row once more, then with attempt 1 as a record of its
@@ -279,7 +292,7 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
         .await
         .unwrap());
     let d = detail(&store, "e1", None).await;
-    assert_eq!(d.steps[1].attempts, [record(failed), record(won.clone())]);
+    assert_eq!(d.steps[1].attempts, [record(failed), shown(won.clone(), &second)]);
 
     // A completed step saved once more with a new attempt: the earlier completing
     // attempt is kept beside it.
@@ -289,7 +302,7 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
         ..second
     };
     assert!(store
-        .step_save(save(again, Some(third.clone())))
+        .step_save(save(again.clone(), Some(third.clone())))
         .await
         .unwrap());
     let d = detail(&store, "e1", None).await;
@@ -297,7 +310,7 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
         d.steps[1].attempts,
         [
             record(attempt(1, AttemptStatus::Failed)),
-            record(won),
+            shown(won, &again),
             record(third)
         ]
     );

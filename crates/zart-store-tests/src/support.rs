@@ -10,9 +10,9 @@ use std::time::Duration;
 use chrono::TimeZone;
 use serde_json::{json, Value};
 use zart_core::{
-    ClaimedExecution, ExecutionClaim, ExecutionFinish, ExecutionOutcome, ExecutionRecord,
-    ExecutionSuspend, InsertOutcome, LeaseGuard, NewExecution, Signal, StepHeader, StepKind,
-    StepSave, StepWrite, Store, Subscription, Timestamp, WaitingFor,
+    ActionMeta, ClaimedExecution, ErrorKind, ExecutionClaim, ExecutionError, ExecutionFinish,
+    ExecutionOutcome, ExecutionRecord, ExecutionSuspend, InsertOutcome, LeaseGuard, NewExecution,
+    Signal, StepHeader, StepKind, StepSave, StepWrite, Store, Subscription, Timestamp, WaitingFor,
 };
 
 /// The store handle every conformance test receives.
@@ -145,12 +145,32 @@ pub fn completed_step(name: &str, occurrence: u32, position: u32) -> StepWrite {
     StepWrite::completed(header, Some(result), at(2))
 }
 
-/// Saves `step` without an attempt; returns whether the guard held.
+/// A `step` entry dead at `at(3)` after `attempts` attempts, with a retryable error.
+pub fn dead_step(name: &str, occurrence: u32, position: u32, attempts: u32) -> StepWrite {
+    let header = StepHeader {
+        retry_attempt: attempts,
+        ..step_header(name, occurrence, position, StepKind::Step)
+    };
+    StepWrite::dead(header, format!("{name} failed"), true, at(3))
+}
+
+/// Saves `step` into run 1 without an attempt; returns whether the guard held.
 pub async fn save_step(store: &DynStore, guard: LeaseGuard, step: StepWrite) -> bool {
+    save_step_in(store, guard, 1, step).await
+}
+
+/// Saves `step` into run `run_index` without an attempt; returns whether the guard
+/// held.
+pub async fn save_step_in(
+    store: &DynStore,
+    guard: LeaseGuard,
+    run_index: i32,
+    step: StepWrite,
+) -> bool {
     store
         .step_save(StepSave {
             guard,
-            run_index: 1,
+            run_index,
             step,
             attempt: None,
         })
@@ -177,14 +197,53 @@ pub async fn suspend(
 
 /// Finishes run 1 with `outcome`; returns whether the guard held.
 pub async fn finish(store: &DynStore, guard: LeaseGuard, outcome: ExecutionOutcome) -> bool {
+    finish_run(store, guard, 1, outcome).await
+}
+
+/// Finishes run `run_index` with `outcome`; returns whether the guard held.
+pub async fn finish_run(
+    store: &DynStore,
+    guard: LeaseGuard,
+    run_index: i32,
+    outcome: ExecutionOutcome,
+) -> bool {
     store
         .execution_finish(ExecutionFinish {
             guard,
-            run_index: 1,
+            run_index,
             outcome,
         })
         .await
         .unwrap_or_else(|e| panic!("finish: {e}"))
+}
+
+/// A failure of step `step`, out of attempts.
+pub fn step_failed(step: &str) -> ExecutionOutcome {
+    ExecutionOutcome::Failed(ExecutionError {
+        kind: ErrorKind::StepFailed,
+        message: format!("{step} failed"),
+        step: Some(step.to_owned()),
+        attempts: Some(3),
+    })
+}
+
+/// Who and when of an operator action `action_id`: by `"tester"` at `at(now)`,
+/// without an idempotency key.
+pub fn action_meta(action_id: &str, now: i64) -> ActionMeta {
+    ActionMeta {
+        action_id: action_id.to_owned(),
+        triggered_by: "tester".to_owned(),
+        idempotency_key: None,
+        now: at(now),
+    }
+}
+
+/// [`action_meta`] with the idempotency key `key`.
+pub fn keyed_meta(action_id: &str, now: i64, key: &str) -> ActionMeta {
+    ActionMeta {
+        idempotency_key: Some(key.to_owned()),
+        ..action_meta(action_id, now)
+    }
 }
 
 /// Claims `id` at `now` and completes it with `result`.

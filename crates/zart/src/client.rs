@@ -10,6 +10,7 @@ use zart_core::{
 };
 
 use crate::metrics::Metrics;
+use crate::pauses::PauseRules;
 use crate::{ClientError, TaskRegistry};
 
 /// The longest id or event name accepted, in characters.
@@ -80,6 +81,9 @@ pub struct Client {
     tasks: Option<Arc<TaskRegistry>>,
     metrics: Metrics,
     max_pending_events: Option<u32>,
+    /// The pause rules of the workers this client was built with, refreshed when it
+    /// changes a rule.
+    pauses: Option<Arc<PauseRules>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -105,6 +109,25 @@ impl Client {
             tasks,
             metrics,
             max_pending_events: Some(DEFAULT_MAX_PENDING_EVENTS),
+            pauses: None,
+        }
+    }
+
+    /// Shares `pauses` with the workers of the same [`Zart`](crate::Zart).
+    pub(crate) fn with_pauses(mut self, pauses: Arc<PauseRules>) -> Self {
+        self.pauses = Some(pauses);
+        self
+    }
+
+    /// Re-reads the pause rules of this process's workers after a change, so it is
+    /// in force here when the call that made it returns (other processes learn it
+    /// from the store's notification). A failure is logged: the notification still
+    /// reaches the workers.
+    pub(crate) async fn refresh_pauses(&self) {
+        if let Some(pauses) = &self.pauses {
+            if let Err(e) = pauses.reload(self.store.as_ref(), self.clock.now()).await {
+                tracing::warn!(error = %e, "re-reading the pause rules failed");
+            }
         }
     }
 

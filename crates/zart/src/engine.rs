@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use zart_core::{Clock, Store, StoreError, SystemClock};
 
+use crate::pauses::PauseRules;
 use crate::metrics::Metrics;
 use crate::{
     Client, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle, DEFAULT_MAX_PENDING_EVENTS,
@@ -39,6 +40,8 @@ pub struct Zart {
     tasks: Arc<TaskRegistry>,
     metrics: Metrics,
     max_pending_events: Option<u32>,
+    /// The pause rules shared by this instance's workers and clients.
+    pauses: Arc<PauseRules>,
 }
 
 impl std::fmt::Debug for Zart {
@@ -88,6 +91,7 @@ impl Zart {
             Some(Arc::clone(&self.tasks)),
             self.metrics.clone(),
         )
+        .with_pauses(Arc::clone(&self.pauses))
         .with_max_pending_events(self.max_pending_events)
     }
 
@@ -98,6 +102,7 @@ impl Zart {
             Arc::clone(&self.clock),
             Arc::clone(&self.tasks),
             self.metrics.clone(),
+            Arc::clone(&self.pauses),
             config,
         )
     }
@@ -168,6 +173,7 @@ impl ZartBuilder {
             tasks: Arc::new(self.tasks),
             metrics: self.metrics.unwrap_or_default(),
             max_pending_events: self.max_pending_events,
+            pauses: Arc::default(),
         }
     }
 }

@@ -134,6 +134,11 @@ pub enum ClientError {
     /// No handler is registered under that task name (422).
     #[error("{0}")]
     UnknownTask(String),
+    /// The request is well-formed but names what does not exist, or lacks what it
+    /// needs (422): a rerun of a step the run does not hold, a pause rule without a
+    /// selector.
+    #[error("{0}")]
+    Unprocessable(String),
     /// The request is malformed (400).
     #[error("{0}")]
     InvalidInput(String),

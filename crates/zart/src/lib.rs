@@ -44,6 +44,8 @@ mod engine;
 mod error;
 pub mod metrics;
 mod offer;
+mod operator;
+mod pauses;
 mod registry;
 mod retry;
 mod retry_store;
@@ -58,6 +60,9 @@ pub use context::{current_attempt, ChildHandle, ChildOptions, Ctx};
 pub use engine::{connect, Zart, ZartBuilder};
 pub use error::{ClientError, TaskError, TaskResult};
 pub use offer::{OfferOptions, Offered};
+pub use operator::{
+    ActionOptions, PauseRequest, DEFAULT_TRIGGERED_BY, MAX_REASON_CHARS, MAX_RERUN_NAMES,
+};
 pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
 pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};

@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use zart_core as core;
 
-use super::Execution;
+use super::{Action, Execution};
 
 /// One run of an execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -33,6 +33,12 @@ pub struct Run {
     pub completed_at: Option<DateTime<Utc>>,
     /// Why it started.
     pub trigger: core::RunTrigger,
+    /// Who started it, for a run an operator action started (a restart or a rerun).
+    #[schema(required = true)]
+    pub triggered_by: Option<String>,
+    /// When that action was taken.
+    #[schema(required = true)]
+    pub triggered_at: Option<DateTime<Utc>>,
 }
 
 impl From<core::RunRecord> for Run {
@@ -47,6 +53,8 @@ impl From<core::RunRecord> for Run {
             started_at: r.started_at,
             completed_at: r.completed_at,
             trigger: r.trigger,
+            triggered_by: r.triggered_by,
+            triggered_at: r.triggered_at,
         }
     }
 }
@@ -67,8 +75,11 @@ pub struct Step {
     pub kind: core::StepKind,
     /// Its state.
     pub status: core::StepStatus,
-    /// Attempts made so far.
+    /// The 0-based number of the current or last attempt (0 before the first and
+    /// during or after the first), as the original API counts: `attemptCount - 1`.
     pub retry_attempt: u32,
+    /// Attempts made so far (started ones included).
+    pub attempt_count: u32,
     /// The memoized value, once completed.
     #[schema(required = true)]
     pub result: Option<Value>,
@@ -98,7 +109,8 @@ impl From<core::StepRecord> for Step {
             position: s.position,
             kind: s.kind,
             status: s.status,
-            retry_attempt: s.retry_attempt,
+            retry_attempt: s.retry_attempt.saturating_sub(1),
+            attempt_count: s.retry_attempt,
             result: s.result,
             last_error: s.last_error,
             retryable: s.retryable,
@@ -154,6 +166,8 @@ pub struct ExecutionDetail {
     pub runs: Vec<Run>,
     /// The selected run's journal, by position, with attempts.
     pub steps: Vec<Step>,
+    /// The operator actions taken on the execution, oldest first.
+    pub actions: Vec<Action>,
 }
 
 impl From<core::ExecutionDetail> for ExecutionDetail {
@@ -162,6 +176,7 @@ impl From<core::ExecutionDetail> for ExecutionDetail {
             execution: d.execution.into(),
             runs: d.runs.into_iter().map(Into::into).collect(),
             steps: d.steps.into_iter().map(Into::into).collect(),
+            actions: d.actions.into_iter().map(Into::into).collect(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Admin routes: an execution's detail (runs, steps, attempts) and its runs.
+//! Admin routes: an execution's detail (runs, steps, attempts, actions) and its runs;
+//! with the operator actions ([`super::actions`]) and pause rules ([`super::pause`]).
 
 use axum::extract::State;
 use axum::Json;
@@ -10,13 +11,17 @@ use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, DetailParams};
 use crate::AppState;
 
+/// Every admin route, relative to the admin prefix.
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(execution_detail))
         .routes(routes!(execution_runs))
+        .merge(super::actions::routes())
+        .merge(super::pause::routes())
 }
 
-/// An execution with all its runs and one run's steps and attempts.
+/// An execution with all its runs, one run's steps and attempts, and the operator
+/// actions taken on it.
 #[utoipa::path(
     get,
     path = "/executions/{executionId}/detail",

@@ -1,7 +1,7 @@
 //! Delivering events to executions.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -11,11 +11,8 @@ use zart::OfferOptions;
 
 use crate::dto::{ErrorBody, EventAccepted};
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, JsonValue};
+use crate::extract::{ApiPath, ApiQuery, IdempotencyKey, JsonValue};
 use crate::AppState;
-
-/// The header carrying an event's idempotency key.
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(post_event))
@@ -43,7 +40,8 @@ pub(crate) struct EventParams {
         ("eventName" = String, Path, description = "The event name (1–255 characters)"),
         ("Idempotency-Key" = Option<String>, Header, description = "The event's id \
             (1–255 characters): an offer with a key already stored for the execution \
-            stores nothing and answers `duplicate: true` with the first one's sequence"),
+            stores nothing and answers `duplicate: true` with the first one's sequence",
+            min_length = 1, max_length = 255),
         EventParams,
     ),
     request_body(
@@ -64,11 +62,11 @@ pub(crate) async fn post_event(
     State(state): State<AppState>,
     ApiPath((id, name)): ApiPath<(String, String)>,
     ApiQuery(params): ApiQuery<EventParams>,
-    headers: HeaderMap,
+    IdempotencyKey(header): IdempotencyKey,
     JsonValue(payload): JsonValue,
 ) -> Result<(StatusCode, Json<EventAccepted>), ApiError> {
     let options = OfferOptions {
-        event_id: event_id(&headers, params.event_id)?,
+        event_id: event_id(header, params.event_id)?,
     };
     let offered = state
         .client
@@ -85,13 +83,7 @@ pub(crate) async fn post_event(
 
 /// The idempotency key from the header or the `eventId` parameter (the client
 /// checks its length and characters).
-fn event_id(headers: &HeaderMap, param: Option<String>) -> Result<Option<String>, ApiError> {
-    let header = match headers.get(IDEMPOTENCY_KEY) {
-        None => None,
-        Some(value) => Some(value.to_str().map(str::to_owned).map_err(|_| {
-            ApiError::bad_request("invalid Idempotency-Key header: expected visible ASCII")
-        })?),
-    };
+fn event_id(header: Option<String>, param: Option<String>) -> Result<Option<String>, ApiError> {
     match (header, param) {
         (Some(h), Some(p)) if h != p => Err(ApiError::bad_request(
             "the Idempotency-Key header and the eventId parameter differ",

@@ -2,6 +2,8 @@
 //! and the router called in-process with `tower::ServiceExt::oneshot`.
 #![allow(dead_code)]
 
+pub(crate) mod socket;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +45,10 @@ pub(crate) struct TestApp {
 /// - `approval`: waits for the event `approved` and returns its payload;
 /// - `fail`: a step that fails permanently;
 /// - `typed`: takes [`Typed`] and returns `n * 2`;
-/// - `nap`: sleeps for an hour.
+/// - `nap`: sleeps for an hour;
+/// - `recover`: takes `{"failures": n}` (default 0); its step `charge` fails
+///   permanently (dies) on attempts up to `n` and then returns the attempt number,
+///   then the step `email` returns `"receipt {attempt}"`.
 pub(crate) fn tasks() -> TaskRegistry {
     let mut tasks = TaskRegistry::new();
     tasks.register("echo", |ctx: Ctx, payload: Value| async move {
@@ -73,6 +78,27 @@ pub(crate) fn tasks() -> TaskRegistry {
     tasks.register("nap", |ctx: Ctx, _: Value| async move {
         ctx.sleep("nap", Duration::from_secs(3600)).await;
         Ok(())
+    });
+    tasks.register("recover", |ctx: Ctx, input: Value| async move {
+        let failures = input["failures"].as_u64().unwrap_or(0);
+        let charged: u64 = ctx
+            .step("charge", move || async move {
+                let attempt = u64::from(zart::current_attempt().unwrap_or(1));
+                if attempt <= failures {
+                    return Err(TaskError::permanent(format!(
+                        "declined on attempt {attempt}"
+                    )));
+                }
+                Ok(attempt)
+            })
+            .await?;
+        let email: String = ctx
+            .step(
+                "email",
+                move || async move { Ok(format!("receipt {charged}")) },
+            )
+            .await?;
+        Ok(json!({"charged": charged, "email": email}))
     });
     tasks
 }
@@ -210,11 +236,17 @@ impl TestApp {
     /// Waits until `id` is parked waiting for an event: polls the store, because no
     /// signal announces a suspension.
     pub(crate) async fn until_waiting_for_event(&self, id: &str) {
+        self.until_waiting_for(id, "event").await;
+    }
+
+    /// Waits until `id` waits for something of `kind` (`event`, `pause`, ...): polls
+    /// the store, because no signal announces a suspension.
+    pub(crate) async fn until_waiting_for(&self, id: &str, kind: &str) -> ExecutionRecord {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let e = self.zart.client().get(id).await.expect("get");
-            if matches!(e.waiting_for, Some(zart::core::WaitingFor::Event { .. })) {
-                return;
+            if e.waiting_for.as_ref().is_some_and(|w| w.kind() == kind) {
+                return e;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::{ApiClient, HttpError, Reply, Scope};
+use super::{operator, ApiClient, HttpError, Reply, Scope};
 use crate::args::Command;
 use crate::output;
 
@@ -66,6 +66,40 @@ pub(crate) async fn run_command(client: &ApiClient, command: Command) -> anyhow:
                 .await?;
             render(&reply.body, json, output::detail)
         }
+        Command::RetryStep { id, step, action } => {
+            operator::retry_step(client, &id, &step, &action).await?
+        }
+        Command::Restart {
+            id,
+            payload,
+            action,
+        } => operator::restart(client, &id, payload, &action).await?,
+        Command::Rerun {
+            id,
+            rerun,
+            preserve,
+            action,
+        } => operator::rerun(client, &id, (rerun, preserve), &action).await?,
+        Command::Pause {
+            execution,
+            task,
+            step,
+            duration,
+            reason,
+            by,
+        } => {
+            let args = operator::PauseArgs {
+                execution,
+                task,
+                step,
+                duration,
+                reason,
+                by,
+            };
+            operator::pause(client, args).await?
+        }
+        Command::Pauses => operator::pauses(client).await?,
+        Command::Resume { rule_id } => operator::resume(client, &rule_id).await?,
         Command::Serve(_) | Command::Migrate(_) => anyhow::bail!("not a client subcommand"),
     };
     output::emit(&text).context("writing to stdout")
@@ -219,7 +253,7 @@ async fn event(
     })
 }
 
-fn render(body: &Value, json: bool, table: fn(&Value) -> String) -> String {
+pub(super) fn render(body: &Value, json: bool, table: impl FnOnce(&Value) -> String) -> String {
     if json {
         pretty(body)
     } else {
@@ -236,7 +270,7 @@ fn simple(json: bool, summary: Value, text: String) -> String {
     }
 }
 
-fn pretty(body: &Value) -> String {
+pub(super) fn pretty(body: &Value) -> String {
     let mut text = serde_json::to_string_pretty(body).unwrap_or_else(|_| body.to_string());
     text.push('\n');
     text

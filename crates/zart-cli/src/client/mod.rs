@@ -1,6 +1,7 @@
 //! A small client for the Zart HTTP API, used by the `zart` client subcommands.
 
 mod commands;
+mod operator;
 
 use std::time::Duration;
 

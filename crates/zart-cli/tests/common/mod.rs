@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub(crate) mod http;
+pub(crate) mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};

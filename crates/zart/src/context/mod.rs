@@ -21,10 +21,11 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use zart_core::{
     step_id, Clock, ErrorKind, ExecutionError, LeaseGuard, StepHeader, StepKind, StepRecord,
-    StepSave, StepWrite, Store, Timestamp, WaitingFor,
+    StepSave, StepStatus, StepWrite, Store, Timestamp, WaitingFor,
 };
 
 use crate::metrics::Metrics;
+use crate::pauses::PauseRules;
 use crate::TaskError;
 
 pub use child::{ChildHandle, ChildOptions};
@@ -63,6 +64,7 @@ struct Inner {
     worker_id: String,
     fence: i64,
     journal: HashMap<u32, StepRecord>,
+    pauses: Arc<PauseRules>,
     state: Mutex<CtxState>,
     changed: Notify,
 }
@@ -107,6 +109,8 @@ pub(crate) struct CtxParts {
     pub(crate) worker_id: String,
     pub(crate) fence: i64,
     pub(crate) journal: Vec<StepRecord>,
+    /// The worker's pause rules, checked before every new journal entry.
+    pub(crate) pauses: Arc<PauseRules>,
 }
 
 impl Ctx {
@@ -124,6 +128,7 @@ impl Ctx {
                 worker_id: parts.worker_id,
                 fence: parts.fence,
                 journal,
+                pauses: parts.pauses,
                 state: Mutex::new(CtxState::default()),
                 changed: Notify::new(),
             }),
@@ -176,6 +181,8 @@ impl Ctx {
                 return Err(self.halt(Halt::Fatal(error)));
             }
         }
+        drop(state);
+        self.check_pauses(name, kind, recorded.as_ref())?;
         Ok(Reservation {
             name: name.to_owned(),
             occurrence,
@@ -183,6 +190,29 @@ impl Ctx {
             kind,
             recorded,
         })
+    }
+
+    /// Parks the execution before `name` when a pause rule holds it. Completed
+    /// entries replay (they start nothing), and journaled values are not steps.
+    fn check_pauses(
+        &self,
+        name: &str,
+        kind: StepKind,
+        recorded: Option<&StepRecord>,
+    ) -> Result<(), Halt> {
+        if matches!(kind, StepKind::Now | StepKind::Uuid | StepKind::Random)
+            || recorded.is_some_and(|r| r.status == StepStatus::Completed)
+        {
+            return Ok(());
+        }
+        let inner = &self.inner;
+        match inner
+            .pauses
+            .holding(&inner.execution_id, &inner.task_name, name, self.now_wall())
+        {
+            Some((wake_at, waiting_for)) => Err(self.suspend(wake_at, waiting_for)),
+            None => Ok(()),
+        }
     }
 
     /// Records a reason to stop the handler and wakes the worker's runner.

@@ -166,10 +166,14 @@ impl Ctx {
         err: TaskError,
     ) -> Result<Attempt<T>, Halt> {
         let attempt = header.retry_attempt;
+        // An operator retry gave the step a fresh budget: count only the attempts
+        // made since.
+        let base = reserved.recorded.as_ref().map_or(0, |r| r.attempt_base);
+        let budgeted = attempt.saturating_sub(base);
         let (started_at, now) = ran;
         let mut message = err.message().to_owned();
-        if err.is_retryable() && attempt < options.retry.max_attempts() {
-            let delay = options.retry.delay_after(attempt);
+        if err.is_retryable() && budgeted < options.retry.max_attempts() {
+            let delay = options.retry.delay_after(budgeted);
             match crate::time::after(now, delay) {
                 Ok(retry_at) => {
                     let record = AttemptWrite::failed(attempt, message.clone(), started_at, now);

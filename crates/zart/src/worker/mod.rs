@@ -20,6 +20,7 @@ use zart_core::{
 pub use config::{Retention, WorkerConfig, DEFAULT_RETENTION};
 
 use crate::metrics::Metrics;
+use crate::pauses::PauseRules;
 use crate::TaskRegistry;
 
 /// Why a running execution was stopped from outside its handler.
@@ -46,6 +47,8 @@ struct Shared {
     metrics: Metrics,
     config: WorkerConfig,
     worker_id: String,
+    /// The active pause rules, as last read.
+    pauses: Arc<PauseRules>,
     /// Executions holding a lease here, from claim until their ending is written.
     running: Mutex<HashMap<String, Running>>,
     /// Slots in use: executions whose handler has not ended yet. Smaller than
@@ -65,6 +68,7 @@ impl Shared {
         clock: Arc<dyn Clock>,
         tasks: Arc<TaskRegistry>,
         metrics: Metrics,
+        pauses: Arc<PauseRules>,
         config: WorkerConfig,
     ) -> Self {
         let worker_id = config
@@ -78,6 +82,7 @@ impl Shared {
             metrics,
             config,
             worker_id,
+            pauses,
             running: Mutex::new(HashMap::new()),
             busy: AtomicUsize::new(0),
             work: Notify::new(),
@@ -124,6 +129,18 @@ impl Shared {
             .unwrap_or_else(|_| crate::time::latest())
     }
 
+    /// Re-reads the pause rules; a failure keeps the last copy (and is logged).
+    async fn reload_pauses(&self) -> Result<(), zart_core::StoreError> {
+        let reloaded = self
+            .pauses
+            .reload(self.store.as_ref(), self.clock.now())
+            .await;
+        if let Err(e) = &reloaded {
+            tracing::warn!(error = %e, "reading the pause rules failed");
+        }
+        reloaded
+    }
+
     fn stop_reason(&self, id: &str, fence: i64) -> StopReason {
         self.running()
             .get(id)
@@ -153,10 +170,11 @@ impl WorkerHandle {
         clock: Arc<dyn Clock>,
         tasks: Arc<TaskRegistry>,
         metrics: Metrics,
+        pauses: Arc<PauseRules>,
         config: WorkerConfig,
     ) -> Self {
         metrics.set_slots(config.concurrency);
-        let shared = Arc::new(Shared::new(store, clock, tasks, metrics, config));
+        let shared = Arc::new(Shared::new(store, clock, tasks, metrics, pauses, config));
         let mut tasks = vec![
             tokio::spawn(claim_loop(Arc::clone(&shared))),
             tokio::spawn(signal_loop(Arc::clone(&shared))),
@@ -236,7 +254,15 @@ async fn claim_loop(shared: Arc<Shared>) {
             .saturating_sub(shared.busy.load(Ordering::SeqCst));
         let mut wait = shared.config.poll_interval;
         if free > 0 {
-            let claimed = claim(&shared, free).await;
+            // Nothing is claimed before the pause rules are known: a paused
+            // execution must not start a step.
+            let claimed = match shared.pauses.is_fresh(crate::pauses::REFRESH_EVERY) {
+                true => claim(&shared, free).await,
+                false => match shared.reload_pauses().await {
+                    Ok(()) => claim(&shared, free).await,
+                    Err(e) => Err(e),
+                },
+            };
             if claimed.is_ok() {
                 backoff = Duration::from_millis(100);
             }
@@ -267,6 +293,7 @@ async fn claim_loop(shared: Arc<Shared>) {
 }
 
 async fn claim(shared: &Arc<Shared>, free: usize) -> Result<usize, zart_core::StoreError> {
+    shared.pauses.settled().await;
     let now = shared.clock.now();
     let claimed = shared
         .store
@@ -349,7 +376,16 @@ async fn signal_loop(shared: Arc<Shared>) {
     let mut signals = shared.store.subscribe();
     while let Some(signal) = signals.recv().await {
         match signal {
-            Signal::Work | Signal::Lagged => shared.work.notify_one(),
+            Signal::Work => shared.work.notify_one(),
+            // Re-read before handling the next signal: the `Work` that follows a
+            // rule's deletion then finds the executions it held unpaused.
+            Signal::Pauses => {
+                let _ = shared.reload_pauses().await;
+            }
+            Signal::Lagged => {
+                let _ = shared.reload_pauses().await;
+                shared.work.notify_one();
+            }
             Signal::Finished {
                 execution_id,
                 status: ExecutionStatus::Cancelled,

@@ -162,6 +162,7 @@ async fn drive(shared: &Shared, claimed: &ClaimedExecution, stop: &CancellationT
         worker_id: shared.worker_id.clone(),
         fence: claimed.fence,
         journal,
+        pauses: Arc::clone(&shared.pauses),
     });
     let handler =
         AssertUnwindSafe((task.handler)(ctx.clone(), claimed.payload.clone())).catch_unwind();

@@ -64,6 +64,7 @@ async fn fixture(backend: &str) -> Option<Fixture> {
         Arc::new(SystemClock),
         Arc::new(TaskRegistry::new()),
         Metrics::new(),
+        Arc::default(),
         config,
     );
     Some(Fixture {

@@ -134,4 +134,25 @@ impl Store for Faulty {
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {
         self.inner.execution_purge(params).await
     }
+    async fn step_retry(&self, params: StepRetry) -> StoreResult<ActionOutcome> {
+        self.inner.step_retry(params).await
+    }
+    async fn execution_restart(
+        &self,
+        params: ExecutionRestart,
+    ) -> StoreResult<ActionOutcome> {
+        self.inner.execution_restart(params).await
+    }
+    async fn execution_rerun(&self, params: ExecutionRerun) -> StoreResult<ActionOutcome> {
+        self.inner.execution_rerun(params).await
+    }
+    async fn pause_create(&self, params: NewPauseRule) -> StoreResult<PauseRule> {
+        self.inner.pause_create(params).await
+    }
+    async fn pause_list(&self, now: Timestamp) -> StoreResult<Vec<PauseRule>> {
+        self.inner.pause_list(now).await
+    }
+    async fn pause_delete(&self, rule_id: &str, now: Timestamp) -> StoreResult<PauseDelete> {
+        self.inner.pause_delete(rule_id, now).await
+    }
 }
