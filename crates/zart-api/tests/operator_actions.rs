@@ -159,6 +159,39 @@ async fn a_replayed_key_answers_the_first_answer_and_another_kind_is_409() {
 }
 
 #[tokio::test]
+async fn restart_and_rerun_replayed_under_a_key_act_once() {
+    let t = app().await;
+    let s = serve(&t).await;
+    finished_recover(&t, "key-2", 0).await;
+    for (what, body, key) in [
+        ("restart", json!({}), "k-restart"),
+        ("rerun", json!({"rerunSteps": ["email"]}), "k-rerun"),
+    ] {
+        let path = action("key-2", what);
+        let call = || {
+            Call::new(Method::POST, &path)
+                .json(&body)
+                .header("Idempotency-Key", key)
+        };
+        let first = s.send(call()).await.expect(StatusCode::OK);
+        let again = s.send(call()).await.expect(StatusCode::OK);
+        assert_eq!(again, first, "{what}: the replay answers the first answer");
+        t.finish("key-2").await;
+        let later = s.send(call()).await.expect(StatusCode::OK);
+        assert_eq!(later, first, "{what}: also once the run finished");
+    }
+    let runs = s
+        .get(&format!("{ADMIN}/executions/key-2/runs"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        3,
+        "one run per action: {runs}"
+    );
+}
+
+#[tokio::test]
 async fn restart_starts_a_new_run_with_the_old_or_a_new_payload() {
     let t = app().await;
     let s = serve(&t).await;

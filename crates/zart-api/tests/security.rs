@@ -112,7 +112,7 @@ async fn preflight(t: &TestApp, origin: &str) -> Reply {
         .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
         .header(
             header::ACCESS_CONTROL_REQUEST_HEADERS,
-            "authorization,content-type",
+            "authorization,content-type,idempotency-key",
         )
         .body(Body::empty())
         .unwrap();
@@ -130,6 +130,13 @@ async fn cors_allows_only_the_configured_origins() {
     assert_eq!(
         allowed.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "https://console.example.com"
+    );
+    let allowed_headers = allowed.headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap();
+    assert!(
+        allowed_headers.contains("idempotency-key"),
+        "{allowed_headers}"
     );
     let other = preflight(&t, "https://evil.example").await;
     assert!(!other

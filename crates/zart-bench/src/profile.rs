@@ -209,33 +209,25 @@ impl Store for TimedStore {
             .await
     }
     async fn step_retry(&self, params: StepRetry) -> StoreResult<ActionOutcome> {
-        self.timed("step_retry", self.inner.step_retry(params)).await
+        self.timed("step_retry", self.inner.step_retry(params))
+            .await
     }
-    async fn execution_restart(
-        &self,
-        params: ExecutionRestart,
-    ) -> StoreResult<ActionOutcome> {
+    async fn execution_restart(&self, params: ExecutionRestart) -> StoreResult<ActionOutcome> {
         self.timed("execution_restart", self.inner.execution_restart(params))
             .await
     }
-    async fn execution_rerun(
-        &self,
-        params: ExecutionRerun,
-    ) -> StoreResult<ActionOutcome> {
+    async fn execution_rerun(&self, params: ExecutionRerun) -> StoreResult<ActionOutcome> {
         self.timed("execution_rerun", self.inner.execution_rerun(params))
             .await
     }
     async fn pause_create(&self, params: NewPauseRule) -> StoreResult<PauseRule> {
-        self.timed("pause_create", self.inner.pause_create(params)).await
+        self.timed("pause_create", self.inner.pause_create(params))
+            .await
     }
     async fn pause_list(&self, now: Timestamp) -> StoreResult<Vec<PauseRule>> {
         self.timed("pause_list", self.inner.pause_list(now)).await
     }
-    async fn pause_delete(
-        &self,
-        rule_id: &str,
-        now: Timestamp,
-    ) -> StoreResult<PauseDelete> {
+    async fn pause_delete(&self, rule_id: &str, now: Timestamp) -> StoreResult<PauseDelete> {
         self.timed("pause_delete", self.inner.pause_delete(rule_id, now))
             .await
     }

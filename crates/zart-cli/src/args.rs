@@ -364,8 +364,9 @@ pub(crate) mod tests {
 
     #[test]
     fn operator_commands_parse_their_lists_and_durations() {
-        let cli = Cli::try_parse_from(["zart", "rerun", "o-1", "--rerun", "a,b", "--preserve", "c"])
-            .expect("valid");
+        let cli =
+            Cli::try_parse_from(["zart", "rerun", "o-1", "--rerun", "a,b", "--preserve", "c"])
+                .expect("valid");
         match cli.command {
             Command::Rerun {
                 rerun, preserve, ..

@@ -208,7 +208,8 @@ impl Dashboard {
         e
     }
 
-    /// Polls the execution page until `done` holds (the dashboard has no signal).
+    /// Polls the execution page until `done` holds: for states no signal announces
+    /// (waiting for an event, paused).
     async fn until(&self, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         eventually(what, Duration::from_secs(30), || async {
             let e = self.execution(id).await;
@@ -217,11 +218,15 @@ impl Dashboard {
         .await
     }
 
+    /// Waits until the execution is terminal with the long-poll `wait` (a
+    /// notification, not the dashboard's polling).
     async fn until_terminal(&self, id: &str) -> Value {
-        self.until(id, "a terminal status", |e| {
-            ["completed", "failed", "cancelled"].contains(&e["status"].as_str().unwrap_or(""))
-        })
-        .await
+        let e = self
+            .get(&format!("{API}/executions/{id}/wait?timeoutSecs=30"))
+            .await
+            .json(StatusCode::OK);
+        assert_shape("terminal execution", &e, EXECUTION);
+        e
     }
 
     /// The detail page with `runId=` as the dashboard sends it, every part checked.

@@ -60,13 +60,23 @@ async fn an_operator_fixes_a_dead_step_with_the_cli() {
     let (_dir, db) = temp_db();
     let server = Server::start(&db, ServerOptions::default()).await;
     // Fails on attempts 1-3 and has 3 attempts: dead. The fourth attempt succeeds.
-    start(&server, "flaky", "f-1", &json!({"failTimes": 3, "maxAttempts": 3})).await;
+    start(
+        &server,
+        "flaky",
+        "f-1",
+        &json!({"failTimes": 3, "maxAttempts": 3}),
+    )
+    .await;
     let failed_run = wait(&server, "f-1").await;
     assert_eq!(failed_run["status"], "failed", "{failed_run}");
     let text = ok(&zart(&server, &["detail", "f-1"]).await);
     assert!(text.contains("dead"), "{text}");
 
-    let out = ok(&zart(&server, &["retry-step", "f-1", "flaky-call", "--by", "oncall"]).await);
+    let out = ok(&zart(
+        &server,
+        &["retry-step", "f-1", "flaky-call", "--by", "oncall"],
+    )
+    .await);
     assert!(out.contains("retrying step flaky-call of f-1"), "{out}");
     let done = wait(&server, "f-1").await;
     assert_eq!(done["status"], "completed", "{done}");
@@ -87,13 +97,25 @@ async fn an_operator_fixes_a_dead_step_with_the_cli() {
 async fn restart_and_rerun_from_the_cli() {
     let (_dir, db) = temp_db();
     let server = Server::start(&db, ServerOptions::default()).await;
-    start(&server, "countdown", "c-1", &json!({"steps": 3, "stepMs": 1})).await;
+    start(
+        &server,
+        "countdown",
+        "c-1",
+        &json!({"steps": 3, "stepMs": 1}),
+    )
+    .await;
     assert_eq!(wait(&server, "c-1").await["status"], "completed");
 
     let restarted = ok_json(
         &zart(
             &server,
-            &["restart", "c-1", "--payload", r#"{"steps": 2, "stepMs": 1}"#, "--json"],
+            &[
+                "restart",
+                "c-1",
+                "--payload",
+                r#"{"steps": 2, "stepMs": 1}"#,
+                "--json",
+            ],
         )
         .await,
     );
@@ -112,7 +134,11 @@ async fn restart_and_rerun_from_the_cli() {
         .iter()
         .map(|r| &r["trigger"])
         .collect();
-    assert_eq!(triggers, vec!["initial", "restart", "selective_rerun"], "{d}");
+    assert_eq!(
+        triggers,
+        vec!["initial", "restart", "selective_rerun"],
+        "{d}"
+    );
     assert_eq!(d["runs"][2]["triggeredBy"], "cli", "{d}");
 
     let err = failed(&zart(&server, &["rerun", "c-1", "--rerun", "no-such-step"]).await);
@@ -155,7 +181,10 @@ async fn paused_executions_survive_sigkill_and_resume_after_restart() {
     server.kill().await;
     let server = Server::start(&db, ServerOptions::default()).await;
     let listed = ok(&zart(&server, &["pauses"]).await);
-    assert!(listed.contains(&rule_id) && listed.contains("inventory service down"), "{listed}");
+    assert!(
+        listed.contains(&rule_id) && listed.contains("inventory service down"),
+        "{listed}"
+    );
     for id in ids {
         // Still held after the restart, and nothing past the rule ran.
         until_paused(&server, id, &rule_id).await;
@@ -170,7 +199,11 @@ async fn paused_executions_survive_sigkill_and_resume_after_restart() {
         })
         .await;
         let event = r#"{"trackingNumber": "T"}"#;
-        ok(&zart(&server, &["event", id, "shipment_ready", "--payload", event]).await);
+        ok(&zart(
+            &server,
+            &["event", id, "shipment_ready", "--payload", event],
+        )
+        .await);
         assert_eq!(wait(&server, id).await["status"], "completed");
         let d = detail(&server, id).await;
         for step in ["validate-address", "process-payment", "reserve-inventory"] {
@@ -223,7 +256,14 @@ async fn postgres_pause_rules_hold_executions_on_every_server() {
     let rule = ok_json(
         &zart(
             &b,
-            &["pause", "--task", "order-fulfillment", "--step", "shipment_*", "--json"],
+            &[
+                "pause",
+                "--task",
+                "order-fulfillment",
+                "--step",
+                "shipment_*",
+                "--json",
+            ],
         )
         .await,
     );
@@ -260,7 +300,13 @@ async fn postgres_retry_step_acts_once_across_servers() {
     let logs = tempfile::tempdir().expect("temp dir");
     let a = Server::start_url(&url, logs.path(), ServerOptions::default()).await;
     let b = Server::start_url(&url, logs.path(), ServerOptions::default()).await;
-    start(&a, "flaky", "pg-f", &json!({"failTimes": 3, "maxAttempts": 3})).await;
+    start(
+        &a,
+        "flaky",
+        "pg-f",
+        &json!({"failTimes": 3, "maxAttempts": 3}),
+    )
+    .await;
     assert_eq!(wait(&b, "pg-f").await["status"], "failed");
 
     // Both at once, without a key: one applies, the other finds the step not dead.
@@ -279,7 +325,13 @@ async fn postgres_retry_step_acts_once_across_servers() {
     assert_eq!(d["actions"].as_array().map(Vec::len), Some(1), "{d}");
 
     // The same key on both servers: both answer the one action.
-    start(&b, "flaky", "pg-g", &json!({"failTimes": 3, "maxAttempts": 3})).await;
+    start(
+        &b,
+        "flaky",
+        "pg-g",
+        &json!({"failTimes": 3, "maxAttempts": 3}),
+    )
+    .await;
     assert_eq!(wait(&a, "pg-g").await["status"], "failed");
     let args = ["retry-step", "pg-g", "flaky-call", "--key", "k-1", "--json"];
     let (on_a, on_b) = tokio::join!(zart(&a, &args), zart(&b, &args));

@@ -264,8 +264,7 @@ impl NewPauseRule {
     /// Checks the selectors: at least one of execution, task and step pattern, and a
     /// valid glob. The message says what is wrong.
     pub fn validate(&self) -> Result<(), String> {
-        if self.execution_id.is_none() && self.task_name.is_none() && self.step_pattern.is_none()
-        {
+        if self.execution_id.is_none() && self.task_name.is_none() && self.step_pattern.is_none() {
             return Err(
                 "a pause rule needs at least one selector: executionId, taskName or stepPattern"
                     .into(),
@@ -305,12 +304,24 @@ impl PauseRule {
     /// Whether the rule holds `step` of execution `execution_id` (of `task_name`) at
     /// `now`.
     pub fn matches(&self, execution_id: &str, task_name: &str, step: &str, now: Timestamp) -> bool {
-        self.is_active(now)
-            && self.execution_id.as_deref().is_none_or(|e| e == execution_id)
-            && self.task_name.as_deref().is_none_or(|t| t == task_name)
+        self.selects(execution_id, task_name, now)
+            // A stored pattern that no longer compiles (they are validated when the
+            // rule is created) holds every step rather than none.
             && self.step_pattern.as_deref().is_none_or(|p| {
-                glob::Pattern::new(p).is_ok_and(|pattern| pattern.matches(step))
+                glob::Pattern::new(p).map_or(true, |pattern| pattern.matches(step))
             })
+    }
+
+    /// Whether the rule holds, at `now`, some steps of execution `execution_id` (of
+    /// `task_name`): active, and its execution and task selectors match. Callers that
+    /// check many steps compile `step_pattern` once and match it themselves.
+    pub fn selects(&self, execution_id: &str, task_name: &str, now: Timestamp) -> bool {
+        self.is_active(now)
+            && self
+                .execution_id
+                .as_deref()
+                .is_none_or(|e| e == execution_id)
+            && self.task_name.as_deref().is_none_or(|t| t == task_name)
     }
 }
 

@@ -3,6 +3,10 @@
 //! which kept steps may be stale. A store reads the state, asks these functions, and
 //! writes what they return, all in one transaction.
 
+// A planner's `Err` is the outcome the store answers as it is (a refusal), once per
+// operator action: boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, HashSet};
 
 use crate::{
@@ -77,9 +81,9 @@ pub fn precheck_retry(state: &ActionState) -> Option<ActionOutcome> {
         return Some(outcome);
     }
     match state.status {
-        ExecutionStatus::Completed | ExecutionStatus::Cancelled => {
-            Some(ActionOutcome::Refused(ActionRefusal::Finished(state.status)))
-        }
+        ExecutionStatus::Completed | ExecutionStatus::Cancelled => Some(ActionOutcome::Refused(
+            ActionRefusal::Finished(state.status),
+        )),
         _ => None,
     }
 }
@@ -147,8 +151,9 @@ pub fn precheck_new_run(state: &ActionState, kind: ActionKind) -> Option<ActionO
     if let Some(outcome) = replayed(state, kind) {
         return Some(outcome);
     }
-    (!state.status.is_terminal())
-        .then_some(ActionOutcome::Refused(ActionRefusal::NotTerminal(state.status)))
+    (!state.status.is_terminal()).then_some(ActionOutcome::Refused(ActionRefusal::NotTerminal(
+        state.status,
+    )))
 }
 
 /// The plan of a restart: a new run with an empty journal.
@@ -327,10 +332,14 @@ mod tests {
                 possibly_depends_on: vec!["charge".into()],
             }]
         );
-        let plan = plan_rerun(&state(), &rerun(&["charge"], &["charge", "ship"]), &journal)
-            .unwrap();
+        let plan =
+            plan_rerun(&state(), &rerun(&["charge"], &["charge", "ship"]), &journal).unwrap();
         assert!(plan.effective_rerun.is_empty());
-        assert_eq!(plan.kept.len(), 3, "a dead step is dropped even when preserved");
+        assert_eq!(
+            plan.kept.len(),
+            3,
+            "a dead step is dropped even when preserved"
+        );
     }
 
     #[test]

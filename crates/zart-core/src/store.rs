@@ -12,9 +12,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    ActionOutcome, Clock, ExecutionRerun, ExecutionRestart, NewPauseRule, PauseDelete, PauseRule,
-    StepRetry, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionStatus, ParentClosePolicy,
-    RunRecord, Stats, StepRecord, StepSave, StepWrite, StoreError, Timestamp, WaitingFor,
+    ActionOutcome, Clock, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionRerun,
+    ExecutionRestart, ExecutionStatus, NewPauseRule, ParentClosePolicy, PauseDelete, PauseRule,
+    RunRecord, Stats, StepRecord, StepRetry, StepSave, StepWrite, StoreError, Timestamp,
+    WaitingFor,
 };
 
 /// Result alias for store calls.
@@ -645,7 +646,10 @@ mod tests {
         assert_eq!("status".parse::<SortBy>(), Ok(SortBy::Status));
         for bad in ["", "completed_at", "Status", "task-name"] {
             let err = bad.parse::<SortBy>().unwrap_err();
-            assert!(err.contains("expected scheduledAt, status or taskName"), "{err}");
+            assert!(
+                err.contains("expected scheduledAt, status or taskName"),
+                "{err}"
+            );
         }
     }
 }

@@ -115,8 +115,7 @@ async fn record(
         (!rec.effective_rerun.is_empty()).then(|| serde_json::to_string(&rec.effective_rerun)),
     )?;
     let stale = list_text(
-        (!rec.potentially_stale.is_empty())
-            .then(|| serde_json::to_string(&rec.potentially_stale)),
+        (!rec.potentially_stale.is_empty()).then(|| serde_json::to_string(&rec.potentially_stale)),
     )?;
     let sql = db.sql(
         "INSERT INTO {s}.actions (action_id, execution_id, kind, run_index, step_name,
@@ -169,20 +168,13 @@ const RETRY: &str = "
     SELECT count(*) FROM notify";
 
 /// Retries the dead step(s) named in `p`.
-pub(crate) async fn step_retry(
-    db: &Db,
-    p: &StepRetry,
-) -> Result<Written<ActionOutcome>, PgError> {
+pub(crate) async fn step_retry(db: &Db, p: &StepRetry) -> Result<Written<ActionOutcome>, PgError> {
     let mut tx = db.pool.begin().await?;
     let outcome = retry_in(db, &mut tx, p).await;
     settle(tx, outcome).await
 }
 
-async fn retry_in(
-    db: &Db,
-    tx: &mut PgConnection,
-    p: &StepRetry,
-) -> Result<ActionOutcome, PgError> {
+async fn retry_in(db: &Db, tx: &mut PgConnection, p: &StepRetry) -> Result<ActionOutcome, PgError> {
     let id = p.execution_id.as_str();
     let Some(state) = state(db, tx, id, &p.meta).await? else {
         return Ok(ActionOutcome::NotFound);

@@ -7,9 +7,9 @@ use sqlx::Row;
 use zart_core::{AttemptRecord, DetailQuery, ExecutionDetail, RunRecord};
 
 use crate::error::PgError;
-use crate::{actions, journal};
 use crate::pool::Db;
 use crate::rows::{self, EXECUTION_COLUMNS};
+use crate::{actions, journal};
 
 /// Reads everything in one read-only snapshot, so the steps match the execution.
 pub(crate) async fn detail(db: &Db, q: &DetailQuery) -> Result<Option<ExecutionDetail>, PgError> {

@@ -129,7 +129,7 @@ pub(crate) async fn suspend(db: &Db, p: &ExecutionSuspend) -> Result<Written<boo
         return Ok((false, Vec::new()));
     }
     if let WaitingFor::Pause { rule_id, .. } = &p.waiting_for {
-        // TEMP pauses::share_lock(db, &mut tx, rule_id).await?;
+        pauses::share_lock(db, &mut tx, rule_id).await?;
     }
     let row = query.fetch_one(&mut *tx).await?;
     tx.commit().await?;

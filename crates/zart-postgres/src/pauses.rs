@@ -163,11 +163,9 @@ pub(crate) async fn share_lock(
     tx: &mut PgConnection,
     rule_id: &str,
 ) -> Result<(), PgError> {
-    sqlx::query(&db.sql(
-        "SELECT 1 FROM {s}.pause_rules WHERE rule_id = $1 FOR SHARE",
-    ))
-    .bind(rule_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    sqlx::query(&db.sql("SELECT 1 FROM {s}.pause_rules WHERE rule_id = $1 FOR SHARE"))
+        .bind(rule_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     Ok(())
 }

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use common::{another_instance, fresh_named_store, fresh_store, kill_backends};
 use serde_json::json;
-use zart_core::{ExecutionStatus, Signal, Store};
+use zart_core::{ExecutionStatus, NewPauseRule, PauseDelete, Signal, Store};
 use zart_postgres::PgOptions;
 use zart_store_tests::postgres::FreshSchema;
 use zart_store_tests::support::{
-    claim_ids, expect_signal, insert, run_to_completion, DynStore, SIGNAL_TIMEOUT,
+    at, claim_ids, expect_signal, insert, run_to_completion, DynStore, SIGNAL_TIMEOUT,
 };
 
 fn is_work(s: &Signal) -> bool {
@@ -39,6 +39,35 @@ async fn notifications_reach_other_instances_on_the_schema() {
             if execution_id == "e1")
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_rule_changes_reach_other_instances() {
+    let Some((listening, schema)) = fresh_store("pausenotify", PgOptions::default()).await else {
+        return;
+    };
+    let writer = other_instance(&schema, false).await;
+    let rule = NewPauseRule {
+        rule_id: "r1".into(),
+        execution_id: None,
+        task_name: Some("task".into()),
+        step_pattern: None,
+        expires_at: None,
+        created_by: "tester".into(),
+        reason: None,
+        now: at(0),
+    };
+    let is_pauses = |s: &Signal| matches!(s, Signal::Pauses);
+    let mut sub = listening.subscribe();
+    writer.pause_create(rule).await.expect("pause_create");
+    expect_signal(&mut sub, is_pauses).await;
+    let mut sub = listening.subscribe();
+    let deleted = writer
+        .pause_delete("r1", at(1))
+        .await
+        .expect("pause_delete");
+    assert_eq!(deleted, PauseDelete::Deleted { resumed: 0 });
+    expect_signal(&mut sub, is_pauses).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

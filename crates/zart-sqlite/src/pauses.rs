@@ -75,7 +75,9 @@ pub(crate) fn list(conn: &Connection, now: Timestamp) -> StoreResult<Vec<PauseRu
     rows::collect(&mut stmt, [ms(now)], rule)
 }
 
-/// Deletes a rule and makes every execution parked on it due now.
+/// Deletes a rule and makes every execution parked on it due now. Like every other
+/// wake-up (`parking::wake_parent`, an event offer), it sets the due time only: the
+/// claim that follows clears what the execution waited for.
 pub(crate) fn delete(
     conn: &Connection,
     rule_id: &str,
@@ -100,8 +102,7 @@ pub(crate) fn delete(
         .db()?;
     let resumed = conn
         .prepare_cached(
-            "UPDATE executions SET due_at = ?2, updated_at = ?2, version = version + 1, \
-             wait_kind = NULL, wait_ref = NULL, wait_until = NULL, wait_attempt = NULL \
+            "UPDATE executions SET due_at = min(coalesce(due_at, ?2), ?2) \
              WHERE wait_kind = 'pause' AND wait_ref = ?1 AND lease_owner IS NULL \
              AND status IN ('scheduled', 'running')",
         )

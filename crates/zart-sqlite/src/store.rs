@@ -13,7 +13,8 @@ use crate::readers::Readers;
 use crate::signals::Signals;
 use crate::writer::{Counters, Writer};
 use crate::{
-    actions, cancel, children, claims, detail, events, executions, finish, journal, parking, pauses, retention,
+    actions, cancel, children, claims, detail, events, executions, finish, journal, parking,
+    pauses, retention,
 };
 
 /// The embedded SQLite [`Store`](zart_core::Store).

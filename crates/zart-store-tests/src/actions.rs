@@ -1,9 +1,9 @@
 //! Operator actions in general and the step retry: which refusals come first, the
-//! idempotency key, the record in the detail view, concurrent actions, retention.
-//! Restarts and reruns are in [`reruns`](crate::reruns).
+//! idempotency key, the record in the detail view, retention. Restarts and reruns
+//! are in [`reruns`](crate::reruns), races between actions in
+//! [`action_races`](crate::action_races).
 
 use serde_json::json;
-use tokio::task::JoinSet;
 use zart_core::{
     ActionKind, ActionOutcome, ActionRecord, ActionRefusal, DetailQuery, ExecutionPurge,
     ExecutionRerun, ExecutionRestart, ExecutionStatus, StepKind, StepRetry, StepStatus, StepWrite,
@@ -63,12 +63,18 @@ pub async fn step_retry_requeues_the_dead_step_and_reopens_the_execution(store: 
     assert_eq!(rec.kind, ActionKind::RetryStep);
     assert_eq!(rec.run_index, 1);
     assert_eq!(rec.step_name.as_deref(), Some("charge#0"));
-    assert_eq!((rec.triggered_by.as_str(), rec.triggered_at), ("tester", at(100)));
+    assert_eq!(
+        (rec.triggered_by.as_str(), rec.triggered_at),
+        ("tester", at(100))
+    );
 
     let journal = store.journal_load("e1", 1).await.unwrap();
     assert_eq!(journal.len(), 2);
     assert_eq!(journal[0].status, StepStatus::Completed);
-    assert_eq!(journal[0].result, Some(json!({"step": "fetch", "occurrence": 0})));
+    assert_eq!(
+        journal[0].result,
+        Some(json!({"step": "fetch", "occurrence": 0}))
+    );
     assert_eq!(journal[0].attempt_base, 0);
     let charge = &journal[1];
     assert_eq!(charge.status, StepStatus::Scheduled);
@@ -153,7 +159,10 @@ pub async fn step_retry_refuses_unknown_live_and_non_step_entries(store: DynStor
 
     let refused = |r| ActionOutcome::Refused(r);
     let out = step_retry(&store, retry("e1", "nope", "a1", 10)).await;
-    assert_eq!(out, refused(ActionRefusal::UnknownSteps(vec!["nope".into()])));
+    assert_eq!(
+        out,
+        refused(ActionRefusal::UnknownSteps(vec!["nope".into()]))
+    );
     let out = step_retry(&store, retry("e1", "fetch", "a2", 10)).await;
     let live = ActionRefusal::StepNotDead {
         step: "fetch#0".into(),
@@ -167,7 +176,11 @@ pub async fn step_retry_refuses_unknown_live_and_non_step_entries(store: DynStor
     assert_eq!(out, refused(not_a_step));
 
     assert_eq!(get(&store, "e1").await, before);
-    let detail = store.execution_detail(detail_of("e1")).await.unwrap().unwrap();
+    let detail = store
+        .execution_detail(detail_of("e1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(detail.actions.is_empty(), "{:?}", detail.actions);
 }
 
@@ -176,7 +189,14 @@ pub async fn step_retry_refuses_completed_and_cancelled_executions(store: DynSto
     insert(&store, "done").await;
     let c = claim_one(&store, "w", 0, "done").await;
     assert!(save_step(&store, guard(&c, "w", 1), dead_step("charge", 0, 0, 3)).await);
-    assert!(finish(&store, guard(&c, "w", 2), zart_core::ExecutionOutcome::Completed(json!(1))).await);
+    assert!(
+        finish(
+            &store,
+            guard(&c, "w", 2),
+            zart_core::ExecutionOutcome::Completed(json!(1))
+        )
+        .await
+    );
     insert(&store, "gone").await;
     store.execution_cancel("gone", at(1)).await.unwrap();
     for (id, status) in [
@@ -202,7 +222,10 @@ pub async fn actions_on_unknown_execution_are_not_found(store: DynStore) {
         preserve_steps: Vec::new(),
         meta: action_meta("a3", 0),
     };
-    assert_eq!(store.execution_rerun(rerun).await.unwrap(), ActionOutcome::NotFound);
+    assert_eq!(
+        store.execution_rerun(rerun).await.unwrap(),
+        ActionOutcome::NotFound
+    );
 }
 
 /// An action whose key is recorded is answered with the first record and changes
@@ -225,7 +248,10 @@ pub async fn action_with_a_recorded_key_is_replayed(store: DynStore) {
     assert_eq!(get(&store, "e1").await, before, "a replay changes nothing");
 
     run_to_completion(&store, "e1", 300, json!("paid")).await;
-    assert_eq!(step_retry(&store, again).await, ActionOutcome::Replayed(rec.clone()));
+    assert_eq!(
+        step_retry(&store, again).await,
+        ActionOutcome::Replayed(rec.clone())
+    );
     let other_kind = ExecutionRestart {
         meta: keyed_meta("a3", 400, "k1"),
         ..restart("e1", "a3", 400)
@@ -233,7 +259,11 @@ pub async fn action_with_a_recorded_key_is_replayed(store: DynStore) {
     let out = store.execution_restart(other_kind).await.unwrap();
     let reused = ActionRefusal::KeyReused(ActionKind::RetryStep);
     assert_eq!(out, ActionOutcome::Refused(reused));
-    let detail = store.execution_detail(detail_of("e1")).await.unwrap().unwrap();
+    let detail = store
+        .execution_detail(detail_of("e1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(detail.actions, vec![rec]);
 }
 
@@ -243,68 +273,28 @@ pub async fn applied_actions_appear_in_execution_detail(store: DynStore) {
     let retried = applied(step_retry(&store, retry("e1", "charge", "a1", 100)).await);
     let c = claim_one(&store, "w", 100, "e1").await;
     assert!(finish(&store, guard(&c, "w", 200), step_failed("charge")).await);
-    let restarted = applied(store.execution_restart(restart("e1", "a2", 300)).await.unwrap());
-    let detail = store.execution_detail(detail_of("e1")).await.unwrap().unwrap();
+    let restarted = applied(
+        store
+            .execution_restart(restart("e1", "a2", 300))
+            .await
+            .unwrap(),
+    );
+    let detail = store
+        .execution_detail(detail_of("e1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(detail.actions, vec![retried.clone(), restarted.clone()]);
     let first_run = DetailQuery {
         execution_id: "e1".into(),
         run_index: Some(1),
     };
     let detail = store.execution_detail(first_run).await.unwrap().unwrap();
-    assert_eq!(detail.actions, vec![retried, restarted], "whatever run is shown");
-}
-
-/// Concurrent actions on one execution apply once: the others find the state the
-/// first left (or its key) and are refused (or replayed).
-pub async fn concurrent_actions_on_one_execution_apply_once(store: DynStore) {
-    const N: usize = 8;
-    failed_at_charge(&store, "e1").await;
-    let outcomes = race(&store, N, |i| retry("e1", "charge", &format!("r{i}"), 100)).await;
-    let busy = ActionRefusal::StepNotDead {
-        step: "charge#0".into(),
-        status: StepStatus::Scheduled,
-    };
-    assert_one_applied(&outcomes, |o| *o == ActionOutcome::Refused(busy.clone()));
-
-    let c = claim_one(&store, "w", 100, "e1").await;
-    assert!(save_step(&store, guard(&c, "w", 150), dead_step("charge", 0, 1, 6)).await);
-    assert!(finish(&store, guard(&c, "w", 200), step_failed("charge")).await);
-    let outcomes = race(&store, N, |i| StepRetry {
-        meta: keyed_meta(&format!("k{i}"), 300, "same-key"),
-        ..retry("e1", "charge", "unused", 300)
-    })
-    .await;
-    let first = outcomes.iter().find_map(|o| match o {
-        ActionOutcome::Applied(rec) => Some(rec.clone()),
-        _ => None,
-    });
-    let first = first.expect("one applied");
-    assert_one_applied(&outcomes, |o| *o == ActionOutcome::Replayed(first.clone()));
-}
-
-/// Runs `n` step retries made by `make` at once.
-async fn race(store: &DynStore, n: usize, make: impl Fn(usize) -> StepRetry) -> Vec<ActionOutcome> {
-    let mut tasks = JoinSet::new();
-    for i in 0..n {
-        let (store, params) = (store.clone(), make(i));
-        tasks.spawn(async move { store.step_retry(params).await });
-    }
-    let mut outcomes = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        outcomes.push(joined.expect("retry task").expect("step_retry"));
-    }
-    outcomes
-}
-
-fn assert_one_applied(outcomes: &[ActionOutcome], other: impl Fn(&ActionOutcome) -> bool) {
-    let n = outcomes
-        .iter()
-        .filter(|o| matches!(o, ActionOutcome::Applied(_)))
-        .count();
-    assert_eq!(n, 1, "{outcomes:?}");
-    for o in outcomes.iter().filter(|o| !matches!(o, ActionOutcome::Applied(_))) {
-        assert!(other(o), "unexpected {o:?}");
-    }
+    assert_eq!(
+        detail.actions,
+        vec![retried, restarted],
+        "whatever run is shown"
+    );
 }
 
 /// A purge deletes the actions of the executions it deletes: a new execution with
@@ -323,7 +313,11 @@ pub async fn purge_deletes_the_actions_of_purged_executions(store: DynStore) {
         .unwrap();
     assert_eq!(purged, 1);
     insert(&store, "e1").await;
-    let detail = store.execution_detail(detail_of("e1")).await.unwrap().unwrap();
+    let detail = store
+        .execution_detail(detail_of("e1"))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(detail.actions.is_empty(), "{:?}", detail.actions);
     let out = step_retry(&store, keyed).await;
     let unknown = ActionRefusal::UnknownSteps(vec!["charge".into()]);

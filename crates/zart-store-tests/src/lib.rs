@@ -6,7 +6,7 @@
 //! [`children`], [`listing`], [`retention`], [`signals`], [`concurrency`],
 //! [`concurrent_writes`], [`races`], [`cancellation`], [`migrations`], and the
 //! operator's: [`actions`] (step retry), [`reruns`] (restart, selective rerun),
-//! [`pauses`] (pause rules). The randomized
+//! [`action_races`], [`pauses`] (pause rules). The randomized
 //! [`model`] test drives the same contract with random interleavings.
 //!
 //! A backend instantiates all of them as named tests with [`conformance_suite!`]:
@@ -34,6 +34,7 @@
 //! with the `postgres` feature, the test database's URL and a fresh schema per test
 //! that a failing test keeps for inspection (the `postgres` module).
 
+pub mod action_races;
 pub mod actions;
 pub mod cancellation;
 pub mod children;

@@ -87,9 +87,16 @@ pub async fn pause_list_shows_active_rules_oldest_first(store: DynStore) {
     };
     create(&store, expiring).await;
     create(&store, new_rule("deleted", 5)).await;
-    assert_eq!(delete(&store, "deleted", 40).await, PauseDelete::Deleted { resumed: 0 });
+    assert_eq!(
+        delete(&store, "deleted", 40).await,
+        PauseDelete::Deleted { resumed: 0 }
+    );
     assert_eq!(listed(&store, 40).await, ["older", "newer", "expiring"]);
-    assert_eq!(listed(&store, 50).await, ["older", "newer"], "expiry is exclusive");
+    assert_eq!(
+        listed(&store, 50).await,
+        ["older", "newer"],
+        "expiry is exclusive"
+    );
 }
 
 /// A delete resumes every execution parked on the rule, and only those, and
@@ -107,7 +114,10 @@ pub async fn pause_delete_resumes_parked_executions_and_signals(store: DynStore)
 
     let mut pauses = store.subscribe();
     let mut work = store.subscribe();
-    assert_eq!(delete(&store, "r1", 100).await, PauseDelete::Deleted { resumed: 2 });
+    assert_eq!(
+        delete(&store, "r1", 100).await,
+        PauseDelete::Deleted { resumed: 2 }
+    );
     expect_signal(&mut pauses, |s| matches!(s, Signal::Pauses)).await;
     expect_signal(&mut work, |s| matches!(s, Signal::Work)).await;
     assert_eq!(claim_ids(&store, "w", 100).await, ["e1", "e2"]);
@@ -115,7 +125,10 @@ pub async fn pause_delete_resumes_parked_executions_and_signals(store: DynStore)
 
     assert_eq!(delete(&store, "r1", 200).await, PauseDelete::AlreadyDeleted);
     assert_eq!(delete(&store, "nope", 200).await, PauseDelete::NotFound);
-    assert!(claim_ids(&store, "w", 200).await.is_empty(), "held stays parked");
+    assert!(
+        claim_ids(&store, "w", 200).await.is_empty(),
+        "held stays parked"
+    );
 }
 
 /// An execution parked on an expiring rule is due when the rule expires.
@@ -176,7 +189,10 @@ pub async fn pause_delete_racing_suspension_never_leaves_it_parked(store: DynSto
         });
         assert!(suspend(&store, guard(&c, "w", 1), None, on_rule(&rule)).await);
         let deleted = deleting.await.expect("delete task").expect("pause_delete");
-        assert!(matches!(deleted, PauseDelete::Deleted { resumed: 0 | 1 }), "{deleted:?}");
+        assert!(
+            matches!(deleted, PauseDelete::Deleted { resumed: 0 | 1 }),
+            "{deleted:?}"
+        );
         assert_eq!(claim_ids(&store, "w", 2).await, [id], "round {round}");
     }
 }

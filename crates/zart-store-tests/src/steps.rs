@@ -292,7 +292,10 @@ pub async fn completing_attempt_survives_later_saves(store: DynStore) {
         .await
         .unwrap());
     let d = detail(&store, "e1", None).await;
-    assert_eq!(d.steps[1].attempts, [record(failed), shown(won.clone(), &second)]);
+    assert_eq!(
+        d.steps[1].attempts,
+        [record(failed), shown(won.clone(), &second)]
+    );
 
     // A completed step saved once more with a new attempt: the earlier completing
     // attempt is kept beside it.

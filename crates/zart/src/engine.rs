@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use zart_core::{Clock, Store, StoreError, SystemClock};
 
-use crate::pauses::PauseRules;
 use crate::metrics::Metrics;
+use crate::pauses::PauseRules;
 use crate::{
     Client, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle, DEFAULT_MAX_PENDING_EVENTS,
 };

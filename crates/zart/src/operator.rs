@@ -88,9 +88,9 @@ impl Client {
         };
         let outcome = self.store().step_retry(params).await?;
         answer(id, outcome, |refusal| match refusal {
-            ActionRefusal::UnknownSteps(_) => ClientError::NotFound(format!(
-                "execution {id:?}: {refusal}"
-            )),
+            ActionRefusal::UnknownSteps(_) => {
+                ClientError::NotFound(format!("execution {id:?}: {refusal}"))
+            }
             other => ClientError::Conflict(other.to_string()),
         })
     }
@@ -130,7 +130,10 @@ impl Client {
         options: ActionOptions,
     ) -> Result<ActionRecord, ClientError> {
         validate_name("execution id", id)?;
-        for (what, names) in [("rerunSteps", &rerun_steps), ("preserveSteps", &preserve_steps)] {
+        for (what, names) in [
+            ("rerunSteps", &rerun_steps),
+            ("preserveSteps", &preserve_steps),
+        ] {
             if names.len() > MAX_RERUN_NAMES {
                 return Err(ClientError::InvalidInput(format!(
                     "{what} lists {} names; at most {MAX_RERUN_NAMES} are accepted",

@@ -23,10 +23,7 @@ struct Compiled {
 
 impl Compiled {
     fn holds(&self, execution_id: &str, task_name: &str, step: &str, now: Timestamp) -> bool {
-        let rule = &self.rule;
-        rule.is_active(now)
-            && rule.execution_id.as_deref().is_none_or(|e| e == execution_id)
-            && rule.task_name.as_deref().is_none_or(|t| t == task_name)
+        self.rule.selects(execution_id, task_name, now)
             && self.pattern.as_ref().is_none_or(|p| p.matches(step))
     }
 }

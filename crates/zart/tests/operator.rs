@@ -143,7 +143,10 @@ async fn retry_step_resumes_from_the_dead_step_with_a_fresh_budget(store: Arc<dy
         .retry_step(&id, "nope", ActionOptions::default())
         .await
         .unwrap_err();
-    assert!(matches!(err, ClientError::Conflict(_) | ClientError::NotFound(_)), "{err:?}");
+    assert!(
+        matches!(err, ClientError::Conflict(_) | ClientError::NotFound(_)),
+        "{err:?}"
+    );
     let err = client
         .retry_step("missing", "b", ActionOptions::default())
         .await
@@ -187,7 +190,10 @@ async fn restart_runs_again_from_scratch_and_keeps_the_old_run(store: Arc<dyn St
     let worker = zart.start_worker(fast());
     let client = zart.client();
     let id = start(&client, "pipeline", json!(1)).await;
-    assert_eq!(finish(&client, &id).await.status, ExecutionStatus::Completed);
+    assert_eq!(
+        finish(&client, &id).await.status,
+        ExecutionStatus::Completed
+    );
 
     let record = client
         .restart(&id, Some(json!(2)), ActionOptions::triggered_by("alice"))
@@ -229,7 +235,10 @@ async fn restart_refuses_an_unfinished_execution(store: Arc<dyn Store>) {
         .restart(&id, None, ActionOptions::default())
         .await
         .unwrap_err();
-    assert!(matches!(&err, ClientError::Conflict(m) if m.contains("scheduled")), "{err:?}");
+    assert!(
+        matches!(&err, ClientError::Conflict(m) if m.contains("scheduled")),
+        "{err:?}"
+    );
     let err = client
         .rerun(&id, vec!["a".into()], vec![], ActionOptions::default())
         .await
@@ -251,7 +260,10 @@ async fn rerun_replays_preserved_steps_and_reports_stale_ones(store: Arc<dyn Sto
         .rerun(&id, vec!["nope".into()], vec![], ActionOptions::default())
         .await
         .unwrap_err();
-    assert!(matches!(&err, ClientError::Unprocessable(m) if m.contains("nope")), "{err:?}");
+    assert!(
+        matches!(&err, ClientError::Unprocessable(m) if m.contains("nope")),
+        "{err:?}"
+    );
 
     let record = client
         .rerun(&id, vec!["b".into()], vec![], ActionOptions::default())
@@ -313,7 +325,8 @@ impl Order {
             .task("order", move |ctx: Ctx, _: Value| {
                 let o = o.clone();
                 async move {
-                    ctx.step("prepare", || async { Ok(o.prepare.bump()) }).await?;
+                    ctx.step("prepare", || async { Ok(o.prepare.bump()) })
+                        .await?;
                     ctx.step("charge", || async { Ok(o.charge.bump()) }).await?;
                     ctx.step("ship", || async { Ok(o.ship.bump()) }).await?;
                     Ok(())
@@ -392,7 +405,10 @@ async fn an_execution_rule_holds_it_before_its_first_step_and_expires(store: Arc
         .await
         .unwrap();
     let other = start(&client, "order", json!(null)).await;
-    assert_eq!(finish(&client, &other).await.status, ExecutionStatus::Completed);
+    assert_eq!(
+        finish(&client, &other).await.status,
+        ExecutionStatus::Completed
+    );
     let parked = until(&client, "held", paused_on(&rule.rule_id)).await;
     match parked.waiting_for {
         Some(WaitingFor::Pause { expires_at: e, .. }) => assert_eq!(e, Some(expires_at)),
@@ -404,7 +420,10 @@ async fn an_execution_rule_holds_it_before_its_first_step_and_expires(store: Arc
     assert_eq!(done.status, ExecutionStatus::Completed);
     assert!(chrono::Utc::now() >= expires_at);
     assert_eq!(o.counts(), (2, 2, 2));
-    assert!(client.pauses().await.unwrap().is_empty(), "an expired rule is not active");
+    assert!(
+        client.pauses().await.unwrap().is_empty(),
+        "an expired rule is not active"
+    );
     worker.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -412,20 +431,29 @@ async fn bad_pause_rules_are_refused(store: Arc<dyn Store>) {
     let zart = Order::default().zart(store);
     let client = zart.client();
     let err = client.pause(PauseRequest::default()).await.unwrap_err();
-    assert!(matches!(&err, ClientError::Unprocessable(m) if m.contains("selector")), "{err:?}");
+    assert!(
+        matches!(&err, ClientError::Unprocessable(m) if m.contains("selector")),
+        "{err:?}"
+    );
     let bad_glob = PauseRequest {
         step_pattern: Some("[oops".into()),
         ..PauseRequest::default()
     };
     let err = client.pause(bad_glob).await.unwrap_err();
-    assert!(matches!(&err, ClientError::InvalidInput(m) if m.contains("glob")), "{err:?}");
+    assert!(
+        matches!(&err, ClientError::InvalidInput(m) if m.contains("glob")),
+        "{err:?}"
+    );
     let past = PauseRequest {
         task_name: Some("order".into()),
         expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(1)),
         ..PauseRequest::default()
     };
     let err = client.pause(past).await.unwrap_err();
-    assert!(matches!(&err, ClientError::InvalidInput(m) if m.contains("future")), "{err:?}");
+    assert!(
+        matches!(&err, ClientError::InvalidInput(m) if m.contains("future")),
+        "{err:?}"
+    );
     let long = PauseRequest {
         task_name: Some("order".into()),
         reason: Some("x".repeat(zart::MAX_REASON_CHARS + 1)),
@@ -433,7 +461,10 @@ async fn bad_pause_rules_are_refused(store: Arc<dyn Store>) {
     };
     let err = client.pause(long).await.unwrap_err();
     assert!(matches!(err, ClientError::InvalidInput(_)), "{err:?}");
-    assert!(client.pauses().await.unwrap().is_empty(), "nothing was stored");
+    assert!(
+        client.pauses().await.unwrap().is_empty(),
+        "nothing was stored"
+    );
 }
 
 macro_rules! on_both {

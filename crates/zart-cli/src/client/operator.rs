@@ -39,7 +39,13 @@ pub(crate) async fn retry_step(
     action: &ActionArgs,
 ) -> Result<String, HttpError> {
     let body = json!({ "stepName": step, "triggeredBy": by(action) });
-    let reply = post(client, &["executions", id, "retry-step"], &body, action.key.as_deref()).await?;
+    let reply = post(
+        client,
+        &["executions", id, "retry-step"],
+        &body,
+        action.key.as_deref(),
+    )
+    .await?;
     Ok(render(&reply, client.options.json, |r| {
         format!(
             "retrying step {step} of {id} with a fresh attempt budget (action {})\n",
@@ -59,7 +65,13 @@ pub(crate) async fn restart(
     if let Some(payload) = payload {
         body["payload"] = payload;
     }
-    let reply = post(client, &["executions", id, "restart"], &body, action.key.as_deref()).await?;
+    let reply = post(
+        client,
+        &["executions", id, "restart"],
+        &body,
+        action.key.as_deref(),
+    )
+    .await?;
     Ok(render(&reply, client.options.json, |r| {
         format!(
             "restarted {id}: run {} ({})\n",
@@ -77,7 +89,13 @@ pub(crate) async fn rerun(
     action: &ActionArgs,
 ) -> Result<String, HttpError> {
     let body = json!({ "rerunSteps": rerun, "preserveSteps": preserve, "triggeredBy": by(action) });
-    let reply = post(client, &["executions", id, "rerun"], &body, action.key.as_deref()).await?;
+    let reply = post(
+        client,
+        &["executions", id, "rerun"],
+        &body,
+        action.key.as_deref(),
+    )
+    .await?;
     Ok(render(&reply, client.options.json, |r| rerun_text(id, r)))
 }
 
@@ -100,7 +118,10 @@ fn rerun_text(id: &str, r: &Value) -> String {
         output::text(&r["newRunNumber"]),
         names(&r["effectiveRerun"])
     );
-    for stale in r["potentiallyStale"].as_array().map_or(&[][..], Vec::as_slice) {
+    for stale in r["potentiallyStale"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+    {
         out.push_str(&format!(
             "warning: {} keeps its recorded result but ran after {}, whose old output it may have used\n",
             output::text(&stale["preservedStep"]),
@@ -142,7 +163,11 @@ pub(crate) async fn pause(client: &ApiClient, args: PauseArgs) -> Result<String,
     }
     let rule = post(client, &["pause"], &body, None).await?;
     Ok(render(&rule, client.options.json, |r| {
-        format!("paused: rule {}\n{}", output::text(&r["ruleId"]), pause_rules(std::slice::from_ref(r)))
+        format!(
+            "paused: rule {}\n{}",
+            output::text(&r["ruleId"]),
+            pause_rules(std::slice::from_ref(r))
+        )
     }))
 }
 
@@ -180,14 +205,30 @@ fn pause_rules(rules: &[Value]) -> String {
     let rows = rules
         .iter()
         .map(|r| {
-            ["ruleId", "executionId", "taskName", "stepPattern", "expiresAt", "createdBy", "reason"]
-                .iter()
-                .map(|k| output::text(&r[*k]))
-                .collect()
+            [
+                "ruleId",
+                "executionId",
+                "taskName",
+                "stepPattern",
+                "expiresAt",
+                "createdBy",
+                "reason",
+            ]
+            .iter()
+            .map(|k| output::text(&r[*k]))
+            .collect()
         })
         .collect::<Vec<_>>();
     output::table(
-        &["RULE", "EXECUTION", "TASK", "STEP", "EXPIRES", "BY", "REASON"],
+        &[
+            "RULE",
+            "EXECUTION",
+            "TASK",
+            "STEP",
+            "EXPIRES",
+            "BY",
+            "REASON",
+        ],
         &rows,
     )
 }
@@ -205,7 +246,10 @@ mod tests {
         });
         let out = rerun_text("o-1", &reply);
         assert!(out.contains("run 2; running again: charge"), "{out}");
-        assert!(out.contains("warning: ship keeps its recorded result but ran after charge"), "{out}");
+        assert!(
+            out.contains("warning: ship keeps its recorded result but ran after charge"),
+            "{out}"
+        );
         let quiet = rerun_text("o-1", &json!({"newRunNumber": 3, "effectiveRerun": []}));
         assert!(!quiet.contains("warning"), "{quiet}");
         assert!(quiet.contains("running again: -"), "{quiet}");

@@ -137,10 +137,7 @@ impl Store for Faulty {
     async fn step_retry(&self, params: StepRetry) -> StoreResult<ActionOutcome> {
         self.inner.step_retry(params).await
     }
-    async fn execution_restart(
-        &self,
-        params: ExecutionRestart,
-    ) -> StoreResult<ActionOutcome> {
+    async fn execution_restart(&self, params: ExecutionRestart) -> StoreResult<ActionOutcome> {
         self.inner.execution_restart(params).await
     }
     async fn execution_rerun(&self, params: ExecutionRerun) -> StoreResult<ActionOutcome> {
