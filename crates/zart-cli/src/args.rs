@@ -167,26 +167,7 @@ pub enum Command {
     },
     /// Create a pause rule: matching executions stop before their next matching step
     /// until the rule is resumed or expires (admin API).
-    Pause {
-        /// Only this execution.
-        #[arg(long)]
-        execution: Option<String>,
-        /// Only executions of this task.
-        #[arg(long)]
-        task: Option<String>,
-        /// Only before steps whose name matches this glob (`charge*`).
-        #[arg(long, value_name = "GLOB")]
-        step: Option<String>,
-        /// Let the rule expire after this long (`90s`, `15m`, `1h 30m`, `2days`).
-        #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
-        duration: Option<std::time::Duration>,
-        /// Why, for the other operators.
-        #[arg(long)]
-        reason: Option<String>,
-        /// Recorded as the rule's author (default `cli`).
-        #[arg(long = "by", value_name = "WHO")]
-        by: Option<String>,
-    },
+    Pause(PauseArgs),
     /// List the active pause rules (admin API).
     Pauses,
     /// Delete a pause rule, resuming every execution it held (admin API).
@@ -194,6 +175,29 @@ pub enum Command {
         /// The rule id.
         rule_id: String,
     },
+}
+
+/// What `zart pause` selects, and for how long.
+#[derive(Debug, Clone, Args)]
+pub struct PauseArgs {
+    /// Only this execution.
+    #[arg(long)]
+    pub execution: Option<String>,
+    /// Only executions of this task.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Only before steps whose name matches this glob (`charge*`).
+    #[arg(long, value_name = "GLOB")]
+    pub step: Option<String>,
+    /// Let the rule expire after this long (`90s`, `15m`, `1h 30m`, `2days`).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Why, for the other operators.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Recorded as the rule's author (default `cli`).
+    #[arg(long = "by", value_name = "WHO")]
+    pub by: Option<String>,
 }
 
 /// Who takes an operator action, and its idempotency key.
@@ -379,7 +383,7 @@ pub(crate) mod tests {
         let cli = Cli::try_parse_from(["zart", "pause", "--task", "t", "--for", "1h 30m"])
             .expect("valid");
         match cli.command {
-            Command::Pause { duration, .. } => {
+            Command::Pause(PauseArgs { duration, .. }) => {
                 assert_eq!(duration, Some(std::time::Duration::from_secs(5400)));
             }
             other => panic!("not pause: {other:?}"),

@@ -80,24 +80,7 @@ pub(crate) async fn run_command(client: &ApiClient, command: Command) -> anyhow:
             preserve,
             action,
         } => operator::rerun(client, &id, (rerun, preserve), &action).await?,
-        Command::Pause {
-            execution,
-            task,
-            step,
-            duration,
-            reason,
-            by,
-        } => {
-            let args = operator::PauseArgs {
-                execution,
-                task,
-                step,
-                duration,
-                reason,
-                by,
-            };
-            operator::pause(client, args).await?
-        }
+        Command::Pause(args) => operator::pause(client, args).await?,
         Command::Pauses => operator::pauses(client).await?,
         Command::Resume { rule_id } => operator::resume(client, &rule_id).await?,
         Command::Serve(_) | Command::Migrate(_) => anyhow::bail!("not a client subcommand"),

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::commands::{pretty, render};
 use super::{ApiClient, HttpError, Scope};
-use crate::args::ActionArgs;
+use crate::args::{ActionArgs, PauseArgs};
 use crate::output;
 
 /// Recorded as who acted when `--by` is not given.
@@ -129,16 +129,6 @@ fn rerun_text(id: &str, r: &Value) -> String {
         ));
     }
     out
-}
-
-/// What `zart pause` selects and for how long.
-pub(crate) struct PauseArgs {
-    pub(crate) execution: Option<String>,
-    pub(crate) task: Option<String>,
-    pub(crate) step: Option<String>,
-    pub(crate) duration: Option<std::time::Duration>,
-    pub(crate) reason: Option<String>,
-    pub(crate) by: Option<String>,
 }
 
 /// `zart pause [--execution ID] [--task NAME] [--step GLOB] [--for 1h] [--reason ..]`.
