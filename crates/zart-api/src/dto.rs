@@ -250,12 +250,6 @@ impl From<core::Stats> for Stats {
     }
 }
 
-/// `"{executionId}:{runIndex}"`, a run's id as the stores spell it in
-/// [`Run::run_id`]; for the answer to a restart, which knows only the index.
-fn run_id(execution_id: &str, run_index: i32) -> String {
-    format!("{execution_id}:{run_index}")
-}
-
 // The schemas state the client's limits as literals (utoipa needs literals); these
 // fail the build when a limit changes, so the document cannot drift from the code.
 const _: () = assert!(zart::MAX_NAME_CHARS == 255);
@@ -264,8 +258,8 @@ const _: () = assert!(zart::MAX_RERUN_NAMES == 1000);
 
 mod actions;
 pub use actions::{
-    Action, ActionKind, RerunExecution, RerunStarted, RestartExecution, Restarted, RetryStep,
-    StaleStep, StepRetried,
+    Action, RerunExecution, RerunStarted, RestartExecution, Restarted, RetryStep, StaleStep,
+    StepRetried,
 };
 
 mod admin;

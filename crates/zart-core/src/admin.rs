@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{ExecutionStatus, StepStatus, Timestamp};
+use crate::{ActionKind, ExecutionStatus, StepStatus, Timestamp};
 
 /// Who asks for an action, when, and under which idempotency key.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,44 +73,6 @@ pub struct StaleStep {
     pub preserved_step: String,
     /// The rerun steps that came before it in the previous run.
     pub possibly_depends_on: Vec<String>,
-}
-
-/// What an operator action was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ActionKind {
-    /// A dead step got a fresh attempt budget.
-    #[serde(rename = "retry_step")]
-    RetryStep,
-    /// A new run with an empty journal.
-    #[serde(rename = "restart")]
-    Restart,
-    /// A new run that keeps some steps' results.
-    #[serde(rename = "selective_rerun")]
-    SelectiveRerun,
-}
-
-impl ActionKind {
-    /// The stable text form used in JSON and in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RetryStep => "retry_step",
-            Self::Restart => "restart",
-            Self::SelectiveRerun => "selective_rerun",
-        }
-    }
-
-    /// The kind a stored text names.
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::RetryStep, Self::Restart, Self::SelectiveRerun]
-            .into_iter()
-            .find(|k| k.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for ActionKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// An applied operator action, as recorded.

@@ -61,8 +61,8 @@ pub struct RunPlan {
 
 /// A stored action kind back to its variant.
 pub fn kind_of(text: &str) -> StoreResult<ActionKind> {
-    ActionKind::parse(text)
-        .ok_or_else(|| StoreError::Internal(format!("stored action kind {text:?} is invalid")))
+    text.parse::<ActionKind>()
+        .map_err(|_| StoreError::Internal(format!("stored action kind {text:?} is invalid")))
 }
 
 fn replayed(state: &ActionState, kind: ActionKind) -> Option<ActionOutcome> {

@@ -161,6 +161,18 @@ string_enum!(
 );
 
 string_enum!(
+    /// What an operator action did.
+    ActionKind {
+        /// A dead step got a fresh attempt budget.
+        RetryStep => "retry_step",
+        /// A new run with an empty journal.
+        Restart => "restart",
+        /// A new run that keeps some steps' results.
+        SelectiveRerun => "selective_rerun",
+    }
+);
+
+string_enum!(
     /// The outcome of one step attempt.
     AttemptStatus {
         /// The attempt is in progress.
@@ -327,10 +339,15 @@ pub struct Stats {
     pub cancelled: u64,
 }
 
+/// The id of run `run_index` of an execution: `"{execution_id}:{run_index}"`.
+pub fn run_id(execution_id: &str, run_index: i32) -> String {
+    format!("{execution_id}:{run_index}")
+}
+
 /// One run of an execution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
-    /// `"{executionId}:{runIndex}"`.
+    /// `"{executionId}:{runIndex}"` (see [`run_id`]).
     pub run_id: String,
     /// The execution.
     pub execution_id: String,

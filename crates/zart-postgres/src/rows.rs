@@ -163,7 +163,7 @@ pub(crate) fn run(row: &PgRow) -> Result<RunRecord, PgError> {
     let execution_id: String = get(row, "execution_id")?;
     let run_index: i32 = get(row, "run_index")?;
     Ok(RunRecord {
-        run_id: format!("{execution_id}:{run_index}"),
+        run_id: zart_core::run_id(&execution_id, run_index),
         execution_id,
         run_index,
         payload: get(row, "payload")?,

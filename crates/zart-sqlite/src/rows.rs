@@ -193,7 +193,7 @@ pub(crate) fn run(row: &Row<'_>) -> StoreResult<RunRecord> {
     let execution_id: String = row.get(0).db()?;
     let run_index: i32 = row.get(1).db()?;
     Ok(RunRecord {
-        run_id: format!("{execution_id}:{run_index}"),
+        run_id: zart_core::run_id(&execution_id, run_index),
         execution_id,
         run_index,
         payload: value_of(&row.get::<_, String>(2).db()?)?,

@@ -7,30 +7,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use zart_core as core;
 
-/// What an operator action did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum ActionKind {
-    /// A dead step got a fresh attempt budget.
-    #[serde(rename = "retry_step")]
-    RetryStep,
-    /// A new run with an empty journal.
-    #[serde(rename = "restart")]
-    Restart,
-    /// A new run that keeps some steps' results.
-    #[serde(rename = "selective_rerun")]
-    SelectiveRerun,
-}
-
-impl From<core::ActionKind> for ActionKind {
-    fn from(kind: core::ActionKind) -> Self {
-        match kind {
-            core::ActionKind::RetryStep => Self::RetryStep,
-            core::ActionKind::Restart => Self::Restart,
-            core::ActionKind::SelectiveRerun => Self::SelectiveRerun,
-        }
-    }
-}
-
 /// A kept step that ran after a rerun step in the previous run, so it may have used
 /// that step's old output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -58,7 +34,7 @@ pub struct Action {
     /// The action's id (for a step retry, the `newTaskId` it answered).
     pub action_id: String,
     /// What it did.
-    pub kind: ActionKind,
+    pub kind: core::ActionKind,
     /// The run it applies to: the new run of a restart or rerun, the current run of a
     /// step retry.
     pub run_index: i32,
@@ -79,7 +55,7 @@ impl From<core::ActionRecord> for Action {
     fn from(a: core::ActionRecord) -> Self {
         Self {
             action_id: a.action_id,
-            kind: a.kind.into(),
+            kind: a.kind,
             run_index: a.run_index,
             step_name: a.step_name,
             triggered_by: a.triggered_by,
@@ -147,7 +123,7 @@ pub struct Restarted {
 impl From<core::ActionRecord> for Restarted {
     fn from(a: core::ActionRecord) -> Self {
         Self {
-            new_run_id: super::run_id(&a.execution_id, a.run_index),
+            new_run_id: core::run_id(&a.execution_id, a.run_index),
             run_index: a.run_index,
         }
     }
