@@ -107,7 +107,7 @@ pub(crate) async fn offer(
         .bind(WORK)
         .bind(column(offers, |o| o.idempotency_key.as_deref()))
         .bind(column(offers, |o| o.max_pending.map(i64::from)))
-        .fetch_all(&db.pool)
+        .fetch_all(db.writes())
         .await?;
     let mut by_req: HashMap<usize, &PgRow> = HashMap::new();
     for row in &found {

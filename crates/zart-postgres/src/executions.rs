@@ -118,7 +118,7 @@ pub(crate) async fn insert(
         .bind(column(news, |n| ms(n.run_at)))
         .bind(column(news, |n| json_text(&n.payload)))
         .bind(db.channel())
-        .fetch_all(&db.pool)
+        .fetch_all(db.writes())
         .await?;
     let mut created: HashMap<usize, ExecutionRecord> = HashMap::new();
     for row in &created_rows {

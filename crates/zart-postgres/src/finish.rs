@@ -103,7 +103,7 @@ pub(crate) async fn finish(
     db: &Db,
     finishes: &[&ExecutionFinish],
 ) -> Result<Vec<Written<bool>>, PgError> {
-    let done = statement(db, &db.pool, finishes).await?;
+    let done = statement(db, db.writes(), finishes).await?;
     let mut written = outcomes(finishes, &done.applied);
     for i in done.blocked {
         if let (Some(slot), Some(f)) = (written.get_mut(i), finishes.get(i)) {

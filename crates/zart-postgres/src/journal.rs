@@ -233,7 +233,7 @@ pub(crate) async fn save(db: &Db, saves: &[&StepSave]) -> Result<Vec<bool>, PgEr
         .bind(a.started_at)
         .bind(a.completed_at)
         .bind(c.attempt_started_at)
-        .fetch_all(&db.pool)
+        .fetch_all(db.writes())
         .await?;
     let written: HashSet<usize> = written
         .into_iter()

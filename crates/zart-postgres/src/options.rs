@@ -34,8 +34,10 @@ pub struct PgOptions {
     /// [`DEFAULT_SCHEMA`]. Lowercase letters, digits and `_`, at most 58 characters,
     /// not starting with a digit or `pg_`.
     pub schema: Option<String>,
-    /// The most connections the pool opens (default 10). The LISTEN connection, if
-    /// any, comes on top.
+    /// The most connections the store opens (default 10). With group commit and
+    /// `listen` on, a quarter of them (at least one) are the batched writes' own,
+    /// the rest serve claims, reads and other writes. The LISTEN connection, if any,
+    /// comes on top.
     pub max_connections: u32,
     /// Whether to hold one connection in `LISTEN` for wake-up hints (default true).
     /// Turn it off behind a transaction-mode pooler (pgbouncer): the store then

@@ -7,6 +7,9 @@ use zart_core::Signal;
 /// What every module needs: the pool and the schema-qualified SQL.
 pub(crate) struct Db {
     pub(crate) pool: PgPool,
+    /// The batched writes' own connections, which plan each statement once (see
+    /// [`Db::writes`]); `None` when they share [`Db::pool`].
+    pub(crate) writes: Option<PgPool>,
     schema: String,
     quoted: String,
     channel: String,
@@ -14,9 +17,10 @@ pub(crate) struct Db {
 
 impl Db {
     /// `schema` has been validated (lowercase, digits, `_`), so quoting it is safe.
-    pub(crate) fn new(pool: PgPool, schema: String) -> Self {
+    pub(crate) fn new(pool: PgPool, writes: Option<PgPool>, schema: String) -> Self {
         Self {
             pool,
+            writes,
             quoted: format!("\"{schema}\""),
             channel: channel_for(&schema),
             schema,
@@ -28,6 +32,17 @@ impl Db {
     /// transaction-mode pooler does not keep per client.
     pub(crate) fn sql(&self, template: &str) -> String {
         template.replace("{s}", &self.quoted)
+    }
+
+    /// Where the batched writes (step saves, inserts, finishes, offers) run: their
+    /// own connections when the store opened some, set to reuse one generic plan per
+    /// statement. Their array statements cost more to plan than to run for a batch
+    /// of one, and PostgreSQL's own choice keeps re-planning them (the generic plan
+    /// is costed for 100 rows per array, so a one-row custom plan always looks
+    /// cheaper); planned once, a step save of one costs what a single-row statement
+    /// did. Other statements keep PostgreSQL's per-call choice.
+    pub(crate) fn writes(&self) -> &PgPool {
+        self.writes.as_ref().unwrap_or(&self.pool)
     }
 
     /// The schema name.

@@ -76,19 +76,28 @@ impl PgStore {
     /// [`PgOptions::listen`], starts listening for wake-ups.
     pub async fn connect_with(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
         let (connect, schema) = options::resolve(url, &options)?;
+        let max = options.max_connections.max(1);
+        let writers = options.group_commit.then(|| group::writers(&options));
+        let split = writers.filter(|_| options.listen).and_then(|w| {
+            let w = u32::try_from(w).ok()?;
+            (w < max).then_some(w)
+        });
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
+            .max_connections(max - split.unwrap_or(0))
             .acquire_timeout(options.acquire_timeout)
             .test_before_acquire(true)
             .connect_with(connect.clone())
             .await
             .map_err(error::map_sqlx)?;
-        let db = Arc::new(Db::new(pool, schema));
+        let writes_pool = match split {
+            Some(n) => Some(writes_pool(&connect, &options, n).await?),
+            None => None,
+        };
+        let db = Arc::new(Db::new(pool, writes_pool, schema));
         migrate::apply(&db).await?;
         let clock = DbClock::connect(&db.pool).await?;
         let resampler = clock::resample(&clock, db.pool.clone());
         let health = Arc::new(Health::default());
-        let writers = options.group_commit.then(|| group::writers(&options));
         let writes = Writes::start(db.clone(), writers);
         let (signals, _) = broadcast::channel(listen::CAPACITY);
         let listener = if options.listen {
@@ -176,6 +185,32 @@ impl PgStore {
 fn _connect_future_is_send(url: &'static str) {
     fn assert_send<T: Send + 'static>(_: T) {}
     assert_send(PgStore::connect_with(url, PgOptions::default()));
+}
+
+/// The group commit writers' own `n` connections (see `Db::writes`), each set to
+/// reuse a generic plan per statement. The setting is per session, so it is only
+/// made when the store holds its connections itself (`listen` on): behind a
+/// transaction-mode pooler it would stay on a server connection that other
+/// clients then get.
+async fn writes_pool(
+    connect: &sqlx::postgres::PgConnectOptions,
+    options: &PgOptions,
+    n: u32,
+) -> Result<PgPool, StoreError> {
+    PgPoolOptions::new()
+        .max_connections(n)
+        .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(true)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(conn, "SET plan_cache_mode = force_generic_plan")
+                    .await
+                    .map(drop)
+            })
+        })
+        .connect_with(connect.clone())
+        .await
+        .map_err(error::map_sqlx)
 }
 
 #[async_trait]
@@ -323,5 +358,67 @@ impl Store for PgStore {
     async fn pause_delete(&self, rule_id: &str, now: Timestamp) -> StoreResult<PauseDelete> {
         let written = self.run(|| pauses::delete(self.db(), rule_id, now)).await?;
         Ok(self.signalled(written))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zart_store_tests::postgres::FreshSchema;
+
+    use super::*;
+
+    async fn plan_mode(pool: &PgPool) -> String {
+        sqlx::query_scalar("SHOW plan_cache_mode")
+            .fetch_one(pool)
+            .await
+            .expect("SHOW plan_cache_mode")
+    }
+
+    async fn store(schema: &FreshSchema, options: PgOptions) -> PgStore {
+        PgStore::connect_with(schema.database_url(), options.schema(schema.name()))
+            .await
+            .expect("connect")
+    }
+
+    /// The batched writes get their own quarter of the pool, planned once per
+    /// statement; everything else keeps PostgreSQL's choice, and the two pools
+    /// together open no more than `max_connections`.
+    #[tokio::test]
+    async fn batched_writes_have_their_own_generically_planned_connections() {
+        let Some(schema) = FreshSchema::new("writes_pool") else {
+            return;
+        };
+        let s = store(&schema, PgOptions::default().max_connections(8)).await;
+        let db = s.db();
+        let writes = db
+            .writes
+            .as_ref()
+            .expect("a writes pool with group commit on");
+        assert_eq!(writes.options().get_max_connections(), 2);
+        assert_eq!(db.pool.options().get_max_connections(), 6);
+        assert_eq!(plan_mode(db.writes()).await, "force_generic_plan");
+        assert_eq!(plan_mode(&db.pool).await, "auto");
+    }
+
+    /// Without LISTEN (behind a transaction-mode pooler, where a session setting
+    /// would outlive this client's use of the connection), with group commit off,
+    /// or with a pool of one, the writes share the one pool and set nothing.
+    #[tokio::test]
+    async fn the_writes_share_the_pool_without_listen_group_commit_or_room() {
+        let Some(schema) = FreshSchema::new("writes_shared") else {
+            return;
+        };
+        for options in [
+            PgOptions::default().listen(false),
+            PgOptions::default().group_commit(false),
+            PgOptions::default().max_connections(1),
+        ] {
+            let max = options.max_connections;
+            let s = store(&schema, options).await;
+            let db = s.db();
+            assert!(db.writes.is_none());
+            assert_eq!(db.pool.options().get_max_connections(), max);
+            assert_eq!(plan_mode(db.writes()).await, "auto");
+        }
     }
 }
