@@ -106,11 +106,16 @@ impl Shared {
 
     /// Stops the run of `id` only if it holds the claim `fence`. A lease renewal answers
     /// for the fence it was sent with; meanwhile this worker may have parked and
-    /// re-claimed the execution, and that newer run holds a valid lease.
-    fn stop_claim(&self, id: &str, fence: i64, reason: StopReason) {
-        if let Some(run) = self.running().get_mut(id).filter(|r| r.fence == fence) {
-            run.reason.get_or_insert(reason);
-            run.stop.cancel();
+    /// re-claimed the execution, and that newer run holds a valid lease. Returns
+    /// whether a run was stopped.
+    fn stop_claim(&self, id: &str, fence: i64, reason: StopReason) -> bool {
+        match self.running().get_mut(id).filter(|r| r.fence == fence) {
+            Some(run) => {
+                run.reason.get_or_insert(reason);
+                run.stop.cancel();
+                true
+            }
+            None => false,
         }
     }
 
@@ -420,9 +425,10 @@ async fn renew_leases(shared: &Shared, leases: Vec<(String, i64)>) {
         Ok(renewed) => {
             let renewed: HashSet<String> = renewed.into_iter().collect();
             for (id, fence) in leases {
-                if !renewed.contains(&id) {
+                // A run that ended (or parked) since `leases` was read is not
+                // renewed either; only one still running here lost its lease.
+                if !renewed.contains(&id) && shared.stop_claim(&id, fence, StopReason::LeaseLost) {
                     tracing::warn!(execution = %id, fence, "lease lost; stopping the execution");
-                    shared.stop_claim(&id, fence, StopReason::LeaseLost);
                 }
             }
         }
