@@ -12,7 +12,6 @@ use std::collections::{BTreeMap, HashSet};
 use crate::{
     ActionKind, ActionMeta, ActionOutcome, ActionRecord, ActionRefusal, ExecutionRerun,
     ExecutionStatus, RunTrigger, StaleStep, StepKind, StepRecord, StepRetry, StepStatus,
-    StoreError, StoreResult,
 };
 
 /// What a store reads before an action: the execution's state and the action already
@@ -57,12 +56,6 @@ pub struct RunPlan {
     pub effective_rerun: Vec<String>,
     /// Kept steps that ran after a rerun step.
     pub potentially_stale: Vec<StaleStep>,
-}
-
-/// A stored action kind back to its variant.
-pub fn kind_of(text: &str) -> StoreResult<ActionKind> {
-    text.parse::<ActionKind>()
-        .map_err(|_| StoreError::Internal(format!("stored action kind {text:?} is invalid")))
 }
 
 fn replayed(state: &ActionState, kind: ActionKind) -> Option<ActionOutcome> {

@@ -34,7 +34,7 @@ fn action(row: &PgRow) -> Result<ActionRecord, PgError> {
     Ok(ActionRecord {
         action_id: get(row, "action_id")?,
         execution_id: get(row, "execution_id")?,
-        kind: admin_plan::kind_of(&get::<String>(row, "kind")?)?,
+        kind: rows::parse(&get::<String>(row, "kind")?)?,
         run_index: get(row, "run_index")?,
         step_name: get(row, "step_name")?,
         triggered_by: get(row, "triggered_by")?,

@@ -39,8 +39,8 @@ impl Db {
     /// statement. Their array statements cost more to plan than to run for a batch
     /// of one, and PostgreSQL's own choice keeps re-planning them (the generic plan
     /// is costed for 100 rows per array, so a one-row custom plan always looks
-    /// cheaper); planned once, a step save of one costs what a single-row statement
-    /// did. Other statements keep PostgreSQL's per-call choice.
+    /// cheaper); planned once, a step save of one costs about what a single-row
+    /// statement did. Other statements keep PostgreSQL's per-call choice.
     pub(crate) fn writes(&self) -> &PgPool {
         self.writes.as_ref().unwrap_or(&self.pool)
     }

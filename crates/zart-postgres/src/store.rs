@@ -78,19 +78,22 @@ impl PgStore {
         let (connect, schema) = options::resolve(url, &options)?;
         let max = options.max_connections.max(1);
         let writers = options.group_commit.then(|| group::writers(&options));
-        let split = writers.filter(|_| options.listen).and_then(|w| {
-            let w = u32::try_from(w).ok()?;
-            (w < max).then_some(w)
-        });
-        let pool = PgPoolOptions::new()
-            .max_connections(max - split.unwrap_or(0))
-            .acquire_timeout(options.acquire_timeout)
-            .test_before_acquire(true)
-            .connect_with(connect.clone())
-            .await
-            .map_err(error::map_sqlx)?;
+        // The batched writes' own connections (see `Db::writes`): a session setting,
+        // so only when the store holds its connections itself (`listen` on; behind a
+        // transaction-mode pooler it would stay on a server connection other clients
+        // get), and only when the rest of the pool keeps at least one.
+        let split = writers
+            .filter(|_| options.listen)
+            .and_then(|w| u32::try_from(w).ok())
+            .filter(|&w| w < max);
+        let pool = pool(&options, max - split.unwrap_or(0), connect.clone()).await?;
         let writes_pool = match split {
-            Some(n) => Some(writes_pool(&connect, &options, n).await?),
+            Some(n) => {
+                let generic = connect
+                    .clone()
+                    .options([("plan_cache_mode", "force_generic_plan")]);
+                Some(self::pool(&options, n, generic).await?)
+            }
             None => None,
         };
         let db = Arc::new(Db::new(pool, writes_pool, schema));
@@ -187,28 +190,17 @@ fn _connect_future_is_send(url: &'static str) {
     assert_send(PgStore::connect_with(url, PgOptions::default()));
 }
 
-/// The group commit writers' own `n` connections (see `Db::writes`), each set to
-/// reuse a generic plan per statement. The setting is per session, so it is only
-/// made when the store holds its connections itself (`listen` on): behind a
-/// transaction-mode pooler it would stay on a server connection that other
-/// clients then get.
-async fn writes_pool(
-    connect: &sqlx::postgres::PgConnectOptions,
+/// A pool of at most `max` connections to `connect`.
+async fn pool(
     options: &PgOptions,
-    n: u32,
+    max: u32,
+    connect: sqlx::postgres::PgConnectOptions,
 ) -> Result<PgPool, StoreError> {
     PgPoolOptions::new()
-        .max_connections(n)
+        .max_connections(max)
         .acquire_timeout(options.acquire_timeout)
         .test_before_acquire(true)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                sqlx::Executor::execute(conn, "SET plan_cache_mode = force_generic_plan")
-                    .await
-                    .map(drop)
-            })
-        })
-        .connect_with(connect.clone())
+        .connect_with(connect)
         .await
         .map_err(error::map_sqlx)
 }

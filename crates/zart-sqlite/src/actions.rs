@@ -22,7 +22,7 @@ pub(crate) fn action(row: &Row<'_>) -> StoreResult<ActionRecord> {
     Ok(ActionRecord {
         action_id: row.get(0).db()?,
         execution_id: row.get(1).db()?,
-        kind: admin_plan::kind_of(&kind)?,
+        kind: parse_enum(&kind)?,
         run_index: row.get(3).db()?,
         step_name: row.get(4).db()?,
         triggered_by: row.get(5).db()?,
