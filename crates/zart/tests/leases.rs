@@ -10,6 +10,12 @@ use serde_json::json;
 use zart::core::{ExecutionClaim, ExecutionStatus, WaitingFor};
 use zart::prelude::*;
 
+/// The lease of the heartbeat test, and its step, about three leases long. A renewal
+/// (every third of a lease) may come up to two thirds of a lease late before the
+/// lease expires: 1 s, enough on a loaded 2-core CI machine, where 450 ms was not.
+const LEASE: Duration = Duration::from_millis(1500);
+const STEP: Duration = Duration::from_millis(4500);
+
 fn slow_task(
     store: std::sync::Arc<dyn zart::core::Store>,
     runs: Counter,
@@ -25,7 +31,7 @@ fn slow_task(
                         runs.bump();
                         match gate {
                             Some(gate) => gate.notified().await,
-                            None => tokio::time::sleep(Duration::from_millis(1500)).await,
+                            None => tokio::time::sleep(STEP).await,
                         }
                         Ok(())
                     }
@@ -42,7 +48,7 @@ async fn heartbeats_keep_a_step_longer_than_the_lease_on_one_worker() {
     let runs = Counter::default();
     let zart = slow_task(db.store.clone(), runs.clone(), None);
     let client = zart.client();
-    let short_lease = fast().lease_duration(Duration::from_millis(450));
+    let short_lease = fast().lease_duration(LEASE);
     let a = zart.start_worker(short_lease.clone());
     let b = zart.start_worker(short_lease);
     let id = start(&client, "slow", json!(null)).await;
