@@ -271,5 +271,8 @@ pub use events::EventAccepted;
 mod pause;
 pub use pause::{CreatePause, PauseRule, RulesDeleted};
 
+mod schedules;
+pub use schedules::{CreateSchedule, Schedule};
+
 #[cfg(test)]
 mod tests;

@@ -7,6 +7,7 @@ pub(crate) mod events;
 pub(crate) mod executions;
 pub(crate) mod health;
 pub(crate) mod pause;
+pub(crate) mod schedules;
 
 use utoipa_axum::router::OpenApiRouter;
 

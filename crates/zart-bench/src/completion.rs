@@ -42,7 +42,7 @@ pub async fn wait_terminal(
                     finished += 1;
                     confirm = finished >= expected;
                 }
-                Ok(Some(Signal::Work | Signal::Pauses)) => {}
+                Ok(Some(Signal::Work | Signal::Pauses | Signal::Schedules)) => {}
                 Ok(Some(Signal::Lagged)) | Err(_) => confirm = true,
                 Ok(None) => {
                     tokio::time::sleep_until(recheck).await;

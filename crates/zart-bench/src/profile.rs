@@ -231,6 +231,45 @@ impl Store for TimedStore {
         self.timed("pause_delete", self.inner.pause_delete(rule_id, now))
             .await
     }
+    async fn schedule_put(&self, params: SchedulePut) -> StoreResult<SchedulePutOutcome> {
+        self.timed("schedule_put", self.inner.schedule_put(params))
+            .await
+    }
+    async fn schedule_get(&self, schedule_id: &str) -> StoreResult<Option<ScheduleRecord>> {
+        self.timed("schedule_get", self.inner.schedule_get(schedule_id))
+            .await
+    }
+    async fn schedule_list(&self) -> StoreResult<Vec<ScheduleRecord>> {
+        self.timed("schedule_list", self.inner.schedule_list()).await
+    }
+    async fn schedule_delete(&self, schedule_id: &str) -> StoreResult<bool> {
+        self.timed("schedule_delete", self.inner.schedule_delete(schedule_id))
+            .await
+    }
+    async fn schedule_set_paused(
+        &self,
+        schedule_id: &str,
+        paused: bool,
+        next_fire_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<Option<ScheduleRecord>> {
+        let call = self
+            .inner
+            .schedule_set_paused(schedule_id, paused, next_fire_at, now);
+        self.timed("schedule_set_paused", call).await
+    }
+    async fn schedule_due(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<ScheduleRecord>> {
+        self.timed("schedule_due", self.inner.schedule_due(now, limit))
+            .await
+    }
+    async fn schedule_next_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.timed("schedule_next_due", self.inner.schedule_next_due())
+            .await
+    }
+    async fn schedule_fire(&self, params: ScheduleFire) -> StoreResult<FireOutcome> {
+        self.timed("schedule_fire", self.inner.schedule_fire(params))
+            .await
+    }
 }
 
 #[cfg(test)]

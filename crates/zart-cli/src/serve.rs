@@ -30,11 +30,18 @@ pub(crate) async fn serve(args: ServeArgs, api: &ApiOptions) -> anyhow::Result<(
     if !args.no_demo {
         demo::register(&mut tasks);
     }
-    let zart = Zart::builder(store)
+    let mut builder = Zart::builder(store)
         .tasks(tasks)
         .metrics(metrics.clone())
-        .max_pending_events(Some(args.max_pending_events))
-        .build();
+        .max_pending_events(Some(args.max_pending_events));
+    if !args.no_demo {
+        for spec in demo::schedules() {
+            builder = builder
+                .schedule(spec)
+                .context("declaring the demo schedules")?;
+        }
+    }
+    let zart = builder.build();
     let listener = TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;

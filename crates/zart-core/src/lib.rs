@@ -9,21 +9,24 @@
 //! [`LeaseGuard`] (execution id, worker id and fencing token); the store applies the
 //! write only while that lease is still the current one, and reports whether it did.
 
+#[macro_use]
+mod types;
 mod admin;
 pub mod admin_plan;
 mod clock;
 mod error;
 mod journal;
 mod migrations;
+mod schedule;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod store;
-mod types;
 
 pub use admin::*;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use journal::{AttemptWrite, StepHeader, StepSave, StepWrite};
+pub use schedule::*;
 pub use migrations::{AppliedMigration, SchemaMigration, SCHEMA_MIGRATIONS};
 pub use store::*;
 pub use types::*;

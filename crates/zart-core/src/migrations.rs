@@ -50,6 +50,10 @@ pub const SCHEMA_MIGRATIONS: &[SchemaMigration] = &[
         version: 5,
         name: "operator_actions",
     },
+    SchemaMigration {
+        version: 6,
+        name: "schedules",
+    },
 ];
 
 #[cfg(test)]

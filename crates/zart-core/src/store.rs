@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    ActionOutcome, Clock, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionRerun,
+    ActionOutcome, Clock, ExecutionDetail, FireOutcome, ScheduleFire, SchedulePut,
+    SchedulePutOutcome, ScheduleRecord, ExecutionError, ExecutionRecord, ExecutionRerun,
     ExecutionRestart, ExecutionStatus, NewPauseRule, ParentClosePolicy, PauseDelete, PauseRule,
     RunRecord, Stats, StepRecord, StepRetry, StepSave, StepWrite, StoreError, Timestamp,
     WaitingFor,
@@ -464,6 +465,9 @@ pub enum Signal {
     /// The pause rules changed (one was created or deleted): workers re-read the
     /// active rules.
     Pauses,
+    /// The schedules changed (one was created, updated, resumed or deleted): the
+    /// schedulers re-read when the next one is due.
+    Schedules,
     /// The listener fell behind and hints were dropped: re-read what you wait for.
     Lagged,
 }
@@ -632,6 +636,47 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a rule (sets `deleted_at`) and makes every execution parked on it due
     /// now, in one transaction; signals `Pauses` and `Work`.
     async fn pause_delete(&self, rule_id: &str, now: Timestamp) -> StoreResult<PauseDelete>;
+
+    /// Creates a schedule, or finds it: with the same spec nothing changes; with
+    /// another, `replace` decides between an update (the cursor restarts at
+    /// `next_fire_at`, the pause and the last firing are kept) and a conflict. One
+    /// transaction; signals `Schedules` when something changed.
+    async fn schedule_put(&self, params: SchedulePut) -> StoreResult<SchedulePutOutcome>;
+
+    /// One schedule by id.
+    async fn schedule_get(&self, schedule_id: &str) -> StoreResult<Option<ScheduleRecord>>;
+
+    /// Every schedule, by id.
+    async fn schedule_list(&self) -> StoreResult<Vec<ScheduleRecord>>;
+
+    /// Deletes a schedule (its executions stay); whether it existed. Signals
+    /// `Schedules`.
+    async fn schedule_delete(&self, schedule_id: &str) -> StoreResult<bool>;
+
+    /// Pauses or resumes a schedule. Resuming a paused schedule sets its cursor to
+    /// `next_fire_at` and drops a buffered slot, so nothing missed while paused
+    /// fires; pausing or resuming in the state it is in changes nothing. `None` if
+    /// there is no such schedule. Signals `Schedules` when something changed.
+    async fn schedule_set_paused(
+        &self,
+        schedule_id: &str,
+        paused: bool,
+        next_fire_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<Option<ScheduleRecord>>;
+
+    /// The unpaused schedules with something to do at `now` (a cursor at or before
+    /// it, or a buffered slot), at most `limit`, soonest first.
+    async fn schedule_due(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<ScheduleRecord>>;
+
+    /// The earliest cursor of an unpaused schedule, if any.
+    async fn schedule_next_due(&self) -> StoreResult<Option<Timestamp>>;
+
+    /// Records a firing: compare-and-set of the cursor (unless it is a manual
+    /// trigger), `last_fired_at` and `last_execution_id`, and the inserts of its
+    /// executions (an id that exists is kept, as [`Store::execution_insert`] does),
+    /// in one transaction.
+    async fn schedule_fire(&self, params: ScheduleFire) -> StoreResult<FireOutcome>;
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use std::collections::HashMap;
 
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use zart_core::{
     ExecutionQuery, ExecutionRecord, ExecutionStatus, InsertOutcome, NewExecution,
     ParentClosePolicy, SortBy, SortOrder, Stats,
@@ -108,6 +108,16 @@ pub(crate) async fn insert(
     db: &Db,
     news: &[&NewExecution],
 ) -> Result<Vec<Written<InsertOutcome>>, PgError> {
+    let mut conn = db.writes().acquire().await?;
+    insert_on(db, &mut conn, news).await
+}
+
+/// [`insert`] on `conn`, for example inside a transaction that writes more.
+pub(crate) async fn insert_on(
+    db: &Db,
+    conn: &mut PgConnection,
+    news: &[&NewExecution],
+) -> Result<Vec<Written<InsertOutcome>>, PgError> {
     let created_rows = sqlx::query(&db.sql(&insert_sql()))
         .bind(request_numbers(news.len())?)
         .bind(column(news, |n| n.id.as_str()))
@@ -118,7 +128,7 @@ pub(crate) async fn insert(
         .bind(column(news, |n| ms(n.run_at)))
         .bind(column(news, |n| json_text(&n.payload)))
         .bind(db.channel())
-        .fetch_all(db.writes())
+        .fetch_all(&mut *conn)
         .await?;
     let mut created: HashMap<usize, ExecutionRecord> = HashMap::new();
     for row in &created_rows {
@@ -128,7 +138,7 @@ pub(crate) async fn insert(
         .filter(|i| !created.contains_key(i))
         .map(|i| news[i].id.as_str())
         .collect();
-    let mut existing = existing(db, &missing).await?;
+    let mut existing = existing(db, conn, &missing).await?;
     let mut outcomes = Vec::with_capacity(news.len());
     for (i, new) in news.iter().enumerate() {
         let outcome = match created.remove(&i) {
@@ -143,7 +153,11 @@ pub(crate) async fn insert(
     Ok(outcomes)
 }
 
-async fn existing(db: &Db, ids: &[&str]) -> Result<HashMap<String, ExecutionRecord>, PgError> {
+async fn existing(
+    db: &Db,
+    conn: &mut PgConnection,
+    ids: &[&str],
+) -> Result<HashMap<String, ExecutionRecord>, PgError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -151,7 +165,7 @@ async fn existing(db: &Db, ids: &[&str]) -> Result<HashMap<String, ExecutionReco
         "SELECT {EXECUTION_COLUMNS} FROM {{s}}.executions e
          JOIN {{s}}.execution_data d ON d.execution_id = e.id WHERE e.id = ANY($1)"
     ));
-    let found = sqlx::query(&sql).bind(ids).fetch_all(&db.pool).await?;
+    let found = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
     found
         .iter()
         .map(|row| rows::execution(row).map(|r| (r.id.clone(), r)))

@@ -105,6 +105,7 @@ mod pauses;
 mod pool;
 mod retention;
 mod rows;
+mod schedules;
 mod store;
 
 pub use group::GroupCommitStats;

@@ -7,7 +7,7 @@
 //! reconnects with backoff, then sends `Lagged` again once it listens anew.
 //!
 //! Payloads: `w` = [`Signal::Work`], `f:<status>:<id>` = [`Signal::Finished`],
-//! `p` = [`Signal::Pauses`], `l` = [`Signal::Lagged`] (used when a `Finished` payload would exceed NOTIFY's
+//! `p` = [`Signal::Pauses`], `s` = [`Signal::Schedules`], `l` = [`Signal::Lagged`] (used when a `Finished` payload would exceed NOTIFY's
 //! 8000-byte limit).
 
 use std::sync::Arc;
@@ -28,6 +28,9 @@ pub(crate) const WORK: &str = "w";
 
 /// The `Pauses` payload.
 pub(crate) const PAUSES: &str = "p";
+
+/// The `Schedules` payload.
+pub(crate) const SCHEDULES: &str = "s";
 
 /// Hints buffered per subscriber before it sees `Lagged`.
 pub(crate) const CAPACITY: usize = 1024;
@@ -51,6 +54,7 @@ pub(crate) fn decode(payload: &str) -> Option<Signal> {
     match payload {
         WORK => Some(Signal::Work),
         PAUSES => Some(Signal::Pauses),
+        SCHEDULES => Some(Signal::Schedules),
         "l" => Some(Signal::Lagged),
         _ => {
             let rest = payload.strip_prefix("f:")?;
@@ -177,6 +181,7 @@ mod tests {
     fn payloads_round_trip() {
         assert_eq!(decode(WORK), Some(Signal::Work));
         assert_eq!(decode(PAUSES), Some(Signal::Pauses));
+        assert_eq!(decode(SCHEDULES), Some(Signal::Schedules));
         let p = finished_payload("a:b", ExecutionStatus::Cancelled);
         assert_eq!(
             decode(&p),

@@ -15,7 +15,8 @@ use zart_core::{
     ExecutionQuery, ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionSuspend,
     InsertOutcome, LeaseGuard, LeaseRenew, NewExecution, NewPauseRule, OfferOutcome, PauseDelete,
     PauseRule, RunRecord, Signal, SpawnOutcome, Stats, StepRecord, StepRetry, StepSave, Store,
-    StoreError, StoreResult, Subscription, Timestamp,
+    StoreError, StoreResult, Subscription, Timestamp, FireOutcome, ScheduleFire, SchedulePut,
+    SchedulePutOutcome, ScheduleRecord,
 };
 
 use crate::clock::{self, DbClock};
@@ -26,7 +27,7 @@ use crate::listen::{self, PgSubscription};
 use crate::pool::{Db, Written};
 use crate::{
     actions, cancel, children, claims, detail, events, executions, journal, migrate, options,
-    parking, pauses, retention, PgOptions,
+    parking, pauses, retention, schedules, PgOptions,
 };
 
 /// A [`Store`](zart_core::Store) on PostgreSQL. Cheap to clone: clones share the
@@ -349,6 +350,53 @@ impl Store for PgStore {
 
     async fn pause_delete(&self, rule_id: &str, now: Timestamp) -> StoreResult<PauseDelete> {
         let written = self.run(|| pauses::delete(self.db(), rule_id, now)).await?;
+        Ok(self.signalled(written))
+    }
+
+    async fn schedule_put(&self, params: SchedulePut) -> StoreResult<SchedulePutOutcome> {
+        let written = self.run(|| schedules::put(self.db(), &params)).await?;
+        Ok(self.signalled(written))
+    }
+
+    async fn schedule_get(&self, schedule_id: &str) -> StoreResult<Option<ScheduleRecord>> {
+        self.run(|| schedules::get_one(self.db(), schedule_id))
+            .await
+    }
+
+    async fn schedule_list(&self) -> StoreResult<Vec<ScheduleRecord>> {
+        self.run(|| schedules::list(self.db())).await
+    }
+
+    async fn schedule_delete(&self, schedule_id: &str) -> StoreResult<bool> {
+        let written = self
+            .run(|| schedules::delete(self.db(), schedule_id))
+            .await?;
+        Ok(self.signalled(written))
+    }
+
+    async fn schedule_set_paused(
+        &self,
+        schedule_id: &str,
+        paused: bool,
+        next_fire_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<Option<ScheduleRecord>> {
+        let written = self
+            .run(|| schedules::set_paused(self.db(), schedule_id, paused, next_fire_at, now))
+            .await?;
+        Ok(self.signalled(written))
+    }
+
+    async fn schedule_due(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<ScheduleRecord>> {
+        self.run(|| schedules::due(self.db(), now, limit)).await
+    }
+
+    async fn schedule_next_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.run(|| schedules::next_due(self.db())).await
+    }
+
+    async fn schedule_fire(&self, params: ScheduleFire) -> StoreResult<FireOutcome> {
+        let written = self.run(|| schedules::fire(self.db(), &params)).await?;
         Ok(self.signalled(written))
     }
 }

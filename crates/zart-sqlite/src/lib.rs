@@ -81,6 +81,7 @@ mod pauses;
 mod readers;
 mod retention;
 mod rows;
+mod schedules;
 mod signals;
 mod store;
 mod url;

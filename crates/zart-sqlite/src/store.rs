@@ -14,7 +14,7 @@ use crate::signals::Signals;
 use crate::writer::{Counters, Writer};
 use crate::{
     actions, cancel, children, claims, detail, events, executions, finish, journal, parking,
-    pauses, retention,
+    pauses, retention, schedules,
 };
 
 /// The embedded SQLite [`Store`](zart_core::Store).
@@ -192,6 +192,54 @@ impl Store for SqliteStore {
     async fn pause_delete(&self, rule_id: &str, now: Timestamp) -> StoreResult<PauseDelete> {
         let rule_id = rule_id.to_owned();
         self.write(move |conn, signals| pauses::delete(conn, &rule_id, now, signals))
+            .await
+    }
+
+    async fn schedule_put(&self, params: SchedulePut) -> StoreResult<SchedulePutOutcome> {
+        self.write(move |conn, signals| schedules::put(conn, &params, signals))
+            .await
+    }
+
+    async fn schedule_get(&self, schedule_id: &str) -> StoreResult<Option<ScheduleRecord>> {
+        let schedule_id = schedule_id.to_owned();
+        self.read(move |conn| schedules::get(conn, &schedule_id))
+            .await
+    }
+
+    async fn schedule_list(&self) -> StoreResult<Vec<ScheduleRecord>> {
+        self.read(schedules::list).await
+    }
+
+    async fn schedule_delete(&self, schedule_id: &str) -> StoreResult<bool> {
+        let schedule_id = schedule_id.to_owned();
+        self.write(move |conn, signals| schedules::delete(conn, &schedule_id, signals))
+            .await
+    }
+
+    async fn schedule_set_paused(
+        &self,
+        schedule_id: &str,
+        paused: bool,
+        next_fire_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<Option<ScheduleRecord>> {
+        let schedule_id = schedule_id.to_owned();
+        self.write(move |conn, signals| {
+            schedules::set_paused(conn, &schedule_id, paused, next_fire_at, now, signals)
+        })
+        .await
+    }
+
+    async fn schedule_due(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<ScheduleRecord>> {
+        self.read(move |conn| schedules::due(conn, now, limit)).await
+    }
+
+    async fn schedule_next_due(&self) -> StoreResult<Option<Timestamp>> {
+        self.read(schedules::next_due).await
+    }
+
+    async fn schedule_fire(&self, params: ScheduleFire) -> StoreResult<FireOutcome> {
+        self.write(move |conn, signals| schedules::fire(conn, &params, signals))
             .await
     }
 }

@@ -148,6 +148,16 @@ impl Client {
         self.clock.now()
     }
 
+    /// The registered tasks, when this client knows them.
+    pub(crate) fn tasks(&self) -> Option<&TaskRegistry> {
+        self.tasks.as_deref()
+    }
+
+    /// The metrics this client records in.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// The store behind this client.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zart_core::{Clock, Store, StoreError, SystemClock};
+use zart_core::{Clock, ScheduleSpec, Store, StoreError, SystemClock};
 
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
 use crate::{
-    Client, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle, DEFAULT_MAX_PENDING_EVENTS,
+    Client, ClientError, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle, DEFAULT_MAX_PENDING_EVENTS,
 };
 
 /// The engine: make a [`Client`] to start executions and a worker to run them.
@@ -42,6 +42,8 @@ pub struct Zart {
     max_pending_events: Option<u32>,
     /// The pause rules shared by this instance's workers and clients.
     pauses: Arc<PauseRules>,
+    /// The schedules declared in code, put at each worker start.
+    schedules: Arc<Vec<ScheduleSpec>>,
 }
 
 impl std::fmt::Debug for Zart {
@@ -60,6 +62,7 @@ pub struct ZartBuilder {
     tasks: TaskRegistry,
     metrics: Option<Metrics>,
     max_pending_events: Option<u32>,
+    schedules: Vec<ScheduleSpec>,
 }
 
 impl std::fmt::Debug for ZartBuilder {
@@ -80,6 +83,7 @@ impl Zart {
             tasks: TaskRegistry::new(),
             metrics: None,
             max_pending_events: Some(DEFAULT_MAX_PENDING_EVENTS),
+            schedules: Vec::new(),
         }
     }
 
@@ -97,6 +101,7 @@ impl Zart {
 
     /// Starts a worker running the registered tasks. Call it from a Tokio runtime.
     pub fn start_worker(&self, config: WorkerConfig) -> WorkerHandle {
+        let scheduler = config.schedules.then(|| (self.client(), Arc::clone(&self.schedules)));
         WorkerHandle::start(
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
@@ -104,6 +109,7 @@ impl Zart {
             self.metrics.clone(),
             Arc::clone(&self.pauses),
             config,
+            scheduler,
         )
     }
 
@@ -158,6 +164,23 @@ impl ZartBuilder {
         self
     }
 
+    /// Declares a schedule: each worker started with
+    /// [`WorkerConfig::schedules`] on creates it, or updates it when its spec
+    /// changed (a new cron expression or payload), then fires it. Register its task
+    /// first. An invalid timing, an unregistered task or a payload the task does not
+    /// accept is an error here, not a schedule that never fires.
+    pub fn schedule(mut self, spec: ScheduleSpec) -> Result<Self, ClientError> {
+        crate::schedules::validate(&spec, Some(&self.tasks))?;
+        if self.schedules.iter().any(|s| s.schedule_id == spec.schedule_id) {
+            return Err(ClientError::InvalidInput(format!(
+                "schedule {:?} is declared twice",
+                spec.schedule_id
+            )));
+        }
+        self.schedules.push(spec);
+        Ok(self)
+    }
+
     /// Limits the unconsumed events an execution may hold: its clients refuse an
     /// offer past it (default [`DEFAULT_MAX_PENDING_EVENTS`]; `None`: no limit).
     pub fn max_pending_events(mut self, limit: Option<u32>) -> Self {
@@ -174,6 +197,7 @@ impl ZartBuilder {
             metrics: self.metrics.unwrap_or_default(),
             max_pending_events: self.max_pending_events,
             pauses: Arc::default(),
+            schedules: Arc::new(self.schedules),
         }
     }
 }

@@ -49,6 +49,7 @@ mod pauses;
 mod registry;
 mod retry;
 mod retry_store;
+mod schedules;
 mod time;
 mod worker;
 
@@ -65,6 +66,7 @@ pub use operator::{
 };
 pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
+pub use schedules::{Schedule, NEXT_FIRE_TIMES, POLL_EVERY};
 pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};
 
 /// The store-level types, re-exported so users need only this crate.
@@ -76,5 +78,8 @@ pub mod prelude {
         ChildHandle, ChildOptions, Client, ClientError, Ctx, RetryPolicy, StartRequest,
         StepOptions, TaskError, TaskRegistry, TaskResult, WorkerConfig, WorkerHandle, Zart,
     };
-    pub use zart_core::{ExecutionRecord, ExecutionStatus, ParentClosePolicy};
+    pub use zart_core::{
+        CatchUpPolicy, ExecutionRecord, ExecutionStatus, OverlapPolicy, ParentClosePolicy,
+        ScheduleSpec,
+    };
 }

@@ -18,6 +18,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(execution_runs))
         .merge(super::actions::routes())
         .merge(super::pause::routes())
+        .merge(super::schedules::routes())
 }
 
 /// An execution with all its runs, one run's steps and attempts, and the operator

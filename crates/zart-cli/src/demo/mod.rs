@@ -10,12 +10,14 @@
 //! | `flaky` | `{failTimes, maxAttempts = 5}` | `{attempts}` |
 //! | `fan-out` | `{items: [integers]}` | `{results: [...]}` |
 //! | `countdown` | `{steps = 10, stepMs = 100}` | `{completed: steps}` |
+//! | `heartbeat` | ignored | `{beat: executionId}`; the demo schedule `heartbeat` starts it every minute |
 
 mod approval;
 mod countdown;
 mod echo;
 mod fan_out;
 mod flaky;
+mod heartbeat;
 mod order_fulfillment;
 
 use zart::TaskRegistry;
@@ -28,6 +30,7 @@ pub const DEMO_TASKS: &[&str] = &[
     flaky::NAME,
     fan_out::NAME,
     countdown::NAME,
+    heartbeat::NAME,
 ];
 
 /// Registers every demo task in `tasks`.
@@ -44,4 +47,15 @@ pub fn register(tasks: &mut TaskRegistry) {
     tasks.register(flaky::NAME, flaky::run);
     tasks.register(fan_out::NAME, fan_out::run);
     tasks.register(countdown::NAME, countdown::run);
+    tasks.register(heartbeat::NAME, heartbeat::run);
+}
+
+/// The demo schedules: `heartbeat` every minute (UTC), starting the task of the same
+/// name.
+pub fn schedules() -> Vec<zart::core::ScheduleSpec> {
+    vec![zart::core::ScheduleSpec::cron(
+        heartbeat::NAME,
+        heartbeat::NAME,
+        heartbeat::CRON,
+    )]
 }

@@ -23,6 +23,11 @@ pub struct WorkerConfig {
     /// with their runs, steps, attempts and events (whole trees, from the root: see
     /// [`Retention`]). On by default: 7 days for each status.
     pub retention: Retention,
+    /// Whether this worker also fires schedules (on by default): it declares the
+    /// schedules given to [`ZartBuilder::schedule`](crate::ZartBuilder::schedule)
+    /// and fires every schedule in the store when it is due. Any number of workers
+    /// may do so against one database; each slot fires once.
+    pub schedules: bool,
 }
 
 /// The default retention of each terminal status: 7 days.
@@ -84,6 +89,7 @@ impl Default for WorkerConfig {
             inline_backoff: Duration::from_secs(1),
             worker_id: None,
             retention: Retention::default(),
+            schedules: true,
         }
     }
 }

@@ -177,6 +177,7 @@ impl WorkerHandle {
         metrics: Metrics,
         pauses: Arc<PauseRules>,
         config: WorkerConfig,
+        scheduler: Option<(crate::Client, Arc<Vec<zart_core::ScheduleSpec>>)>,
     ) -> Self {
         metrics.set_slots(config.concurrency);
         let shared = Arc::new(Shared::new(store, clock, tasks, metrics, pauses, config));
@@ -185,6 +186,14 @@ impl WorkerHandle {
             tokio::spawn(signal_loop(Arc::clone(&shared))),
             tokio::spawn(heartbeat_loop(Arc::clone(&shared))),
         ];
+        if let Some((client, declared)) = scheduler {
+            tasks.push(tokio::spawn(crate::schedules::run(
+                client,
+                Arc::clone(&shared.clock),
+                declared,
+                shared.shutdown.clone(),
+            )));
+        }
         if shared.config.retention.shortest().is_some() {
             tasks.push(tokio::spawn(retention::purge_loop(
                 Arc::clone(&shared.store),
@@ -395,7 +404,7 @@ async fn signal_loop(shared: Arc<Shared>) {
                 execution_id,
                 status: ExecutionStatus::Cancelled,
             } => shared.stop(&execution_id, StopReason::Cancelled),
-            Signal::Finished { .. } => {}
+            Signal::Finished { .. } | Signal::Schedules => {}
         }
     }
 }
