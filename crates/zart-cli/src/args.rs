@@ -175,6 +175,74 @@ pub enum Command {
         /// The rule id.
         rule_id: String,
     },
+    /// Manage schedules: tasks started on a cron expression or an interval (admin
+    /// API).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+}
+
+/// A `zart schedule` subcommand.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Create a schedule (exactly one of --cron and --every).
+    Create(ScheduleCreateArgs),
+    /// List the schedules.
+    List,
+    /// Show one schedule with its next fire times and its last firing.
+    Get {
+        /// The schedule id.
+        id: String,
+    },
+    /// Delete a schedule (the executions it started stay).
+    Delete {
+        /// The schedule id.
+        id: String,
+    },
+    /// Pause a schedule: it fires nothing until resumed.
+    Pause {
+        /// The schedule id.
+        id: String,
+    },
+    /// Resume a paused schedule from its next slot.
+    Resume {
+        /// The schedule id.
+        id: String,
+    },
+    /// Fire a schedule once now.
+    Trigger {
+        /// The schedule id.
+        id: String,
+    },
+}
+
+/// What `zart schedule create` creates.
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleCreateArgs {
+    /// The schedule id.
+    pub id: String,
+    /// The registered task each firing starts.
+    pub task: String,
+    /// A cron expression: 5 fields, 6 with seconds first, or `@hourly`, `@daily`...
+    #[arg(long)]
+    pub cron: Option<String>,
+    /// The IANA time zone of --cron (default UTC).
+    #[arg(long = "tz", value_name = "ZONE")]
+    pub timezone: Option<String>,
+    /// A fixed interval instead of --cron (`30s`, `15m`, `1h`), in whole seconds.
+    #[arg(long = "every", value_name = "DURATION", value_parser = parse_duration)]
+    pub every: Option<std::time::Duration>,
+    /// The input payload of each firing, as JSON.
+    #[arg(long, value_parser = parse_json)]
+    pub payload: Option<Value>,
+    /// While the previous firing runs: skip, buffer_one, allow_all or cancel_previous.
+    #[arg(long)]
+    pub overlap: Option<String>,
+    /// After downtime: skip_missed, none or all.
+    #[arg(long = "catch-up")]
+    pub catch_up: Option<String>,
+    /// Create it paused.
+    #[arg(long)]
+    pub paused: bool,
 }
 
 /// What `zart pause` selects, and for how long.

@@ -83,6 +83,7 @@ pub(crate) async fn run_command(client: &ApiClient, command: Command) -> anyhow:
         Command::Pause(args) => operator::pause(client, args).await?,
         Command::Pauses => operator::pauses(client).await?,
         Command::Resume { rule_id } => operator::resume(client, &rule_id).await?,
+        Command::Schedule(command) => super::schedules::run(client, command).await?,
         Command::Serve(_) | Command::Migrate(_) => anyhow::bail!("not a client subcommand"),
     };
     output::emit(&text).context("writing to stdout")

@@ -2,6 +2,7 @@
 
 mod commands;
 mod operator;
+mod schedules;
 
 use std::time::Duration;
 
