@@ -229,8 +229,8 @@ pub struct ScheduleCreateArgs {
     #[arg(long = "tz", value_name = "ZONE")]
     pub timezone: Option<String>,
     /// A fixed interval instead of --cron (`30s`, `15m`, `1h`), in whole seconds.
-    #[arg(long = "every", value_name = "DURATION", value_parser = parse_duration)]
-    pub every: Option<std::time::Duration>,
+    #[arg(long = "every", value_name = "DURATION", value_parser = parse_whole_seconds)]
+    pub every: Option<u64>,
     /// The input payload of each firing, as JSON.
     #[arg(long, value_parser = parse_json)]
     pub payload: Option<Value>,
@@ -372,6 +372,15 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err("the duration must be longer than zero".to_owned());
     }
     Ok(d)
+}
+
+/// A duration of whole seconds, as seconds.
+fn parse_whole_seconds(text: &str) -> Result<u64, String> {
+    let d = parse_duration(text)?;
+    if d.subsec_nanos() != 0 {
+        return Err("the interval must be whole seconds".to_owned());
+    }
+    Ok(d.as_secs())
 }
 
 fn parse_json(text: &str) -> Result<Value, String> {

@@ -13,7 +13,7 @@ pub(crate) async fn run(client: &ApiClient, command: ScheduleCommand) -> Result<
     let json = client.options.json;
     Ok(match command {
         ScheduleCommand::Create(args) => {
-            let body = create_body(args)?;
+            let body = create_body(args);
             let reply = call(client, Method::POST, &["schedules"], Some(&body)).await?;
             render(&reply, json, |s| format!("created\n{}", schedule(s)))
         }
@@ -58,7 +58,7 @@ pub(crate) async fn run(client: &ApiClient, command: ScheduleCommand) -> Result<
 }
 
 /// The body of `POST /schedules` from the command's flags.
-fn create_body(args: ScheduleCreateArgs) -> Result<Value, HttpError> {
+fn create_body(args: ScheduleCreateArgs) -> Value {
     let mut body = json!({
         "scheduleId": args.id,
         "taskName": args.task,
@@ -72,19 +72,14 @@ fn create_body(args: ScheduleCreateArgs) -> Result<Value, HttpError> {
         body["timezone"] = Value::String(zone);
     }
     if let Some(every) = args.every {
-        if every.subsec_nanos() != 0 {
-            return Err(HttpError::BadResponse(
-                "--every must be whole seconds".to_owned(),
-            ));
-        }
-        body["intervalSecs"] = json!(every.as_secs());
+        body["intervalSecs"] = json!(every);
     }
     for (key, value) in [("overlap", args.overlap), ("catchUp", args.catch_up)] {
         if let Some(value) = value {
             body[key] = Value::String(value);
         }
     }
-    Ok(body)
+    body
 }
 
 async fn call(
@@ -158,7 +153,7 @@ mod tests {
             task: "echo".into(),
             cron: cron.map(str::to_owned),
             timezone: cron.map(|_| "Europe/Berlin".to_owned()),
-            every: every.map(std::time::Duration::from_secs),
+            every,
             payload: Some(json!({"a": 1})),
             overlap: Some("buffer_one".into()),
             catch_up: None,
@@ -168,14 +163,14 @@ mod tests {
 
     #[test]
     fn the_create_body_spells_the_api_fields() {
-        let body = create_body(args(Some("0 3 * * *"), None)).unwrap();
+        let body = create_body(args(Some("0 3 * * *"), None));
         assert_eq!(
             body,
             json!({"scheduleId": "nightly", "taskName": "echo", "payload": {"a": 1},
                    "paused": false, "cron": "0 3 * * *", "timezone": "Europe/Berlin",
                    "overlap": "buffer_one"})
         );
-        let body = create_body(args(None, Some(90))).unwrap();
+        let body = create_body(args(None, Some(90)));
         assert_eq!(body["intervalSecs"], 90);
         assert!(body.get("cron").is_none());
     }
