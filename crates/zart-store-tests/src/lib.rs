@@ -6,7 +6,7 @@
 //! [`children`], [`listing`], [`retention`], [`signals`], [`concurrency`],
 //! [`concurrent_writes`], [`races`], [`cancellation`], [`migrations`], and the
 //! operator's: [`actions`] (step retry), [`reruns`] (restart, selective rerun),
-//! [`action_races`], [`pauses`] (pause rules). The randomized
+//! [`action_races`], [`pauses`] (pause rules), [`schedules`]. The randomized
 //! [`model`] test drives the same contract with random interleavings.
 //!
 //! A backend instantiates all of them as named tests with [`conformance_suite!`]:
@@ -52,6 +52,7 @@ pub mod model;
 pub mod parent_close;
 pub mod parking;
 pub mod pauses;
+pub mod schedules;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod races;

@@ -168,6 +168,14 @@ macro_rules! __conformance_tests {
         pauses::suspend_on_released_pause_rule_is_due_now,
         pauses::pause_delete_racing_suspension_never_leaves_it_parked,
         pauses::pause_delete_racing_many_suspensions_resumes_them_all,
+        schedules::schedule_put_creates_then_finds_the_same_spec,
+        schedules::schedule_put_conflicts_or_replaces_another_spec,
+        schedules::schedule_list_and_delete,
+        schedules::schedule_due_lists_what_is_due_and_unpaused,
+        schedules::schedule_pause_and_resume,
+        schedules::schedule_fire_moves_the_cursor_once,
+        schedules::schedule_trigger_leaves_the_cursor,
+        schedules::concurrent_firings_of_one_slot_record_it_once,
         );
     };
     (@each $factory:expr; $($area:ident :: $name:ident,)+) => {
