@@ -240,7 +240,8 @@ impl Store for TimedStore {
             .await
     }
     async fn schedule_list(&self) -> StoreResult<Vec<ScheduleRecord>> {
-        self.timed("schedule_list", self.inner.schedule_list()).await
+        self.timed("schedule_list", self.inner.schedule_list())
+            .await
     }
     async fn schedule_delete(&self, schedule_id: &str) -> StoreResult<bool> {
         self.timed("schedule_delete", self.inner.schedule_delete(schedule_id))

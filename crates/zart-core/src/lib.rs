@@ -17,17 +17,17 @@ mod clock;
 mod error;
 mod journal;
 mod migrations;
-mod schedule;
 #[cfg(feature = "openapi")]
 mod openapi;
+mod schedule;
 mod store;
 
 pub use admin::*;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use journal::{AttemptWrite, StepHeader, StepSave, StepWrite};
-pub use schedule::*;
 pub use migrations::{AppliedMigration, SchemaMigration, SCHEMA_MIGRATIONS};
+pub use schedule::*;
 pub use store::*;
 pub use types::*;
 

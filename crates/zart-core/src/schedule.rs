@@ -24,8 +24,10 @@ use crate::{ExecutionStatus, Timestamp, UnknownVariant};
 
 string_enum!(
     /// What a firing does while the schedule's previous execution is unfinished.
+    #[derive(Default)]
     OverlapPolicy {
         /// The new slot is dropped (the default).
+        #[default]
         Skip => "skip",
         /// The latest such slot waits, and fires once the previous execution finishes.
         BufferOne => "buffer_one",
@@ -36,17 +38,13 @@ string_enum!(
     }
 );
 
-impl Default for OverlapPolicy {
-    fn default() -> Self {
-        OverlapPolicy::Skip
-    }
-}
-
 string_enum!(
     /// What a schedule does with slots that passed while nothing fired it (downtime,
     /// a long pause of every process).
+    #[derive(Default)]
     CatchUpPolicy {
         /// Fires once, for the latest missed slot (the default).
+        #[default]
         SkipMissed => "skip_missed",
         /// Fires none of them: a slot more than [`ON_TIME_GRACE`] late is dropped.
         None => "none",
@@ -54,12 +52,6 @@ string_enum!(
         All => "all",
     }
 );
-
-impl Default for CatchUpPolicy {
-    fn default() -> Self {
-        CatchUpPolicy::SkipMissed
-    }
-}
 
 /// The most missed slots one catch-up fires under [`CatchUpPolicy::All`]: the latest
 /// ones; older slots are dropped.
@@ -221,10 +213,7 @@ impl fmt::Debug for Timing {
                 .field("cron", &cron.pattern.to_string())
                 .field("timezone", &tz.name())
                 .finish(),
-            TimingKind::Interval(ms) => f
-                .debug_struct("Timing")
-                .field("interval_ms", ms)
-                .finish(),
+            TimingKind::Interval(ms) => f.debug_struct("Timing").field("interval_ms", ms).finish(),
         }
     }
 }
@@ -254,9 +243,7 @@ impl Timing {
         // An expression that parses but never matches (say `0 0 31 2 *`) would
         // never fire: say so now rather than go quiet.
         if timing.next_after(Utc::now()).is_none() {
-            return Err(format!(
-                "cron expression {expression:?} never fires"
-            ));
+            return Err(format!("cron expression {expression:?} never fires"));
         }
         Ok(timing)
     }
@@ -279,7 +266,10 @@ impl Timing {
         match &self.kind {
             TimingKind::Interval(every) => {
                 let next = t.timestamp_millis().div_euclid(*every).checked_add(1)?;
-                in_range(Utc.timestamp_millis_opt(next.checked_mul(*every)?).single()?)
+                in_range(
+                    Utc.timestamp_millis_opt(next.checked_mul(*every)?)
+                        .single()?,
+                )
             }
             TimingKind::Cron(cron, tz) => {
                 // Slots are whole seconds; from the whole second at or before `t`,
@@ -298,7 +288,10 @@ impl Timing {
     pub fn latest_at_or_before(&self, t: Timestamp) -> Option<Timestamp> {
         match &self.kind {
             TimingKind::Interval(every) => {
-                let at = t.timestamp_millis().div_euclid(*every).checked_mul(*every)?;
+                let at = t
+                    .timestamp_millis()
+                    .div_euclid(*every)
+                    .checked_mul(*every)?;
                 Utc.timestamp_millis_opt(at).single()
             }
             TimingKind::Cron(cron, tz) => {
@@ -504,9 +497,7 @@ pub fn plan_firing(
         CatchUpPolicy::None => timing
             .slots_between(from, now, 1)
             .into_iter()
-            .filter(|slot| {
-                (now - *slot).to_std().unwrap_or_default() <= ON_TIME_GRACE
-            })
+            .filter(|slot| (now - *slot).to_std().unwrap_or_default() <= ON_TIME_GRACE)
             .collect(),
     };
     let mut cancel_previous = false;
@@ -549,7 +540,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(s: &str) -> Timestamp {
-        chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn record(spec: ScheduleSpec, next: Option<Timestamp>) -> ScheduleRecord {
@@ -604,9 +597,11 @@ mod tests {
             ..ScheduleSpec::cron("a", "t", "* * * * *")
         };
         assert!(both.timing().unwrap_err().contains("not both"));
-        let tz_on_interval =
-            ScheduleSpec::every("a", "t", Duration::from_secs(5)).timezone("UTC");
-        assert!(tz_on_interval.timing().unwrap_err().contains("cron schedules only"));
+        let tz_on_interval = ScheduleSpec::every("a", "t", Duration::from_secs(5)).timezone("UTC");
+        assert!(tz_on_interval
+            .timing()
+            .unwrap_err()
+            .contains("cron schedules only"));
         let long_id = ScheduleSpec::every("x".repeat(201), "t", Duration::from_secs(5));
         assert!(long_id.timing().unwrap_err().contains("scheduleId"));
     }
@@ -670,7 +665,11 @@ mod tests {
         assert_eq!(skip.starts, vec![at("2026-03-01T10:00:05Z")]);
         assert_eq!(skip.cursor.next_fire_at, Some(at("2026-03-01T10:00:06Z")));
         let all = plan(CatchUpPolicy::All);
-        assert_eq!(all.starts.len(), 1, "under `skip` the oldest starts, the rest overlap it");
+        assert_eq!(
+            all.starts.len(),
+            1,
+            "under `skip` the oldest starts, the rest overlap it"
+        );
         let all = {
             let s = record(
                 spec.clone()

@@ -12,11 +12,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    ActionOutcome, Clock, ExecutionDetail, FireOutcome, ScheduleFire, SchedulePut,
-    SchedulePutOutcome, ScheduleRecord, ExecutionError, ExecutionRecord, ExecutionRerun,
-    ExecutionRestart, ExecutionStatus, NewPauseRule, ParentClosePolicy, PauseDelete, PauseRule,
-    RunRecord, Stats, StepRecord, StepRetry, StepSave, StepWrite, StoreError, Timestamp,
-    WaitingFor,
+    ActionOutcome, Clock, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionRerun,
+    ExecutionRestart, ExecutionStatus, FireOutcome, NewPauseRule, ParentClosePolicy, PauseDelete,
+    PauseRule, RunRecord, ScheduleFire, SchedulePut, SchedulePutOutcome, ScheduleRecord, Stats,
+    StepRecord, StepRetry, StepSave, StepWrite, StoreError, Timestamp, WaitingFor,
 };
 
 /// Result alias for store calls.

@@ -109,7 +109,10 @@ fn same_spec(a: &ScheduleSpec, b: &ScheduleSpec) -> bool {
 
 /// Creates, finds or (with `replace`) updates a schedule. A concurrent put of the
 /// same id waits on the row lock (or on the primary key) and then compares.
-pub(crate) async fn put(db: &Db, put: &SchedulePut) -> Result<Written<SchedulePutOutcome>, PgError> {
+pub(crate) async fn put(
+    db: &Db,
+    put: &SchedulePut,
+) -> Result<Written<SchedulePutOutcome>, PgError> {
     let spec = &put.spec;
     let interval = spec
         .interval_secs
@@ -193,7 +196,14 @@ pub(crate) async fn delete(db: &Db, schedule_id: &str) -> Result<Written<bool>, 
         notify(db, &mut tx).await?;
     }
     tx.commit().await?;
-    Ok((deleted, if deleted { vec![Signal::Schedules] } else { Vec::new() }))
+    Ok((
+        deleted,
+        if deleted {
+            vec![Signal::Schedules]
+        } else {
+            Vec::new()
+        },
+    ))
 }
 
 /// Pauses or resumes a schedule.
@@ -233,7 +243,11 @@ pub(crate) async fn set_paused(
 }
 
 /// The unpaused schedules with something to do at `now`, soonest first.
-pub(crate) async fn due(db: &Db, now: Timestamp, limit: u32) -> Result<Vec<ScheduleRecord>, PgError> {
+pub(crate) async fn due(
+    db: &Db,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<ScheduleRecord>, PgError> {
     let sql = db.sql(&format!(
         "SELECT {COLUMNS} FROM {{s}}.schedules
          WHERE NOT paused AND (next_fire_at <= $1 OR buffered_at IS NOT NULL)
@@ -249,11 +263,10 @@ pub(crate) async fn due(db: &Db, now: Timestamp, limit: u32) -> Result<Vec<Sched
 
 /// The earliest cursor of an unpaused schedule.
 pub(crate) async fn next_due(db: &Db) -> Result<Option<Timestamp>, PgError> {
-    let at: Option<i64> = sqlx::query_scalar(&db.sql(
-        "SELECT min(next_fire_at) FROM {s}.schedules WHERE NOT paused",
-    ))
-    .fetch_one(&db.pool)
-    .await?;
+    let at: Option<i64> =
+        sqlx::query_scalar(&db.sql("SELECT min(next_fire_at) FROM {s}.schedules WHERE NOT paused"))
+            .fetch_one(&db.pool)
+            .await?;
     opt_ts(at)
 }
 

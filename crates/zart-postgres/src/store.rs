@@ -13,10 +13,10 @@ use zart_core::{
     ActionOutcome, CancelOutcome, ChildSpawn, ClaimedExecution, Clock, DetailQuery, EventConsume,
     EventOffer, EventTake, ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge,
     ExecutionQuery, ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionSuspend,
-    InsertOutcome, LeaseGuard, LeaseRenew, NewExecution, NewPauseRule, OfferOutcome, PauseDelete,
-    PauseRule, RunRecord, Signal, SpawnOutcome, Stats, StepRecord, StepRetry, StepSave, Store,
-    StoreError, StoreResult, Subscription, Timestamp, FireOutcome, ScheduleFire, SchedulePut,
-    SchedulePutOutcome, ScheduleRecord,
+    FireOutcome, InsertOutcome, LeaseGuard, LeaseRenew, NewExecution, NewPauseRule, OfferOutcome,
+    PauseDelete, PauseRule, RunRecord, ScheduleFire, SchedulePut, SchedulePutOutcome,
+    ScheduleRecord, Signal, SpawnOutcome, Stats, StepRecord, StepRetry, StepSave, Store,
+    StoreError, StoreResult, Subscription, Timestamp,
 };
 
 use crate::clock::{self, DbClock};

@@ -108,7 +108,10 @@ pub(crate) fn put(
         .execute(values)
         .db()?;
         signals.push(Signal::Schedules);
-        return Ok(SchedulePutOutcome::Updated(stored(conn, &spec.schedule_id)?));
+        return Ok(SchedulePutOutcome::Updated(stored(
+            conn,
+            &spec.schedule_id,
+        )?));
     }
     conn.prepare_cached(
         "INSERT INTO schedules (schedule_id, task_name, payload, cron, timezone, \
@@ -119,7 +122,10 @@ pub(crate) fn put(
     .execute(values)
     .db()?;
     signals.push(Signal::Schedules);
-    Ok(SchedulePutOutcome::Created(stored(conn, &spec.schedule_id)?))
+    Ok(SchedulePutOutcome::Created(stored(
+        conn,
+        &spec.schedule_id,
+    )?))
 }
 
 /// Whether two specs are the same schedule (a cron schedule without a zone is UTC).
@@ -181,7 +187,11 @@ pub(crate) fn set_paused(
 }
 
 /// The unpaused schedules with something to do at `now`, soonest first.
-pub(crate) fn due(conn: &Connection, now: Timestamp, limit: u32) -> StoreResult<Vec<ScheduleRecord>> {
+pub(crate) fn due(
+    conn: &Connection,
+    now: Timestamp,
+    limit: u32,
+) -> StoreResult<Vec<ScheduleRecord>> {
     let sql = format!(
         "{SELECT} WHERE paused = 0 AND (next_fire_at <= ?1 OR buffered_at IS NOT NULL) \
          ORDER BY coalesce(min(next_fire_at, buffered_at), next_fire_at, buffered_at), \
@@ -212,7 +222,9 @@ pub(crate) fn fire(
             "SELECT paused, next_fire_at, buffered_at FROM schedules WHERE schedule_id = ?1",
         )
         .db()?
-        .query_row([&fire.schedule_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([&fire.schedule_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .optional()
         .db()?;
     let Some((paused, next_fire_at, buffered_at)) = found else {

@@ -231,7 +231,8 @@ impl Store for SqliteStore {
     }
 
     async fn schedule_due(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<ScheduleRecord>> {
-        self.read(move |conn| schedules::due(conn, now, limit)).await
+        self.read(move |conn| schedules::due(conn, now, limit))
+            .await
     }
 
     async fn schedule_next_due(&self) -> StoreResult<Option<Timestamp>> {

@@ -52,12 +52,12 @@ pub mod model;
 pub mod parent_close;
 pub mod parking;
 pub mod pauses;
-pub mod schedules;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod races;
 pub mod reruns;
 pub mod retention;
+pub mod schedules;
 pub mod signals;
 pub mod sqlite;
 pub mod steps;

@@ -14,8 +14,7 @@ use crate::support::*;
 
 /// A 10-second interval schedule `id` of task `"task"`.
 fn spec(id: &str) -> ScheduleSpec {
-    ScheduleSpec::every(id, "task", std::time::Duration::from_secs(10))
-        .payload(json!({ "n": 1 }))
+    ScheduleSpec::every(id, "task", std::time::Duration::from_secs(10)).payload(json!({ "n": 1 }))
 }
 
 fn put(spec: ScheduleSpec, next: i64, replace: bool, now: i64) -> SchedulePut {
@@ -90,7 +89,12 @@ pub async fn schedule_put_creates_then_finds_the_same_spec(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(again, SchedulePutOutcome::Unchanged(created.clone()));
-    let cron = create(&store, ScheduleSpec::cron("c", "task", "@hourly"), 3_600_000).await;
+    let cron = create(
+        &store,
+        ScheduleSpec::cron("c", "task", "@hourly"),
+        3_600_000,
+    )
+    .await;
     assert_eq!(cron.spec.timezone_or_default(), Some("UTC"));
     let got = store.schedule_get("s1").await.unwrap();
     assert_eq!(got, Some(created));
@@ -137,10 +141,7 @@ pub async fn schedule_put_conflicts_or_replaces_another_spec(store: DynStore) {
     assert_eq!(updated.cursor, cursor(Some(30_000), None));
     assert!(updated.paused, "the pause is kept");
     assert_eq!(updated.last_fired_at, Some(at(10_000)));
-    assert_eq!(
-        updated.last_execution_id,
-        Some(firing_id("s1", at(10_000)))
-    );
+    assert_eq!(updated.last_execution_id, Some(firing_id("s1", at(10_000))));
     assert_eq!(updated.created_at, at(0));
 }
 
@@ -156,7 +157,13 @@ pub async fn schedule_list_and_delete(store: DynStore) {
     assert_eq!(ids(store.schedule_list().await.unwrap()), ["a", "b", "c"]);
     let a = store.schedule_get("a").await.unwrap().unwrap();
     store
-        .schedule_fire(firing("a", a.cursor, cursor(Some(20_000), None), &[10_000], 10_000))
+        .schedule_fire(firing(
+            "a",
+            a.cursor,
+            cursor(Some(20_000), None),
+            &[10_000],
+            10_000,
+        ))
         .await
         .unwrap();
     let mut sub = store.subscribe();
@@ -190,10 +197,7 @@ pub async fn schedule_due_lists_what_is_due_and_unpaused(store: DynStore) {
     assert!(due(9_999).await.is_empty());
     assert_eq!(due(10_000).await, ["soon"]);
     assert_eq!(due(60_000).await, ["soon", "later"]);
-    assert_eq!(
-        store.schedule_next_due().await.unwrap(),
-        Some(at(10_000))
-    );
+    assert_eq!(store.schedule_next_due().await.unwrap(), Some(at(10_000)));
     // A buffered slot is due whatever the cursor.
     let later = store.schedule_get("later").await.unwrap().unwrap();
     store
@@ -300,7 +304,13 @@ pub async fn schedule_fire_moves_the_cursor_once(store: DynStore) {
         .await
         .unwrap();
     let on_paused = store
-        .schedule_fire(firing("s", next, cursor(Some(40_000), None), &[30_000], 30_000))
+        .schedule_fire(firing(
+            "s",
+            next,
+            cursor(Some(40_000), None),
+            &[30_000],
+            30_000,
+        ))
         .await
         .unwrap();
     assert_eq!(on_paused, FireOutcome::Stale);
@@ -351,7 +361,13 @@ pub async fn concurrent_firings_of_one_slot_record_it_once(store: DynStore) {
         let from = created.cursor;
         racers.spawn(async move {
             store
-                .schedule_fire(firing("s", from, cursor(Some(20_000), None), &[10_000], 10_001))
+                .schedule_fire(firing(
+                    "s",
+                    from,
+                    cursor(Some(20_000), None),
+                    &[10_000],
+                    10_001,
+                ))
                 .await
                 .expect("schedule_fire")
         });

@@ -11,7 +11,8 @@ use zart_core::{Clock, ScheduleSpec, Store, StoreError, SystemClock};
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
 use crate::{
-    Client, ClientError, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle, DEFAULT_MAX_PENDING_EVENTS,
+    Client, ClientError, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle,
+    DEFAULT_MAX_PENDING_EVENTS,
 };
 
 /// The engine: make a [`Client`] to start executions and a worker to run them.
@@ -101,7 +102,9 @@ impl Zart {
 
     /// Starts a worker running the registered tasks. Call it from a Tokio runtime.
     pub fn start_worker(&self, config: WorkerConfig) -> WorkerHandle {
-        let scheduler = config.schedules.then(|| (self.client(), Arc::clone(&self.schedules)));
+        let scheduler = config
+            .schedules
+            .then(|| (self.client(), Arc::clone(&self.schedules)));
         WorkerHandle::start(
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
@@ -171,7 +174,11 @@ impl ZartBuilder {
     /// accept is an error here, not a schedule that never fires.
     pub fn schedule(mut self, spec: ScheduleSpec) -> Result<Self, ClientError> {
         crate::schedules::validate(&spec, Some(&self.tasks))?;
-        if self.schedules.iter().any(|s| s.schedule_id == spec.schedule_id) {
+        if self
+            .schedules
+            .iter()
+            .any(|s| s.schedule_id == spec.schedule_id)
+        {
             return Err(ClientError::InvalidInput(format!(
                 "schedule {:?} is declared twice",
                 spec.schedule_id

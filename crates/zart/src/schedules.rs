@@ -21,8 +21,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use zart_core::{
     firing_id, plan_firing, Clock, FireOutcome, InsertOutcome, NewExecution, ScheduleFire,
-    SchedulePut, SchedulePutOutcome, ScheduleRecord, ScheduleSpec, Signal, StoreError,
-    Timestamp,
+    SchedulePut, SchedulePutOutcome, ScheduleRecord, ScheduleSpec, Signal, StoreError, Timestamp,
 };
 
 use crate::client::{not_found, validate_name};

@@ -39,7 +39,9 @@ async fn a_declared_schedule_fires_and_a_changed_declaration_updates_it() {
     let db = db().await;
     let build = |payload: serde_json::Value| {
         Zart::builder(db.store.clone())
-            .task("echo", |_ctx: Ctx, input: serde_json::Value| async move { Ok(input) })
+            .task("echo", |_ctx: Ctx, input: serde_json::Value| async move {
+                Ok(input)
+            })
             .schedule(every_second("tick", "echo").payload(payload))
             .expect("a valid schedule")
             .build()
@@ -82,9 +84,13 @@ async fn the_builder_refuses_a_schedule_that_could_never_fire() {
     let db = db().await;
     let builder = || {
         Zart::builder(db.store.clone())
-            .task("echo", |_ctx: Ctx, input: serde_json::Value| async move { Ok(input) })
+            .task("echo", |_ctx: Ctx, input: serde_json::Value| async move {
+                Ok(input)
+            })
     };
-    let unknown = builder().schedule(every_second("s", "missing")).unwrap_err();
+    let unknown = builder()
+        .schedule(every_second("s", "missing"))
+        .unwrap_err();
     assert!(matches!(unknown, ClientError::UnknownTask(_)), "{unknown}");
     let bad_cron = builder()
         .schedule(ScheduleSpec::cron("s", "echo", "61 * * * *"))
@@ -154,8 +160,19 @@ async fn buffer_one_fires_the_latest_waiting_slot_after_the_previous_firing() {
     client.resume_schedule("b").await.unwrap();
     // Resuming drops the buffered slot; buffer another one, then release the first.
     let deadline = tokio::time::Instant::now() + WAIT;
-    while client.schedule("b").await.unwrap().record.cursor.buffered_at.is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "nothing buffered again");
+    while client
+        .schedule("b")
+        .await
+        .unwrap()
+        .record
+        .cursor
+        .buffered_at
+        .is_none()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing buffered again"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     client

@@ -120,7 +120,9 @@ pub(crate) async fn pause_schedule(
     State(state): State<AppState>,
     ApiPath(schedule_id): ApiPath<String>,
 ) -> Result<Json<Schedule>, ApiError> {
-    Ok(Json(state.client.pause_schedule(&schedule_id).await?.into()))
+    Ok(Json(
+        state.client.pause_schedule(&schedule_id).await?.into(),
+    ))
 }
 
 /// Resumes a paused schedule from its next slot after now; slots that passed while
@@ -139,7 +141,9 @@ pub(crate) async fn resume_schedule(
     State(state): State<AppState>,
     ApiPath(schedule_id): ApiPath<String>,
 ) -> Result<Json<Schedule>, ApiError> {
-    Ok(Json(state.client.resume_schedule(&schedule_id).await?.into()))
+    Ok(Json(
+        state.client.resume_schedule(&schedule_id).await?.into(),
+    ))
 }
 
 /// Fires the schedule once now (paused or not): the execution

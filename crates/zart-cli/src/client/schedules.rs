@@ -116,7 +116,11 @@ fn schedule(s: &Value) -> String {
         output::text(&s["overlap"]),
         output::text(&s["catchUp"]),
         output::text(&s["paused"]),
-        if next.is_empty() { "-".to_owned() } else { next.join(", ") },
+        if next.is_empty() {
+            "-".to_owned()
+        } else {
+            next.join(", ")
+        },
         output::text(&s["lastFiredAt"]),
         output::text(&s["lastExecutionId"]),
     )
@@ -140,7 +144,10 @@ fn schedule_table(list: &[Value]) -> String {
             ]
         })
         .collect::<Vec<_>>();
-    output::table(&["SCHEDULE", "TASK", "WHEN", "PAUSED", "NEXT", "LAST"], &rows)
+    output::table(
+        &["SCHEDULE", "TASK", "WHEN", "PAUSED", "NEXT", "LAST"],
+        &rows,
+    )
 }
 
 #[cfg(test)]
