@@ -18,6 +18,7 @@ mod migrations;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod store;
+mod transaction;
 mod types;
 
 pub use admin::*;
@@ -26,6 +27,7 @@ pub use error::StoreError;
 pub use journal::{AttemptWrite, StepHeader, StepSave, StepWrite};
 pub use migrations::{AppliedMigration, SchemaMigration, SCHEMA_MIGRATIONS};
 pub use store::*;
+pub use transaction::TransactionOutcome;
 pub use types::*;
 
 /// Wall-clock instant used throughout Zart (UTC, millisecond precision when stored).
