@@ -83,10 +83,16 @@ mod retention;
 mod rows;
 mod signals;
 mod store;
+mod transaction;
 mod url;
 mod writer;
+
+/// The `rusqlite` this store is built on, for the statements of a
+/// [`SqliteTransaction`] (the same version, so its types match).
+pub use rusqlite;
 
 pub use migrate::migration_versions;
 pub use options::{SqliteOptions, Synchronous};
 pub use store::SqliteStore;
+pub use transaction::SqliteTransaction;
 pub use writer::WriterStats;

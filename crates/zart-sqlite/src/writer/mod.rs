@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 use zart_core::{Signal, StoreError, StoreResult};
 
 use self::batch::Batcher;
-use self::op::{Job, TypedOp};
+use self::op::{AloneOp, Job, TypedOp};
 use crate::durable::{DurablePoint, SyncFn, Syncer};
 use crate::health::{writer_stopped, Health};
 use crate::signals::Signals;
@@ -150,6 +150,28 @@ impl Writer {
         // Every op is answered unless the writer thread dies: it panicked. The store
         // is failed here too, since this caller may learn of it before the thread's
         // own unwinding gets to do so.
+        rx.await.map_err(|_| {
+            self.inner.health.stop();
+            writer_stopped()
+        })?
+    }
+
+    /// Runs `op` alone, exactly once, on a connection with no transaction open (see
+    /// [`AloneOp`](self::op::AloneOp)): `op` opens one, and the writer commits it
+    /// durably if `op` leaves it open. Resolves once it committed, or at once when
+    /// `op` rolled back. Ops queued behind it wait while it runs.
+    pub(crate) async fn run_alone<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(AloneOp::new(op, tx));
+        self.inner.health.check()?;
+        self.inner
+            .tx
+            .send(Msg::Job(job))
+            .map_err(|_| writer_stopped())?;
         rx.await.map_err(|_| {
             self.inner.health.stop();
             writer_stopped()
