@@ -108,7 +108,37 @@ pub(crate) async fn insert(
     db: &Db,
     news: &[&NewExecution],
 ) -> Result<Vec<Written<InsertOutcome>>, PgError> {
-    let created_rows = sqlx::query(&db.sql(&insert_sql()))
+    let created_rows = insert_rows(db, db.writes(), news).await?;
+    let missing = missing(news, &created_rows)?;
+    let existing = existing(db, &db.pool, &missing).await?;
+    outcomes(news, created_rows, existing)
+}
+
+/// [`insert`] of one execution in the application's own transaction
+/// (transactional enqueue, see `transaction.rs`): an existing execution is read in
+/// the same transaction.
+pub(crate) async fn insert_in(
+    db: &Db,
+    conn: &mut sqlx::PgConnection,
+    new: &NewExecution,
+) -> Result<Written<InsertOutcome>, PgError> {
+    let news = [new];
+    let created_rows = insert_rows(db, &mut *conn, &news).await?;
+    let missing = missing(&news, &created_rows)?;
+    let existing = existing(db, &mut *conn, &missing).await?;
+    let mut outcomes = outcomes(&news, created_rows, existing)?;
+    outcomes
+        .pop()
+        .ok_or_else(|| corrupt(format!("execution {} vanished", new.id)))
+}
+
+/// Runs [`INSERT`] for `news` on `conn`: the rows created.
+async fn insert_rows(
+    db: &Db,
+    conn: impl sqlx::PgExecutor<'_>,
+    news: &[&NewExecution],
+) -> Result<Vec<sqlx::postgres::PgRow>, PgError> {
+    Ok(sqlx::query(&db.sql(&insert_sql()))
         .bind(request_numbers(news.len())?)
         .bind(column(news, |n| n.id.as_str()))
         .bind(column(news, |n| n.task_name.as_str()))
@@ -118,17 +148,35 @@ pub(crate) async fn insert(
         .bind(column(news, |n| ms(n.run_at)))
         .bind(column(news, |n| json_text(&n.payload)))
         .bind(db.channel())
-        .fetch_all(db.writes())
-        .await?;
+        .fetch_all(conn)
+        .await?)
+}
+
+/// The ids of `news` that [`insert_rows`] did not create.
+fn missing<'a>(
+    news: &[&'a NewExecution],
+    created_rows: &[sqlx::postgres::PgRow],
+) -> Result<Vec<&'a str>, PgError> {
+    let created = created_rows
+        .iter()
+        .map(request_of)
+        .collect::<Result<std::collections::HashSet<usize>, PgError>>()?;
+    Ok((0..news.len())
+        .filter(|i| !created.contains(i))
+        .map(|i| news[i].id.as_str())
+        .collect())
+}
+
+/// Each request's outcome, in order: created, or the existing execution.
+fn outcomes(
+    news: &[&NewExecution],
+    created_rows: Vec<sqlx::postgres::PgRow>,
+    mut existing: HashMap<String, ExecutionRecord>,
+) -> Result<Vec<Written<InsertOutcome>>, PgError> {
     let mut created: HashMap<usize, ExecutionRecord> = HashMap::new();
     for row in &created_rows {
         created.insert(request_of(row)?, rows::execution(row)?);
     }
-    let missing: Vec<&str> = (0..news.len())
-        .filter(|i| !created.contains_key(i))
-        .map(|i| news[i].id.as_str())
-        .collect();
-    let mut existing = existing(db, &missing).await?;
     let mut outcomes = Vec::with_capacity(news.len());
     for (i, new) in news.iter().enumerate() {
         let outcome = match created.remove(&i) {
@@ -143,7 +191,11 @@ pub(crate) async fn insert(
     Ok(outcomes)
 }
 
-async fn existing(db: &Db, ids: &[&str]) -> Result<HashMap<String, ExecutionRecord>, PgError> {
+async fn existing(
+    db: &Db,
+    conn: impl sqlx::PgExecutor<'_>,
+    ids: &[&str],
+) -> Result<HashMap<String, ExecutionRecord>, PgError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -151,7 +203,7 @@ async fn existing(db: &Db, ids: &[&str]) -> Result<HashMap<String, ExecutionReco
         "SELECT {EXECUTION_COLUMNS} FROM {{s}}.executions e
          JOIN {{s}}.execution_data d ON d.execution_id = e.id WHERE e.id = ANY($1)"
     ));
-    let found = sqlx::query(&sql).bind(ids).fetch_all(&db.pool).await?;
+    let found = sqlx::query(&sql).bind(ids).fetch_all(conn).await?;
     found
         .iter()
         .map(|row| rows::execution(row).map(|r| (r.id.clone(), r)))

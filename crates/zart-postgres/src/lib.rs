@@ -106,8 +106,14 @@ mod pool;
 mod retention;
 mod rows;
 mod store;
+mod transaction;
+
+/// The `sqlx` this store is built on, for the statements of a [`PgTransaction`]
+/// (the same version, so its types match).
+pub use sqlx;
 
 pub use group::GroupCommitStats;
 pub use migrate::migration_versions;
 pub use options::{PgOptions, DEFAULT_SCHEMA};
 pub use store::PgStore;
+pub use transaction::{PgTransaction, TxFuture};

@@ -144,7 +144,7 @@ impl PgStore {
         self.inner.db.schema()
     }
 
-    fn db(&self) -> &Db {
+    pub(crate) fn db(&self) -> &Db {
         &self.inner.db
     }
 
@@ -160,7 +160,10 @@ impl PgStore {
 
     /// Runs `call` (a store call already classified), failing fast while the server
     /// is down.
-    async fn checked<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    pub(crate) async fn checked<T>(
+        &self,
+        call: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
         self.inner.health.guard(&self.db().pool, call).await
     }
 
@@ -221,6 +224,10 @@ impl Store for PgStore {
 
     fn clock(&self) -> Option<Arc<dyn Clock>> {
         Some(self.inner.clock.clone())
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn subscribe(&self) -> Box<dyn Subscription> {
