@@ -70,6 +70,18 @@ pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};
 /// The store-level types, re-exported so users need only this crate.
 pub use zart_core as core;
 
+/// The SQLite store, for its own API: [`SqliteTransaction`](zart_sqlite::SqliteTransaction)
+/// (the transaction of [`Ctx::sqlite_transaction`] and [`Client::start_in_sqlite`]),
+/// [`SqliteStore::transaction`](zart_sqlite::SqliteStore::transaction), and the
+/// `rusqlite` it is built on.
+pub use zart_sqlite as sqlite;
+
+/// The PostgreSQL store (the `postgres` feature), for its own API:
+/// [`PgTransaction`](zart_postgres::PgTransaction) (the transaction of
+/// [`Ctx::transaction`] and [`Client::start_in`]) and the `sqlx` it is built on.
+#[cfg(feature = "postgres")]
+pub use zart_postgres as postgres;
+
 /// Everything a workflow author needs.
 pub mod prelude {
     pub use crate::{
