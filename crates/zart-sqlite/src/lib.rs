@@ -54,7 +54,12 @@
 //! SQLite-only machinery: `open.rs` (opening the file and the store), `url.rs`,
 //! `owner.rs`, `dispatch.rs` (where a call runs), `writer/` (the writer thread: its
 //! handle in `mod.rs`, its loop in `batch.rs`, a queued op in `op.rs`), `durable.rs`
-//! (the syncer thread), `readers.rs` and `signals.rs`.
+//! (the syncer thread), `readers.rs` and `signals.rs`. `transaction.rs` holds the
+//! application's own transactions (a transactional step, transactional enqueue):
+//! a synchronous closure run *alone* on the writer thread, in a
+//! `rusqlite::Transaction` of its own, so no second connection ever contends for
+//! SQLite's write lock (the PostgreSQL file of the same name takes the caller's
+//! `sqlx` transaction instead).
 //!
 //! This crate depends on `zart-core` and never on the runtime or HTTP crates.
 

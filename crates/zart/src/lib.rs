@@ -4,7 +4,10 @@
 //! Every `ctx.step(...)` result is checkpointed in a database, so a crash, deploy or
 //! restart resumes the workflow where it stopped and no completed step runs twice.
 //! Sleeps, waits for events and waits for child executions are durable and hold no
-//! worker slot.
+//! worker slot. A transactional step (`ctx.sqlite_transaction`, or `ctx.transaction`
+//! on PostgreSQL) commits its database writes with its checkpoint, and
+//! `Client::start_in` / `start_in_sqlite` start an execution inside the caller's own
+//! transaction.
 //!
 //! This crate owns the runtime: the task registry, the worker, the handler context
 //! ([`Ctx`]) and the [`Client`]. Storage is behind `zart_core::Store` (SQLite built in;

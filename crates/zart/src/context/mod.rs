@@ -1,5 +1,5 @@
-//! The handler's context: memoized steps, durable timers, events, children and
-//! journaled values.
+//! The handler's context: memoized steps (transactional ones too), durable timers,
+//! events, children and journaled values.
 //!
 //! Every call takes the next *position* in the run and an *occurrence* index for its
 //! name, synchronously, before the returned future is first polled. So positions follow
