@@ -108,8 +108,10 @@ impl SqliteStore {
     /// returns `Err`. `f` runs exactly once. Executions started in it with
     /// [`SqliteTransaction::execution_insert`] wake the workers at the commit.
     ///
-    /// Other writes of the store wait while `f` runs: keep it short (see the
-    /// module docs of why it is synchronous).
+    /// `f` is synchronous and runs on the writer thread, on the store's only write
+    /// connection, so it never contends for SQLite's write lock (a second
+    /// connection would, and could surface `SQLITE_BUSY`). The price: the store's
+    /// other writes wait while it runs, so keep it to a few statements.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

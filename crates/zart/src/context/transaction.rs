@@ -96,13 +96,11 @@ impl Ctx {
         T: Serialize + DeserializeOwned + Send + 'static,
         F: FnMut(&SqliteTransaction<'_>) -> TaskResult<T> + Send + 'static,
     {
-        let store = self.backend::<SqliteStore>("ctx.sqlite_transaction", "SQLite");
-        let reserved = store
-            .as_ref()
-            .ok()
-            .map(|_| self.reserve(name, StepKind::Step));
+        let reserved = self
+            .backend::<SqliteStore>("ctx.sqlite_transaction", "SQLite")
+            .map(|store| (store, self.reserve(name, StepKind::Step)));
         async move {
-            let store = store?;
+            let (store, reserved) = reserved?;
             let body = SqliteBody {
                 store,
                 f: Arc::new(Mutex::new(f)),
@@ -126,12 +124,10 @@ impl Ctx {
             })
     }
 
-    /// Runs a transactional step reserved by `reserved` (`None`: the backend was
-    /// wrong and nothing was reserved; not reached) like [`Ctx::step`] runs its
-    /// attempts.
+    /// Runs a transactional step at `reserved` like [`Ctx::step`] runs its attempts.
     async fn run_transaction<T, B>(
         &self,
-        reserved: Option<Result<Reservation, Halt>>,
+        reserved: Result<Reservation, Halt>,
         options: StepOptions,
         mut body: B,
     ) -> TaskResult<T>
@@ -140,13 +136,8 @@ impl Ctx {
         B: Body<T>,
     {
         let reserved = match reserved {
-            Some(Ok(reserved)) => reserved,
-            Some(Err(halt)) => return park(halt).await,
-            None => {
-                return Err(TaskError::permanent(
-                    "a transactional step ran without its store",
-                ))
-            }
+            Ok(reserved) => reserved,
+            Err(halt) => return park(halt).await,
         };
         match self.attempts(&reserved, &options, &mut body).await {
             Ok(result) => result,
@@ -333,13 +324,11 @@ mod postgres {
             T: Serialize + DeserializeOwned + Send + 'static,
             F: for<'c> FnMut(&'c mut PgTransaction) -> TxFuture<'c, TaskResult<T>> + Send + 'a,
         {
-            let store = self.backend::<PgStore>("ctx.transaction", "PostgreSQL");
-            let reserved = store
-                .as_ref()
-                .ok()
-                .map(|_| self.reserve(name, StepKind::Step));
+            let reserved = self
+                .backend::<PgStore>("ctx.transaction", "PostgreSQL")
+                .map(|store| (store, self.reserve(name, StepKind::Step)));
             async move {
-                let store = store?;
+                let (store, reserved) = reserved?;
                 let body = PgBody { store, f };
                 self.run_transaction(reserved, options, body).await
             }
