@@ -6,6 +6,9 @@
 //! execution: a killed attempt left neither its row nor its journal entry, a
 //! committed one both, and a replay never ran a committed closure again.
 //!
+//! The same runs on PostgreSQL (`postgres::`), where the dead child's leases expire
+//! before the next worker takes its executions over.
+//!
 //! The child is this test binary re-executed with `ZART_TX_CRASH_CHILD=1`, running
 //! `tx_crash_child_worker` (a no-op in a normal run). Its closures print a marker
 //! line just before they return, that is just before the commit; the parent kills
@@ -76,11 +79,23 @@ fn tx_crash_child_worker() {
         return;
     }
     let url = std::env::var("ZART_TX_CRASH_DB").expect("ZART_TX_CRASH_DB");
+    let schema = std::env::var("ZART_TX_CRASH_SCHEMA").ok();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async move {
         let store = zart::connect(&url).await.expect("open the store");
-        let zart = engine(store, LINGER, Counter::default());
-        let _worker = zart.start_worker(fast().concurrency(2));
+        let (zart, config) = match schema {
+            #[cfg(feature = "postgres")]
+            Some(schema) => (
+                postgres::engine(store, schema, LINGER, Counter::default()),
+                // The killed child's leases expire quickly for the next one.
+                fast().concurrency(2).lease_duration(postgres::LEASE),
+            ),
+            _ => (
+                engine(store, LINGER, Counter::default()),
+                fast().concurrency(2),
+            ),
+        };
+        let _worker = zart.start_worker(config);
         std::future::pending::<()>().await;
     });
 }
@@ -97,8 +112,15 @@ impl Drop for KillOnDrop {
 /// Runs a child worker on `url` and kills it at its `marks`-th marker, at once or
 /// `AFTER` later; returns how many markers it printed in all (attempts that
 /// reached their commit), or `None` if it printed fewer than `marks` in time.
-fn run_and_kill(url: &str, marks: usize, delay: Option<Duration>) -> Option<usize> {
-    let child = Command::new(std::env::current_exe().expect("test binary"))
+/// `schema`: the PostgreSQL schema holding the ledger (`None` on SQLite).
+fn run_and_kill(
+    url: &str,
+    schema: Option<&str>,
+    marks: usize,
+    delay: Option<Duration>,
+) -> Option<usize> {
+    let mut command = Command::new(std::env::current_exe().expect("test binary"));
+    command
         .args([
             "--exact",
             "tx_crash_child_worker",
@@ -107,9 +129,11 @@ fn run_and_kill(url: &str, marks: usize, delay: Option<Duration>) -> Option<usiz
         ])
         .env("ZART_TX_CRASH_CHILD", "1")
         .env("ZART_TX_CRASH_DB", url)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn the child worker");
+        .stdout(Stdio::piped());
+    if let Some(schema) = schema {
+        command.env("ZART_TX_CRASH_SCHEMA", schema);
+    }
+    let child = command.spawn().expect("spawn the child worker");
     let mut child = KillOnDrop(child);
     let stdout = child.0.stdout.take().expect("the child's stdout");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -168,21 +192,7 @@ async fn sigkill_around_transactional_commits_leaves_one_user_row_per_step() {
     }
     // Every store handle is gone: the child may own the file.
 
-    let (mut attempts, mut before) = (0, 0);
-    for round in 0..KILLS {
-        let kill_before = round % 2 == 0;
-        let delay = (!kill_before).then_some(AFTER);
-        let marks = 1 + round % 3;
-        let printed = tokio::task::spawn_blocking({
-            let url = url.clone();
-            move || run_and_kill(&url, marks, delay)
-        })
-        .await
-        .unwrap()
-        .unwrap_or_else(|| panic!("round {round}: the child made no progress"));
-        attempts += printed;
-        before += usize::from(kill_before);
-    }
+    let (attempts, before) = kill_repeatedly(&url, None).await;
 
     let store = zart::connect(&url).await.expect("reopen after the kills");
     let runs = Counter::default();
@@ -209,22 +219,171 @@ async fn sigkill_around_transactional_commits_leaves_one_user_row_per_step() {
         })
         .await
         .unwrap();
+    assert_eq!(
+        rows,
+        one_row_per_step(&ids),
+        "not exactly one ledger row per step"
+    );
+    check_attempts(attempts + runs.get() as usize, before);
+    check_journals(&store, &ids).await;
+}
+
+/// Runs `KILLS` child workers on `url` one after the other, killing each at a
+/// marker: at once (before the commit) in even rounds, `AFTER` later (after it) in
+/// odd ones. Returns the markers printed and the kills made before a commit.
+async fn kill_repeatedly(url: &str, schema: Option<&str>) -> (usize, usize) {
+    let (mut attempts, mut before) = (0, 0);
+    for round in 0..KILLS {
+        let kill_before = round % 2 == 0;
+        let delay = (!kill_before).then_some(AFTER);
+        let marks = 1 + round % 3;
+        let (url, schema) = (url.to_owned(), schema.map(str::to_owned));
+        let printed = tokio::task::spawn_blocking(move || {
+            run_and_kill(&url, schema.as_deref(), marks, delay)
+        })
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("round {round}: the child made no progress"));
+        attempts += printed;
+        before += usize::from(kill_before);
+    }
+    (attempts, before)
+}
+
+/// Each kill before a commit threw away an attempt that had written its row (and
+/// the rows are one per step all the same): `total` attempts cover every step and
+/// every such kill.
+fn check_attempts(total: usize, before: usize) {
+    let steps = EXECUTIONS * STEPS as usize;
+    assert!(
+        total >= steps + before,
+        "{total} attempts for {steps} steps and {before} kills before a commit"
+    );
+}
+
+/// Every execution journaled each of its steps once.
+async fn check_journals(store: &Arc<dyn Store>, ids: &[String]) {
+    for id in ids {
+        let journal = store.journal_load(id, 1).await.unwrap();
+        assert_eq!(journal.len(), STEPS as usize, "{id}");
+    }
+}
+
+/// The ledger rows expected: one per step of every execution, sorted.
+fn one_row_per_step(ids: &[String]) -> Vec<(String, i64, i64)> {
     let mut expected: Vec<(String, i64, i64)> = ids
         .iter()
         .flat_map(|id| (0..STEPS).map(move |n| (id.clone(), n, 1)))
         .collect();
     expected.sort();
-    assert_eq!(rows, expected, "not exactly one ledger row per step");
-    // Each kill before a commit threw away an attempt that had written its row:
-    // the rows above are one per step all the same.
-    let total = attempts + runs.get() as usize;
-    assert!(
-        total >= EXECUTIONS * STEPS as usize + before,
-        "{total} attempts for {} steps and {before} kills before a commit",
-        EXECUTIONS * STEPS as usize
-    );
-    for id in &ids {
-        let journal = store.journal_load(id, 1).await.unwrap();
-        assert_eq!(journal.len(), STEPS as usize, "{id}");
+    expected
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    //! The same on PostgreSQL: the ledger is a table of the test schema, and each
+    //! killed child's leases expire (after [`LEASE`]) before the next child, or the
+    //! final worker, takes its executions over.
+
+    use super::*;
+    use zart::postgres::{sqlx, PgStore};
+
+    /// The child workers' lease.
+    pub(super) const LEASE: Duration = Duration::from_secs(1);
+
+    /// `ledger` on PostgreSQL: `STEPS` transactional steps, each inserting
+    /// `(execution, n)` into `schema.ledger`.
+    pub(super) fn engine(
+        store: Arc<dyn Store>,
+        schema: String,
+        linger: Duration,
+        runs: Counter,
+    ) -> Zart {
+        let insert = format!("INSERT INTO \"{schema}\".ledger (execution_id, n) VALUES ($1, $2)");
+        Zart::builder(store)
+            .task("ledger", move |ctx: Ctx, _: serde_json::Value| {
+                let (runs, insert) = (runs.clone(), insert.clone());
+                async move {
+                    for n in 0..STEPS {
+                        let id = ctx.execution_id().to_owned();
+                        ctx.transaction("entry", |tx| {
+                            let (id, runs, insert) = (id.clone(), runs.clone(), insert.clone());
+                            Box::pin(async move {
+                                sqlx::query(&insert)
+                                    .bind(id)
+                                    .bind(n)
+                                    .execute(&mut **tx)
+                                    .await?;
+                                runs.bump();
+                                println!("{MARK}");
+                                tokio::time::sleep(linger).await;
+                                Ok(n)
+                            })
+                        })
+                        .await?;
+                    }
+                    Ok(STEPS)
+                }
+            })
+            .build()
+    }
+
+    #[tokio::test]
+    async fn pg_sigkill_around_transactional_commits_leaves_one_user_row_per_step() {
+        let Some(db) = pg("tx_crash").await else {
+            return;
+        };
+        let schema = db.schema.name().to_owned();
+        let pool = db
+            .store
+            .as_any()
+            .and_then(|any| any.downcast_ref::<PgStore>())
+            .expect("a PostgreSQL store")
+            .pool()
+            .clone();
+        // No unique key: a duplicate row would show, not be refused.
+        let create = format!(
+            "CREATE TABLE \"{schema}\".ledger (execution_id TEXT NOT NULL, n BIGINT NOT NULL)"
+        );
+        sqlx::query(&create).execute(&pool).await.unwrap();
+        let client = engine(
+            db.store.clone(),
+            schema.clone(),
+            Duration::ZERO,
+            Counter::default(),
+        )
+        .client();
+        let mut ids = Vec::new();
+        for _ in 0..EXECUTIONS {
+            ids.push(start(&client, "ledger", json!(null)).await);
+        }
+
+        let (attempts, before) = kill_repeatedly(&db.schema.schema_url(), Some(&schema)).await;
+
+        let runs = Counter::default();
+        let zart = engine(
+            db.store.clone(),
+            schema.clone(),
+            Duration::ZERO,
+            runs.clone(),
+        );
+        let worker = zart.start_worker(fast());
+        for id in &ids {
+            let done = finish(&client, id).await;
+            assert_eq!(done.status, ExecutionStatus::Completed, "{id}: {done:?}");
+        }
+        worker.shutdown(Duration::from_secs(5)).await;
+        let select = format!(
+            "SELECT execution_id, n, count(*) FROM \"{schema}\".ledger \
+             GROUP BY execution_id, n ORDER BY execution_id, n"
+        );
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(&select).fetch_all(&pool).await.unwrap();
+        assert_eq!(
+            rows,
+            one_row_per_step(&ids),
+            "not exactly one ledger row per step"
+        );
+        check_attempts(attempts + runs.get() as usize, before);
+        check_journals(&db.store, &ids).await;
     }
 }
