@@ -82,13 +82,30 @@ impl<'c> SqliteTransaction<'c> {
         self.store_id == store.id()
     }
 
-    /// Fails when the closure ended the transaction itself (a `COMMIT` or
-    /// `ROLLBACK` statement): what follows would run outside it.
+    /// Runs the application's closure on this transaction. A `COMMIT` it runs
+    /// itself is vetoed (turned into a rollback by a commit hook, removed again
+    /// when the closure returns or panics): only the store commits, after the step
+    /// save and through its durable path.
+    fn run<T, E>(&self, f: impl FnOnce(&Self) -> Result<T, E>) -> Result<T, E> {
+        struct Unhook<'a>(&'a Connection);
+        impl Drop for Unhook<'_> {
+            fn drop(&mut self) {
+                self.0.commit_hook(None::<fn() -> bool>);
+            }
+        }
+        self.tx.commit_hook(Some(|| true));
+        let _unhook = Unhook(&self.tx);
+        f(self)
+    }
+
+    /// Fails when the closure ended the transaction itself (a `COMMIT`, vetoed into
+    /// a rollback, or a `ROLLBACK`): nothing of it is kept, and what follows would
+    /// run outside a transaction.
     fn check_open(&self) -> StoreResult<()> {
         if self.tx.is_autocommit() {
             return Err(StoreError::InvalidInput(
                 "the transaction's closure ended the transaction itself (COMMIT or ROLLBACK); \
-                 the store commits it"
+                 nothing of it was kept: the store commits it"
                     .into(),
             ));
         }
@@ -138,7 +155,7 @@ impl SqliteStore {
             .writer
             .run_alone(move |conn, signals| {
                 let tx = SqliteTransaction::begin(conn, id)?;
-                match f(&tx) {
+                match tx.run(f) {
                     Ok(value) => {
                         tx.check_open()?;
                         tx.keep(signals);
@@ -172,7 +189,7 @@ impl SqliteStore {
         self.writer
             .run_alone(move |conn, signals| {
                 let tx = SqliteTransaction::begin(conn, id)?;
-                let value = match f(&tx) {
+                let value = match tx.run(f) {
                     Ok(value) => value,
                     Err(e) => return Ok(TransactionOutcome::Failed(e)),
                 };
