@@ -141,19 +141,7 @@ impl Writer {
         T: Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(TypedOp::new(op, tx));
-        self.inner.health.check()?;
-        self.inner
-            .tx
-            .send(Msg::Job(job))
-            .map_err(|_| writer_stopped())?;
-        // Every op is answered unless the writer thread dies: it panicked. The store
-        // is failed here too, since this caller may learn of it before the thread's
-        // own unwinding gets to do so.
-        rx.await.map_err(|_| {
-            self.inner.health.stop();
-            writer_stopped()
-        })?
+        self.submit(Box::new(TypedOp::new(op, tx)), rx).await
     }
 
     /// Runs `op` alone, exactly once, on a connection with no transaction open (see
@@ -166,12 +154,19 @@ impl Writer {
         T: Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(AloneOp::new(op, tx));
+        self.submit(Box::new(AloneOp::new(op, tx)), rx).await
+    }
+
+    /// Sends `job` to the writer thread and awaits its answer on `rx`.
+    async fn submit<T>(&self, job: Job, rx: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
         self.inner.health.check()?;
         self.inner
             .tx
             .send(Msg::Job(job))
             .map_err(|_| writer_stopped())?;
+        // Every op is answered unless the writer thread dies: it panicked. The store
+        // is failed here too, since this caller may learn of it before the thread's
+        // own unwinding gets to do so.
         rx.await.map_err(|_| {
             self.inner.health.stop();
             writer_stopped()
