@@ -59,9 +59,12 @@ impl Ctx {
     /// `f` is synchronous and runs on the store's writer thread, because SQLite has
     /// one writer and that thread owns the write connection (a transaction on
     /// another connection would contend for the write lock). Every other write of
-    /// the store waits while it runs: keep it to a few statements. A timeout of
-    /// [`StepOptions`] cannot stop it midway; it is checked when `f` returns, and an
-    /// attempt that ran over it is rolled back and counted as timed out.
+    /// the store waits while it runs, lease renewals included: keep it to a few
+    /// statements, well under the lease (a closure that outlives the lease is
+    /// rolled back at its save and runs again once the execution is claimed
+    /// again). A timeout of [`StepOptions`] cannot stop it midway; it is checked
+    /// when `f` returns, and an attempt that ran over it is rolled back and counted
+    /// as timed out.
     ///
     /// ```no_run
     /// # use zart::prelude::*;
