@@ -269,6 +269,52 @@ async fn a_transaction_that_outlived_its_lease_is_rolled_back_and_run_again() {
     worker.shutdown(Duration::from_secs(5)).await;
 }
 
+/// An attempt that ran past its timeout is rolled back and counted as timed out;
+/// the retry commits.
+#[tokio::test]
+async fn an_attempt_over_its_timeout_is_rolled_back_and_retried() {
+    let db = db().await;
+    create_effects(&db.store).await;
+    let runs = Counter::default();
+    let zart = Zart::builder(db.store.clone())
+        .task("timed", {
+            let runs = runs.clone();
+            move |ctx: Ctx, _: serde_json::Value| {
+                let runs = runs.clone();
+                async move {
+                    let id = ctx.execution_id().to_owned();
+                    let options = StepOptions::retry(RetryPolicy::fixed(Duration::ZERO, 2))
+                        .timeout(Duration::from_millis(50));
+                    ctx.sqlite_transaction_with("insert", options, move |tx| {
+                        insert_effect(tx, &id, 1)?;
+                        if runs.bump() == 1 {
+                            std::thread::sleep(Duration::from_millis(120));
+                        }
+                        Ok(())
+                    })
+                    .await
+                }
+            }
+        })
+        .build();
+    let client = zart.client();
+    let worker = zart.start_worker(fast());
+    let id = start(&client, "timed", json!(null)).await;
+    assert_eq!(
+        finish(&client, &id).await.status,
+        ExecutionStatus::Completed
+    );
+    assert_eq!(runs.get(), 2);
+    assert_eq!(effects(&db.store, &id).await, 1);
+    let detail = client.detail(&id, None).await.unwrap();
+    let first = detail.steps[0].attempts[0]
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(first.contains("timed out after 50 ms"), "{first}");
+    worker.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test]
 async fn start_in_sqlite_commits_the_execution_with_the_callers_rows() {
     let db = db().await;
@@ -561,6 +607,50 @@ mod postgres {
         );
         let journal = db.store.journal_load(&id, 1).await.unwrap();
         assert!(journal.is_empty(), "a stale worker wrote {journal:?}");
+        worker.shutdown(Duration::from_secs(5)).await;
+    }
+
+    /// An attempt past its timeout is stopped, and its insert rolled back.
+    #[tokio::test]
+    async fn pg_an_attempt_over_its_timeout_is_stopped_and_rolled_back() {
+        let Some(db) = pg_with_effects("tx_timeout").await else {
+            return;
+        };
+        let (schema, runs) = (db.schema.name().to_owned(), Counter::default());
+        let zart = Zart::builder(db.store.clone())
+            .task("timed", {
+                let runs = runs.clone();
+                move |ctx: Ctx, _: serde_json::Value| {
+                    let (runs, schema) = (runs.clone(), schema.clone());
+                    async move {
+                        let id = ctx.execution_id().to_owned();
+                        let options = StepOptions::retry(RetryPolicy::fixed(Duration::ZERO, 2))
+                            .timeout(Duration::from_millis(100));
+                        ctx.transaction_with("insert", options, |tx| {
+                            let (runs, schema, id) = (runs.clone(), schema.clone(), id.clone());
+                            Box::pin(async move {
+                                insert_effect(tx, &schema, &id, 1).await?;
+                                if runs.bump() == 1 {
+                                    // Stopped here by the timeout.
+                                    std::future::pending::<()>().await;
+                                }
+                                Ok(())
+                            })
+                        })
+                        .await
+                    }
+                }
+            })
+            .build();
+        let client = zart.client();
+        let worker = zart.start_worker(fast());
+        let id = start(&client, "timed", json!(null)).await;
+        assert_eq!(
+            finish(&client, &id).await.status,
+            ExecutionStatus::Completed
+        );
+        assert_eq!(runs.get(), 2);
+        assert_eq!(effects(&db, &id).await, 1);
         worker.shutdown(Duration::from_secs(5)).await;
     }
 
