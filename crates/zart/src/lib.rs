@@ -48,6 +48,7 @@ mod error;
 pub mod metrics;
 mod offer;
 mod operator;
+mod outbox;
 mod pauses;
 mod registry;
 mod retry;
