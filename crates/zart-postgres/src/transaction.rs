@@ -20,7 +20,7 @@ use zart_core::{
     InsertOutcome, NewExecution, StepSave, StoreError, StoreResult, TransactionOutcome,
 };
 
-use crate::error::map_sqlx;
+use crate::error::{map_sqlx, sqlstate};
 use crate::{executions, journal, PgStore};
 
 /// The application's transaction on the store's database, as the closure of a
@@ -37,7 +37,9 @@ impl PgStore {
     /// it, then writes the step save that `save` builds from `f`'s value, guarded by
     /// the lease, in the same transaction, and commits only if the guard held. When
     /// `f` fails or the lease was lost, the transaction (with `f`'s writes) is
-    /// rolled back. The runtime calls this for `zart::Ctx::transaction`.
+    /// rolled back. A closure that returns `Ok` from a transaction it left aborted
+    /// (it ignored a failed statement) fails too, with an error saying so. The
+    /// runtime calls this for `zart::Ctx::transaction`.
     pub async fn step_transaction<T, E, F, S>(
         &self,
         f: F,
@@ -47,7 +49,7 @@ impl PgStore {
         F: for<'c> FnOnce(&'c mut PgTransaction) -> TxFuture<'c, Result<T, E>> + Send,
         S: FnOnce(&T) -> StepSave + Send,
         T: Send,
-        E: Send,
+        E: From<StoreError> + Send,
     {
         let mut tx = self.begin().await?;
         let value = match f(&mut tx).await {
@@ -58,9 +60,14 @@ impl PgStore {
             }
         };
         let params = save(&value);
-        let held = journal::save_on(self.db(), &mut *tx, &[&params])
-            .await
-            .map_err(StoreError::from)?;
+        let held = match journal::save_on(self.db(), &mut *tx, &[&params]).await {
+            Ok(held) => held,
+            Err(e) if sqlstate(&e).as_deref() == Some(IN_FAILED_TRANSACTION) => {
+                rollback(tx).await;
+                return Ok(TransactionOutcome::Failed(E::from(aborted())));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if !held.first().copied().unwrap_or(false) {
             rollback(tx).await;
             return Ok(TransactionOutcome::LeaseLost);
@@ -98,6 +105,19 @@ impl PgStore {
         self.checked(async move { pool.begin().await.map_err(map_sqlx) })
             .await
     }
+}
+
+/// `in_failed_sql_transaction`: a statement failed earlier in the transaction, and
+/// PostgreSQL refuses every later one until it is rolled back.
+const IN_FAILED_TRANSACTION: &str = "25P02";
+
+/// The error of a closure that returned `Ok` from a transaction it left aborted.
+fn aborted() -> StoreError {
+    StoreError::InvalidInput(
+        "the transaction's closure returned Ok, but a statement of it had failed and \
+         aborted the transaction (return that statement's error instead of ignoring it)"
+            .into(),
+    )
 }
 
 /// Rolls `tx` back; a failure only means the connection is gone, which rolls it

@@ -172,7 +172,8 @@ impl SqliteStore {
     /// thread, then writes the step save that `save` builds from its value, guarded
     /// by the lease, in the same transaction, and commits both (durably) only if
     /// the guard held. `f` runs exactly once; its writes are rolled back when it
-    /// fails or the lease is lost. The runtime calls this for
+    /// fails or the lease is lost. A closure that ended the transaction itself
+    /// (see [`SqliteStore::transaction`]) fails with an error saying so. The runtime calls this for
     /// `zart::Ctx::sqlite_transaction`.
     pub async fn step_transaction<T, E, F, S>(
         &self,
@@ -183,17 +184,19 @@ impl SqliteStore {
         F: FnOnce(&SqliteTransaction<'_>) -> Result<T, E> + Send + 'static,
         S: FnOnce(&T) -> StepSave + Send + 'static,
         T: Send + 'static,
-        E: Send + 'static,
+        E: From<StoreError> + Send + 'static,
     {
         let id = self.id();
         self.writer
             .run_alone(move |conn, signals| {
                 let tx = SqliteTransaction::begin(conn, id)?;
-                let value = match tx.run(f) {
+                let value = match tx.run(f).and_then(|value| {
+                    tx.check_open().map_err(E::from)?;
+                    Ok(value)
+                }) {
                     Ok(value) => value,
                     Err(e) => return Ok(TransactionOutcome::Failed(e)),
                 };
-                tx.check_open()?;
                 if !journal::save(&tx, &save(&value))? {
                     return Ok(TransactionOutcome::LeaseLost);
                 }

@@ -225,6 +225,46 @@ async fn pg_an_attempt_over_its_timeout_is_stopped_and_rolled_back() {
     worker.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A closure that ignores a failed statement and returns `Ok` left its
+/// transaction aborted: its attempts fail with an error saying so (nothing of them
+/// is kept), and the step ends dead rather than looping.
+#[tokio::test]
+async fn pg_a_closure_that_ignores_a_failed_statement_fails_its_step() {
+    let Some(db) = pg_with_effects("tx_aborted").await else {
+        return;
+    };
+    let schema = db.schema.name().to_owned();
+    let zart = Zart::builder(db.store.clone())
+        .task("ignores", move |ctx: Ctx, _: serde_json::Value| {
+            let schema = schema.clone();
+            async move {
+                let id = ctx.execution_id().to_owned();
+                let options = StepOptions::retry(RetryPolicy::fixed(Duration::ZERO, 2));
+                ctx.transaction_with("insert", options, |tx| {
+                    let (schema, id) = (schema.clone(), id.clone());
+                    Box::pin(async move {
+                        insert_effect(tx, &schema, &id, 1).await?;
+                        let _ = sqlx::query("SELECT no_such_column")
+                            .execute(&mut **tx)
+                            .await;
+                        Ok(())
+                    })
+                })
+                .await
+            }
+        })
+        .build();
+    let client = zart.client();
+    let worker = zart.start_worker(fast());
+    let id = start(&client, "ignores", json!(null)).await;
+    let done = finish(&client, &id).await;
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    let message = done.error.unwrap().message;
+    assert!(message.contains("aborted the transaction"), "{message}");
+    assert_eq!(effects(&db, &id).await, 0);
+    worker.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test]
 async fn pg_start_in_commits_with_the_caller_and_rolls_back_with_it() {
     let Some(db) = pg_with_effects("tx_start_in").await else {

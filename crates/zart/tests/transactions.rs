@@ -316,6 +316,38 @@ async fn an_attempt_over_its_timeout_is_rolled_back_and_retried() {
     worker.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A closure that commits by itself (vetoed: nothing of it is kept) fails its
+/// attempts with an error saying so, and the step ends dead rather than looping.
+#[tokio::test]
+async fn a_closure_that_commits_by_itself_fails_its_step() {
+    let db = db().await;
+    create_effects(&db.store).await;
+    let zart = Zart::builder(db.store.clone())
+        .task("commits", |ctx: Ctx, _: serde_json::Value| async move {
+            let id = ctx.execution_id().to_owned();
+            let options = StepOptions::retry(RetryPolicy::fixed(Duration::ZERO, 2));
+            ctx.sqlite_transaction_with("insert", options, move |tx| {
+                insert_effect(tx, &id, 1)?;
+                let _ = tx.execute_batch("COMMIT");
+                Ok(())
+            })
+            .await
+        })
+        .build();
+    let client = zart.client();
+    let worker = zart.start_worker(fast());
+    let id = start(&client, "commits", json!(null)).await;
+    let done = finish(&client, &id).await;
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    let message = done.error.unwrap().message;
+    assert!(
+        message.contains("ended the transaction itself"),
+        "{message}"
+    );
+    assert_eq!(effects(&db.store, &id).await, 0);
+    worker.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test]
 async fn start_in_sqlite_commits_the_execution_with_the_callers_rows() {
     let db = db().await;
