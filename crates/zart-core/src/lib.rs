@@ -21,6 +21,7 @@ mod migrations;
 mod openapi;
 mod schedule;
 mod store;
+mod transaction;
 
 pub use admin::*;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -29,6 +30,7 @@ pub use journal::{AttemptWrite, StepHeader, StepSave, StepWrite};
 pub use migrations::{AppliedMigration, SchemaMigration, SCHEMA_MIGRATIONS};
 pub use schedule::*;
 pub use store::*;
+pub use transaction::TransactionOutcome;
 pub use types::*;
 
 /// Wall-clock instant used throughout Zart (UTC, millisecond precision when stored).

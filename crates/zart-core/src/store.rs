@@ -506,6 +506,15 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    /// This store as [`Any`](std::any::Any), so that a caller holding an
+    /// `Arc<dyn Store>` reaches the backend's own API (transactional steps and
+    /// transactional enqueue, which need the driver's transaction type) by
+    /// downcasting to the concrete store. `None` (the default): the store offers no
+    /// such API, as a wrapper around another store.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// Hints about new work and finished executions.
     fn subscribe(&self) -> Box<dyn Subscription>;
 

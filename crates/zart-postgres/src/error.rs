@@ -74,7 +74,8 @@ impl PgError {
     }
 }
 
-fn sqlstate(e: &PgError) -> Option<String> {
+/// The SQLSTATE of a database error, if it is one.
+pub(crate) fn sqlstate(e: &PgError) -> Option<String> {
     match e {
         PgError::Sql(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()),
         _ => None,

@@ -5,7 +5,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use std::collections::HashMap;
 
-use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder, Row};
 use zart_core::{
     ExecutionQuery, ExecutionRecord, ExecutionStatus, InsertOutcome, NewExecution,
     ParentClosePolicy, SortBy, SortOrder, Stats,
@@ -108,17 +108,50 @@ pub(crate) async fn insert(
     db: &Db,
     news: &[&NewExecution],
 ) -> Result<Vec<Written<InsertOutcome>>, PgError> {
-    let mut conn = db.writes().acquire().await?;
-    insert_on(db, &mut conn, news).await
+    let created_rows = insert_rows(db, db.writes(), news).await?;
+    let missing = missing(news, &created_rows)?;
+    let existing = existing(db, &db.pool, &missing).await?;
+    outcomes(news, created_rows, existing)
 }
 
-/// [`insert`] on `conn`, for example inside a transaction that writes more.
+/// [`insert`] of one execution in the application's own transaction
+/// (transactional enqueue, see `transaction.rs`): an existing execution is read in
+/// the same transaction.
+pub(crate) async fn insert_in(
+    db: &Db,
+    conn: &mut sqlx::PgConnection,
+    new: &NewExecution,
+) -> Result<Written<InsertOutcome>, PgError> {
+    let news = [new];
+    let created_rows = insert_rows(db, &mut *conn, &news).await?;
+    let missing = missing(&news, &created_rows)?;
+    let existing = existing(db, &mut *conn, &missing).await?;
+    let mut outcomes = outcomes(&news, created_rows, existing)?;
+    outcomes
+        .pop()
+        .ok_or_else(|| corrupt(format!("execution {} vanished", new.id)))
+}
+
+/// [`insert`] of several executions on `conn`, for example inside a transaction that
+/// writes more (a schedule's firing): existing executions are read on it too.
 pub(crate) async fn insert_on(
     db: &Db,
-    conn: &mut PgConnection,
+    conn: &mut sqlx::PgConnection,
     news: &[&NewExecution],
 ) -> Result<Vec<Written<InsertOutcome>>, PgError> {
-    let created_rows = sqlx::query(&db.sql(&insert_sql()))
+    let created_rows = insert_rows(db, &mut *conn, news).await?;
+    let missing = missing(news, &created_rows)?;
+    let existing = existing(db, &mut *conn, &missing).await?;
+    outcomes(news, created_rows, existing)
+}
+
+/// Runs [`INSERT`] for `news` on `conn`: the rows created.
+async fn insert_rows(
+    db: &Db,
+    conn: impl sqlx::PgExecutor<'_>,
+    news: &[&NewExecution],
+) -> Result<Vec<sqlx::postgres::PgRow>, PgError> {
+    Ok(sqlx::query(&db.sql(&insert_sql()))
         .bind(request_numbers(news.len())?)
         .bind(column(news, |n| n.id.as_str()))
         .bind(column(news, |n| n.task_name.as_str()))
@@ -128,17 +161,35 @@ pub(crate) async fn insert_on(
         .bind(column(news, |n| ms(n.run_at)))
         .bind(column(news, |n| json_text(&n.payload)))
         .bind(db.channel())
-        .fetch_all(&mut *conn)
-        .await?;
+        .fetch_all(conn)
+        .await?)
+}
+
+/// The ids of `news` that [`insert_rows`] did not create.
+fn missing<'a>(
+    news: &[&'a NewExecution],
+    created_rows: &[sqlx::postgres::PgRow],
+) -> Result<Vec<&'a str>, PgError> {
+    let created = created_rows
+        .iter()
+        .map(request_of)
+        .collect::<Result<std::collections::HashSet<usize>, PgError>>()?;
+    Ok((0..news.len())
+        .filter(|i| !created.contains(i))
+        .map(|i| news[i].id.as_str())
+        .collect())
+}
+
+/// Each request's outcome, in order: created, or the existing execution.
+fn outcomes(
+    news: &[&NewExecution],
+    created_rows: Vec<sqlx::postgres::PgRow>,
+    mut existing: HashMap<String, ExecutionRecord>,
+) -> Result<Vec<Written<InsertOutcome>>, PgError> {
     let mut created: HashMap<usize, ExecutionRecord> = HashMap::new();
     for row in &created_rows {
         created.insert(request_of(row)?, rows::execution(row)?);
     }
-    let missing: Vec<&str> = (0..news.len())
-        .filter(|i| !created.contains_key(i))
-        .map(|i| news[i].id.as_str())
-        .collect();
-    let mut existing = existing(db, conn, &missing).await?;
     let mut outcomes = Vec::with_capacity(news.len());
     for (i, new) in news.iter().enumerate() {
         let outcome = match created.remove(&i) {
@@ -155,7 +206,7 @@ pub(crate) async fn insert_on(
 
 async fn existing(
     db: &Db,
-    conn: &mut PgConnection,
+    conn: impl sqlx::PgExecutor<'_>,
     ids: &[&str],
 ) -> Result<HashMap<String, ExecutionRecord>, PgError> {
     if ids.is_empty() {
@@ -165,7 +216,7 @@ async fn existing(
         "SELECT {EXECUTION_COLUMNS} FROM {{s}}.executions e
          JOIN {{s}}.execution_data d ON d.execution_id = e.id WHERE e.id = ANY($1)"
     ));
-    let found = sqlx::query(&sql).bind(ids).fetch_all(&mut *conn).await?;
+    let found = sqlx::query(&sql).bind(ids).fetch_all(conn).await?;
     found
         .iter()
         .map(|row| rows::execution(row).map(|r| (r.id.clone(), r)))

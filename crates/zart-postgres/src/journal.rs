@@ -205,6 +205,16 @@ fn save_sql() -> String {
 /// Writes `saves` (at most one per journal entry) in one statement; returns, for
 /// each in order, whether its guard held.
 pub(crate) async fn save(db: &Db, saves: &[&StepSave]) -> Result<Vec<bool>, PgError> {
+    save_on(db, db.writes(), saves).await
+}
+
+/// [`save`] on `conn`: the batch's own transaction, or the application's (a
+/// transactional step, see `transaction.rs`).
+pub(crate) async fn save_on(
+    db: &Db,
+    conn: impl sqlx::PgExecutor<'_>,
+    saves: &[&StepSave],
+) -> Result<Vec<bool>, PgError> {
     let (c, a) = columns(saves)?;
     let written: Vec<i32> = sqlx::query_scalar(&db.sql(&save_sql()))
         .bind(c.req)
@@ -233,7 +243,7 @@ pub(crate) async fn save(db: &Db, saves: &[&StepSave]) -> Result<Vec<bool>, PgEr
         .bind(a.started_at)
         .bind(a.completed_at)
         .bind(c.attempt_started_at)
-        .fetch_all(db.writes())
+        .fetch_all(conn)
         .await?;
     let written: HashSet<usize> = written
         .into_iter()

@@ -51,6 +51,10 @@
 //!   several applications can share a database, and nothing relies on `search_path`.
 //! - **Migrations** are embedded and applied on connect in one transaction under an
 //!   advisory lock, with the SQLite store's version numbers.
+//! - **Transactional steps and enqueue** (`transaction.rs`) run the ordinary step
+//!   save or execution insert on the application's own `sqlx` transaction; the step
+//!   save's row lock and guard come after the application's closure, so a worker
+//!   that lost its lease rolls the application's writes back with it.
 //!
 //! Behind a transaction-mode pooler (pgbouncer), set [`PgOptions::listen`] to false
 //! (LISTEN needs a session) and use pgbouncer 1.21+ with `max_prepared_statements`
@@ -76,7 +80,7 @@
 //! and `impl Store`), `guard.rs`, `executions.rs`, `claims.rs`, `parking.rs`,
 //! `finish.rs`, `cancel.rs`, `events.rs`, `children.rs`, `journal.rs`, `detail.rs`,
 //! `actions.rs` (operator actions), `pauses.rs` (pause rules), `retention.rs`,
-//! `rows.rs`, `error.rs`, `migrate.rs`, `options.rs`, `health.rs`;
+//! `rows.rs`, `error.rs`, `migrate.rs`, `options.rs`, `health.rs`, `transaction.rs`;
 //! PostgreSQL's own machinery is `group/` (group commit), `listen.rs` (wake-up
 //! hints), `clock.rs` (the server's clock) and `pool.rs` (the pool and the schema
 //! every statement names).
@@ -107,8 +111,14 @@ mod retention;
 mod rows;
 mod schedules;
 mod store;
+mod transaction;
+
+/// The `sqlx` this store is built on, for the statements of a [`PgTransaction`]
+/// (the same version, so its types match).
+pub use sqlx;
 
 pub use group::GroupCommitStats;
 pub use migrate::migration_versions;
 pub use options::{PgOptions, DEFAULT_SCHEMA};
 pub use store::PgStore;
+pub use transaction::{PgTransaction, TxFuture};

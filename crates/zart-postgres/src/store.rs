@@ -145,7 +145,7 @@ impl PgStore {
         self.inner.db.schema()
     }
 
-    fn db(&self) -> &Db {
+    pub(crate) fn db(&self) -> &Db {
         &self.inner.db
     }
 
@@ -161,7 +161,10 @@ impl PgStore {
 
     /// Runs `call` (a store call already classified), failing fast while the server
     /// is down.
-    async fn checked<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    pub(crate) async fn checked<T>(
+        &self,
+        call: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
         self.inner.health.guard(&self.db().pool, call).await
     }
 
@@ -222,6 +225,10 @@ impl Store for PgStore {
 
     fn clock(&self) -> Option<Arc<dyn Clock>> {
         Some(self.inner.clock.clone())
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 
     fn subscribe(&self) -> Box<dyn Subscription> {

@@ -54,7 +54,12 @@
 //! SQLite-only machinery: `open.rs` (opening the file and the store), `url.rs`,
 //! `owner.rs`, `dispatch.rs` (where a call runs), `writer/` (the writer thread: its
 //! handle in `mod.rs`, its loop in `batch.rs`, a queued op in `op.rs`), `durable.rs`
-//! (the syncer thread), `readers.rs` and `signals.rs`.
+//! (the syncer thread), `readers.rs` and `signals.rs`. `transaction.rs` holds the
+//! application's own transactions (a transactional step, transactional enqueue):
+//! a synchronous closure run *alone* on the writer thread, in a
+//! `rusqlite::Transaction` of its own, so no second connection ever contends for
+//! SQLite's write lock (the PostgreSQL file of the same name takes the caller's
+//! `sqlx` transaction instead).
 //!
 //! This crate depends on `zart-core` and never on the runtime or HTTP crates.
 
@@ -84,10 +89,16 @@ mod rows;
 mod schedules;
 mod signals;
 mod store;
+mod transaction;
 mod url;
 mod writer;
+
+/// The `rusqlite` this store is built on, for the statements of a
+/// [`SqliteTransaction`] (the same version, so its types match).
+pub use rusqlite;
 
 pub use migrate::migration_versions;
 pub use options::{SqliteOptions, Synchronous};
 pub use store::SqliteStore;
+pub use transaction::SqliteTransaction;
 pub use writer::WriterStats;

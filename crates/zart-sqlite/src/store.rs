@@ -49,6 +49,10 @@ impl Store for SqliteStore {
         self.read(crate::migrate::applied).await
     }
 
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
     fn subscribe(&self) -> Box<dyn Subscription> {
         self.signals.subscribe()
     }

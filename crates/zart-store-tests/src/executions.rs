@@ -135,6 +135,12 @@ pub async fn ping_succeeds_and_backend_is_named(store: DynStore) {
     assert!(!store.backend_name().is_empty());
 }
 
+/// A backend store is reachable as its concrete type through `as_any`: the runtime's
+/// transactional steps and transactional enqueue downcast to it.
+pub async fn as_any_reaches_the_backend_store(store: DynStore) {
+    assert!(store.as_any().is_some(), "a backend store offers as_any");
+}
+
 /// `version` is 1 at insert and grows by one with each claim, suspend, release and
 /// finish.
 pub async fn version_increments_on_every_state_change(store: DynStore) {

@@ -53,6 +53,7 @@ macro_rules! __conformance_tests {
         executions::insert_returns_the_stored_record,
         executions::reads_of_unknown_execution_are_none,
         executions::ping_succeeds_and_backend_is_named,
+        executions::as_any_reaches_the_backend_store,
         executions::version_increments_on_every_state_change,
         executions::concurrent_inserts_of_same_id_create_once,
         migrations::migration_list_reports_every_schema_migration_in_order,

@@ -172,10 +172,26 @@ impl Client {
     /// payload returns the existing execution (`created: false`); with a different task
     /// or payload it is a [`ClientError::Conflict`].
     pub async fn start(&self, request: StartRequest) -> Result<Started, ClientError> {
-        let id = match request.id {
+        let new = self.new_execution(&request)?;
+        let outcome = self.store.execution_insert(new).await?;
+        let started = started(&request, outcome)?;
+        if started.created {
+            self.metrics.execution_started(&started.execution.task_name);
+        }
+        Ok(started)
+    }
+
+    /// The execution `request` asks for, validated: an id within bounds (a UUID
+    /// v4 when none), a registered task with an input of its type (when this
+    /// client knows the tasks), a deadline in range.
+    pub(crate) fn new_execution(
+        &self,
+        request: &StartRequest,
+    ) -> Result<NewExecution, ClientError> {
+        let id = match &request.id {
             Some(id) => {
-                validate_name("executionId", &id)?;
-                id
+                validate_name("executionId", id)?;
+                id.clone()
             }
             None => uuid::Uuid::new_v4().to_string(),
         };
@@ -198,44 +214,15 @@ impl Client {
                 .map_err(|e| ClientError::InvalidInput(format!("deadlineAt: {e}")))?;
         }
         let now = self.clock.now();
-        let outcome = self
-            .store
-            .execution_insert(NewExecution {
-                id: id.clone(),
-                task_name: request.task_name.clone(),
-                payload: request.payload.clone(),
-                now,
-                run_at: now,
-                deadline_at: request.deadline_at,
-                parent_id: None,
-            })
-            .await?;
-        match outcome {
-            InsertOutcome::Created(execution) => {
-                self.metrics.execution_started(&execution.task_name);
-                Ok(Started {
-                    execution,
-                    created: true,
-                })
-            }
-            InsertOutcome::Existing(execution) => {
-                if execution.task_name != request.task_name {
-                    return Err(ClientError::Conflict(format!(
-                        "execution {id:?} already exists with task {:?}",
-                        execution.task_name
-                    )));
-                }
-                if execution.payload != request.payload {
-                    return Err(ClientError::Conflict(format!(
-                        "execution {id:?} already exists with a different payload"
-                    )));
-                }
-                Ok(Started {
-                    execution,
-                    created: false,
-                })
-            }
-        }
+        Ok(NewExecution {
+            id,
+            task_name: request.task_name.clone(),
+            payload: request.payload.clone(),
+            now,
+            run_at: now,
+            deadline_at: request.deadline_at,
+            parent_id: None,
+        })
     }
 
     /// One execution.
@@ -344,6 +331,38 @@ impl Client {
     /// Checks that the store answers a real query.
     pub async fn ping(&self) -> Result<(), ClientError> {
         Ok(self.store.ping().await?)
+    }
+}
+
+/// What a start did: created, an idempotent replay (the same task and payload), or
+/// a conflict with the execution holding the id.
+pub(crate) fn started(
+    request: &StartRequest,
+    outcome: InsertOutcome,
+) -> Result<Started, ClientError> {
+    match outcome {
+        InsertOutcome::Created(execution) => Ok(Started {
+            execution,
+            created: true,
+        }),
+        InsertOutcome::Existing(execution) => {
+            let id = &execution.id;
+            if execution.task_name != request.task_name {
+                return Err(ClientError::Conflict(format!(
+                    "execution {id:?} already exists with task {:?}",
+                    execution.task_name
+                )));
+            }
+            if execution.payload != request.payload {
+                return Err(ClientError::Conflict(format!(
+                    "execution {id:?} already exists with a different payload"
+                )));
+            }
+            Ok(Started {
+                execution,
+                created: false,
+            })
+        }
     }
 }
 

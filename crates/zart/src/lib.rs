@@ -4,7 +4,10 @@
 //! Every `ctx.step(...)` result is checkpointed in a database, so a crash, deploy or
 //! restart resumes the workflow where it stopped and no completed step runs twice.
 //! Sleeps, waits for events and waits for child executions are durable and hold no
-//! worker slot.
+//! worker slot. A transactional step (`ctx.sqlite_transaction`, or `ctx.transaction`
+//! on PostgreSQL) commits its database writes with its checkpoint, and
+//! `Client::start_in` / `start_in_sqlite` start an execution inside the caller's own
+//! transaction.
 //!
 //! This crate owns the runtime: the task registry, the worker, the handler context
 //! ([`Ctx`]) and the [`Client`]. Storage is behind `zart_core::Store` (SQLite built in;
@@ -45,6 +48,7 @@ mod error;
 pub mod metrics;
 mod offer;
 mod operator;
+mod outbox;
 mod pauses;
 mod registry;
 mod retry;
@@ -71,6 +75,18 @@ pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};
 
 /// The store-level types, re-exported so users need only this crate.
 pub use zart_core as core;
+
+/// The SQLite store, for its own API: [`SqliteTransaction`](zart_sqlite::SqliteTransaction)
+/// (the transaction of [`Ctx::sqlite_transaction`] and [`Client::start_in_sqlite`]),
+/// [`SqliteStore::transaction`](zart_sqlite::SqliteStore::transaction), and the
+/// `rusqlite` it is built on.
+pub use zart_sqlite as sqlite;
+
+/// The PostgreSQL store (the `postgres` feature), for its own API:
+/// [`PgTransaction`](zart_postgres::PgTransaction) (the transaction of
+/// [`Ctx::transaction`] and [`Client::start_in`]) and the `sqlx` it is built on.
+#[cfg(feature = "postgres")]
+pub use zart_postgres as postgres;
 
 /// Everything a workflow author needs.
 pub mod prelude {

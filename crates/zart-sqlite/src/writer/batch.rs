@@ -110,6 +110,9 @@ impl Batcher {
 
     /// Runs `job` in the open transaction, opening one if needed.
     fn add(&mut self, mut job: Job) {
+        if job.alone() {
+            return self.run_alone(job);
+        }
         if self.open.is_empty() {
             if let Some(e) = self.refusal() {
                 return job.reply(Some(e));
@@ -143,6 +146,33 @@ impl Batcher {
                 e
             })
             .err()
+    }
+
+    /// Runs an op that opens its own transaction: what is open commits first; the
+    /// op's transaction, if it leaves it open, commits as a batch of one (durably,
+    /// as any batch), and if it rolled back, its caller is answered at once.
+    fn run_alone(&mut self, mut job: Job) {
+        self.commit();
+        if let Some(syncer) = &self.syncer {
+            if syncer.point.failed() {
+                return job.reply(Some(sync_failed()));
+            }
+        }
+        self.changes_at_begin = self.conn.total_changes();
+        let failed = job.run(&self.conn);
+        if self.conn.is_autocommit() {
+            self.health.transaction_ended(false, take_io_failure());
+            return job.reply(None);
+        }
+        if failed {
+            // An op must not leave a failed transaction open; never commit one.
+            let _ = exec(&self.conn, "ROLLBACK");
+            self.health.transaction_ended(false, take_io_failure());
+            return job.reply(None);
+        }
+        self.savepoints = false;
+        self.open.push((job, false));
+        self.commit();
     }
 
     /// An op failed in the fast path (no savepoints): roll the whole transaction back

@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 use zart_core::{Signal, StoreError, StoreResult};
 
 use self::batch::Batcher;
-use self::op::{Job, TypedOp};
+use self::op::{AloneOp, Job, TypedOp};
 use crate::durable::{DurablePoint, SyncFn, Syncer};
 use crate::health::{writer_stopped, Health};
 use crate::signals::Signals;
@@ -141,7 +141,24 @@ impl Writer {
         T: Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(TypedOp::new(op, tx));
+        self.submit(Box::new(TypedOp::new(op, tx)), rx).await
+    }
+
+    /// Runs `op` alone, exactly once, on a connection with no transaction open (see
+    /// [`AloneOp`](self::op::AloneOp)): `op` opens one, and the writer commits it
+    /// durably if `op` leaves it open. Resolves once it committed, or at once when
+    /// `op` rolled back. Ops queued behind it wait while it runs.
+    pub(crate) async fn run_alone<T, F>(&self, op: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Box::new(AloneOp::new(op, tx)), rx).await
+    }
+
+    /// Sends `job` to the writer thread and awaits its answer on `rx`.
+    async fn submit<T>(&self, job: Job, rx: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
         self.inner.health.check()?;
         self.inner
             .tx

@@ -19,6 +19,12 @@ pub(crate) trait Op: Send {
     fn take_signals(&mut self) -> Vec<Signal>;
     /// Answers the caller.
     fn reply(self: Box<Self>, commit_error: Option<StoreError>);
+    /// Whether the op runs alone: in a transaction it opens itself, on a
+    /// connection with none open, committed by the writer if the op leaves it open
+    /// (see [`AloneOp`]).
+    fn alone(&self) -> bool {
+        false
+    }
 }
 
 /// An op with its caller's reply channel.
@@ -69,6 +75,72 @@ where
             (None, None) => Err(StoreError::Internal("the SQLite write never ran".into())),
         };
         let _ = self.tx.send(answer);
+    }
+}
+
+/// An op that runs alone, exactly once: the writer commits what is open first and
+/// hands it a connection without a transaction. The op opens one (the
+/// application's closures need a `rusqlite::Transaction` of their own) and either
+/// leaves it open, to be committed by the writer like a batch of one (durably,
+/// through the syncer), or rolls it back. It is never re-run, so it may run
+/// application code that must run once per call.
+pub(crate) struct AloneOp<T, F> {
+    op: Option<F>,
+    signals: Vec<Signal>,
+    result: Option<StoreResult<T>>,
+    tx: oneshot::Sender<StoreResult<T>>,
+}
+
+impl<T, F> AloneOp<T, F> {
+    /// `op`, whose result is sent on `tx`.
+    pub(crate) fn new(op: F, tx: oneshot::Sender<StoreResult<T>>) -> Self {
+        Self {
+            op: Some(op),
+            signals: Vec::new(),
+            result: None,
+            tx,
+        }
+    }
+}
+
+impl<T, F> Op for AloneOp<T, F>
+where
+    F: FnOnce(&Connection, &mut Vec<Signal>) -> StoreResult<T> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let result = match self.op.take() {
+            Some(op) => catch_unwind(AssertUnwindSafe(|| op(conn, &mut self.signals)))
+                .unwrap_or_else(|_| {
+                    tracing::error!("a SQLite transaction op panicked; it was rolled back");
+                    Err(StoreError::Internal(
+                        "the SQLite transaction was aborted".into(),
+                    ))
+                }),
+            None => Err(StoreError::Internal(
+                "a SQLite transaction op ran twice".into(),
+            )),
+        };
+        let failed = result.is_err();
+        self.result = Some(result);
+        failed
+    }
+
+    fn take_signals(&mut self) -> Vec<Signal> {
+        std::mem::take(&mut self.signals)
+    }
+
+    fn reply(self: Box<Self>, commit_error: Option<StoreError>) {
+        let answer = match (commit_error, self.result) {
+            (Some(e), _) => Err(e),
+            (None, Some(result)) => result,
+            (None, None) => Err(StoreError::Internal("the SQLite write never ran".into())),
+        };
+        let _ = self.tx.send(answer);
+    }
+
+    fn alone(&self) -> bool {
+        true
     }
 }
 

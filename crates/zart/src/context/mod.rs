@@ -1,5 +1,5 @@
-//! The handler's context: memoized steps, durable timers, events, children and
-//! journaled values.
+//! The handler's context: memoized steps (transactional ones too), durable timers,
+//! events, children and journaled values.
 //!
 //! Every call takes the next *position* in the run and an *occurrence* index for its
 //! name, synchronously, before the returned future is first polled. So positions follow
@@ -9,6 +9,7 @@
 mod child;
 mod state;
 mod step;
+mod transaction;
 mod values;
 mod wait;
 
@@ -247,6 +248,10 @@ impl Ctx {
         &self.inner.store
     }
 
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.inner.clock)
+    }
+
     /// Writes a journal entry; a lost lease halts the run.
     pub(crate) async fn save(
         &self,
@@ -259,6 +264,11 @@ impl Ctx {
             step,
             attempt,
         };
+        self.save_params(params).await
+    }
+
+    /// Writes a step save; a lost lease halts the run.
+    pub(crate) async fn save_params(&self, params: StepSave) -> Result<(), Halt> {
         match self.inner.store.step_save(params).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(self.halt(Halt::LeaseLost)),

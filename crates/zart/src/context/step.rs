@@ -2,13 +2,16 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use zart_core::{
-    AttemptWrite, ErrorKind, StepHeader, StepKind, StepStatus, StepWrite, Timestamp, WaitingFor,
+    AttemptWrite, Clock, ErrorKind, LeaseGuard, StepHeader, StepKind, StepSave, StepStatus,
+    StepWrite, Timestamp, WaitingFor,
 };
 
 use super::{decode, in_flight, park, Ctx, Halt, Reservation};
@@ -73,22 +76,10 @@ impl Ctx {
         F: FnMut() -> Fut,
         Fut: Future<Output = TaskResult<T>>,
     {
-        let mut made = 0;
-        if let Some(rec) = &reserved.recorded {
-            match rec.status {
-                StepStatus::Completed => return Ok(decode(&reserved, rec.result.clone())),
-                StepStatus::Dead => {
-                    let last = rec.last_error.clone().unwrap_or_default();
-                    return Ok(Err(dead(&reserved, rec.retry_attempt, &last)));
-                }
-                StepStatus::Scheduled | StepStatus::Running => {
-                    made = rec.retry_attempt;
-                    if let Some(retry_at) = rec.wake_at {
-                        self.backoff(&reserved, made + 1, retry_at).await?;
-                    }
-                }
-            }
-        }
+        let mut made = match self.resume(&reserved).await? {
+            Resume::Done(result) => return Ok(result),
+            Resume::After(made) => made,
+        };
         loop {
             let attempt = made + 1;
             let outcome =
@@ -100,6 +91,51 @@ impl Ctx {
                     self.backoff(&reserved, attempt + 1, retry_at).await?;
                 }
             }
+        }
+    }
+
+    /// What the journal holds for a step about to run: its final result (a
+    /// completed or dead entry: replay), or the attempts made so far, after waiting
+    /// out a retry backoff the entry records.
+    pub(crate) async fn resume<T: DeserializeOwned>(
+        &self,
+        reserved: &Reservation,
+    ) -> Result<Resume<T>, Halt> {
+        let Some(rec) = &reserved.recorded else {
+            return Ok(Resume::After(0));
+        };
+        match rec.status {
+            StepStatus::Completed => Ok(Resume::Done(decode(reserved, rec.result.clone()))),
+            StepStatus::Dead => {
+                let last = rec.last_error.clone().unwrap_or_default();
+                Ok(Resume::Done(Err(dead(reserved, rec.retry_attempt, &last))))
+            }
+            StepStatus::Scheduled | StepStatus::Running => {
+                let made = rec.retry_attempt;
+                if let Some(retry_at) = rec.wake_at {
+                    self.backoff(reserved, made + 1, retry_at).await?;
+                }
+                Ok(Resume::After(made))
+            }
+        }
+    }
+
+    /// What the save of attempt `attempt` needs when it succeeds, taken when it
+    /// starts at `started_at`.
+    pub(crate) fn completion(
+        &self,
+        reserved: &Reservation,
+        attempt: u32,
+        started_at: Timestamp,
+    ) -> Completion {
+        Completion {
+            guard: self.guard(),
+            run_index: self.run_index(),
+            header: reserved.header(started_at),
+            new_entry: reserved.recorded.is_none(),
+            attempt,
+            started_at,
+            clock: self.clock(),
         }
     }
 
@@ -117,6 +153,7 @@ impl Ctx {
         Fut: Future<Output = TaskResult<T>>,
     {
         let started_at = self.now_wall();
+        let completion = self.completion(reserved, attempt, started_at);
         let clock = Instant::now();
         let outcome = ATTEMPT
             .scope(attempt, run_guarded(f, options.timeout))
@@ -137,18 +174,12 @@ impl Ctx {
                     .await
             }
         };
-        match serde_json::to_value(&value) {
+        match to_json(&value) {
             Ok(json) => {
-                let step = StepWrite::completed(header, Some(json), now);
-                let record = AttemptWrite::completed(attempt, started_at, now);
-                self.save(step, Some(record)).await?;
+                self.save_params(completion.save(json)).await?;
                 Ok(Attempt::Done(Ok(value)))
             }
-            Err(e) => {
-                // Record it dead: a step whose result is not journaled would run its
-                // side effect again on every replay.
-                let err =
-                    TaskError::permanent(format!("its result does not serialize to JSON: {e}"));
+            Err(err) => {
                 self.attempt_failed(reserved, options, header, ran, err)
                     .await
             }
@@ -157,7 +188,7 @@ impl Ctx {
 
     /// Records a failed attempt (`ran`: when it started and ended): scheduled for a
     /// retry when the error is retryable and attempts remain, dead otherwise.
-    async fn attempt_failed<T>(
+    pub(crate) async fn attempt_failed<T>(
         &self,
         reserved: &Reservation,
         options: &StepOptions,
@@ -196,7 +227,7 @@ impl Ctx {
 
     /// Waits until `retry_at`: in place when the wait is short, otherwise by parking
     /// the execution so it holds no worker slot.
-    async fn backoff(
+    pub(crate) async fn backoff(
         &self,
         reserved: &Reservation,
         next_attempt: u32,
@@ -223,6 +254,12 @@ tokio::task_local! {
     static ATTEMPT: u32;
 }
 
+/// Runs `fut` as attempt number `attempt`, for [`current_attempt`].
+#[cfg(feature = "postgres")]
+pub(crate) async fn in_attempt<F: Future>(attempt: u32, fut: F) -> F::Output {
+    ATTEMPT.scope(attempt, fut).await
+}
+
 /// The 1-based number of the step attempt running on this task, when called from inside
 /// a `ctx.step` closure's future. Attempt numbers are durable: after a crash the next
 /// attempt continues the count.
@@ -237,9 +274,70 @@ pub fn current_attempt() -> Option<u32> {
     ATTEMPT.try_with(|a| *a).ok()
 }
 
-enum Attempt<T> {
+/// The end of one attempt.
+pub(crate) enum Attempt<T> {
+    /// The step's final result, recorded.
     Done(TaskResult<T>),
+    /// The attempt failed and was recorded; the next runs at this instant.
     RetryAt(zart_core::Timestamp),
+}
+
+/// What [`Ctx::resume`] found in the journal.
+pub(crate) enum Resume<T> {
+    /// The step's recorded final result.
+    Done(TaskResult<T>),
+    /// The step runs again, after this many attempts.
+    After(u32),
+}
+
+/// Everything the save of a successful attempt needs but its value and the time it
+/// ended: built when the attempt starts, so that a store can build the save on
+/// another thread, inside its own transaction (a transactional step). Every
+/// completed step is saved through it, so a transactional step's entry is the row a
+/// `ctx.step` writes.
+pub(crate) struct Completion {
+    guard: LeaseGuard,
+    run_index: i32,
+    header: StepHeader,
+    /// No entry was recorded yet: it is first recorded when it completes.
+    new_entry: bool,
+    attempt: u32,
+    started_at: Timestamp,
+    clock: Arc<dyn Clock>,
+}
+
+impl Completion {
+    /// The save of the completed entry with result `json`, at the clock's now.
+    pub(crate) fn save(&self, json: Value) -> StepSave {
+        let now = self.clock.now();
+        let scheduled_at = if self.new_entry {
+            now
+        } else {
+            self.header.scheduled_at
+        };
+        let header = StepHeader {
+            retry_attempt: self.attempt,
+            scheduled_at,
+            ..self.header.clone()
+        };
+        StepSave {
+            guard: LeaseGuard {
+                now,
+                ..self.guard.clone()
+            },
+            run_index: self.run_index,
+            step: StepWrite::completed(header, Some(json), now),
+            attempt: Some(AttemptWrite::completed(self.attempt, self.started_at, now)),
+        }
+    }
+}
+
+/// A step's value as its journaled JSON. A value that does not serialize fails the
+/// step permanently: a step whose result is not journaled would run its side effect
+/// again on every replay.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> TaskResult<Value> {
+    serde_json::to_value(value)
+        .map_err(|e| TaskError::permanent(format!("its result does not serialize to JSON: {e}")))
 }
 
 /// Runs the user's closure, turning a panic or a timeout into a retryable error.
@@ -252,20 +350,31 @@ where
         Ok(fut) => fut,
         Err(panic) => return Err(panicked(panic)),
     };
+    guard_future(fut, timeout).await
+}
+
+/// Awaits an attempt's future, turning a panic or a timeout into a retryable error.
+pub(crate) async fn guard_future<T, Fut>(
+    fut: Fut,
+    timeout: Option<std::time::Duration>,
+) -> TaskResult<T>
+where
+    Fut: Future<Output = TaskResult<T>>,
+{
     let guarded = AssertUnwindSafe(fut).catch_unwind();
     let outcome = match timeout {
         Some(limit) => match tokio::time::timeout(limit, guarded).await {
             Ok(outcome) => outcome,
-            Err(_) => {
-                return Err(TaskError::retryable(format!(
-                    "attempt timed out after {} ms",
-                    limit.as_millis()
-                )))
-            }
+            Err(_) => return Err(timed_out(limit)),
         },
         None => guarded.await,
     };
     outcome.unwrap_or_else(|panic| Err(panicked(panic)))
+}
+
+/// The error of an attempt that ran past its timeout.
+pub(crate) fn timed_out(limit: std::time::Duration) -> TaskError {
+    TaskError::retryable(format!("attempt timed out after {} ms", limit.as_millis()))
 }
 
 pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send>) -> TaskError {
@@ -277,7 +386,7 @@ pub(crate) fn panicked(panic: Box<dyn std::any::Any + Send>) -> TaskError {
     TaskError::retryable(format!("panicked: {message}"))
 }
 
-fn dead(reserved: &Reservation, attempts: u32, last_error: &str) -> TaskError {
+pub(crate) fn dead(reserved: &Reservation, attempts: u32, last_error: &str) -> TaskError {
     let mut err = TaskError::engine(
         ErrorKind::StepFailed,
         format!(
