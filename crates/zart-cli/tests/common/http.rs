@@ -106,6 +106,23 @@ impl Api {
         self.raw(Method::POST, path, None).await
     }
 
+    /// DELETE.
+    pub(crate) async fn delete(&self, path: &str) -> Reply {
+        self.raw(Method::DELETE, path, None).await
+    }
+
+    /// `GET /executions` with the query `query` (without the `?`), asserting 200; the
+    /// listed executions.
+    pub(crate) async fn executions(&self, query: &str) -> Vec<Value> {
+        let reply = self.get(&format!("{API}/executions?{query}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+        reply
+            .body
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("GET /executions did not answer an array: {reply:?}"))
+    }
+
     /// Starts an execution: `POST /executions`.
     pub(crate) async fn start(&self, body: Value) -> Reply {
         self.post(&format!("{API}/executions"), &body).await
