@@ -14,6 +14,9 @@ pub const DEFAULT_SUSPENDED_EXECUTIONS: u64 = 100_000;
 pub const DEFAULT_LATENCY_SAMPLES: u32 = 200;
 /// Measured HTTP requests when `--samples` is not given.
 pub const DEFAULT_HTTP_SAMPLES: u32 = 1000;
+/// Measured firings of the schedules scenario when `--samples` is not given (one a
+/// second).
+pub const DEFAULT_SCHEDULE_SAMPLES: u32 = 60;
 
 /// Which database the engine runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -45,6 +48,8 @@ pub enum Scenario {
     Suspended,
     /// Start-execution request latency through the HTTP server over loopback.
     Http,
+    /// Lateness of a 1-second schedule's firings on an idle engine.
+    Schedules,
 }
 
 impl Scenario {
@@ -55,6 +60,7 @@ impl Scenario {
             Scenario::Latency => "latency",
             Scenario::Suspended => "suspended",
             Scenario::Http => "http",
+            Scenario::Schedules => "schedules",
         }
     }
 }
@@ -99,7 +105,8 @@ pub struct Args {
     /// Time every store call and print a per-call breakdown on stderr at the end.
     #[arg(long)]
     pub profile: bool,
-    /// Samples per latency measurement (default 200 for latency, 1000 for http).
+    /// Samples per latency measurement (default 200 for latency, 1000 for http, 60
+    /// firings for schedules).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub samples: Option<u32>,
 }
@@ -117,6 +124,7 @@ impl Args {
     pub fn samples(&self) -> u32 {
         self.samples.unwrap_or(match self.scenario {
             Scenario::Http => DEFAULT_HTTP_SAMPLES,
+            Scenario::Schedules => DEFAULT_SCHEDULE_SAMPLES,
             _ => DEFAULT_LATENCY_SAMPLES,
         })
     }
@@ -158,6 +166,9 @@ mod tests {
         assert_eq!(args.db, None);
         assert_eq!(args.samples(), 200);
         assert_eq!(parse(&["--scenario", "http"]).unwrap().samples(), 1000);
+        assert_eq!(parse(&["--scenario", "schedules"]).unwrap().samples(), 60);
+        let args = parse(&["--scenario", "schedules", "--samples", "5"]).unwrap();
+        assert_eq!(args.samples(), 5);
     }
 
     #[test]
@@ -191,7 +202,7 @@ mod tests {
         assert!(args.json);
         assert_eq!(args.scenario, Scenario::Http);
         assert_eq!((args.executions(), args.steps, args.concurrency), (7, 5, 8));
-        for scenario in ["throughput", "latency", "suspended", "http"] {
+        for scenario in ["throughput", "latency", "suspended", "http", "schedules"] {
             assert_eq!(
                 parse(&["--scenario", scenario]).unwrap().scenario.as_str(),
                 scenario
@@ -210,6 +221,7 @@ mod tests {
             &["--baseline-secs", "soon"],
             &["--executions", "many"],
             &["--executions", "0"],
+            &["--scenario", "schedules", "--samples", "0"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
         }

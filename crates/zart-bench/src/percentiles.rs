@@ -26,6 +26,27 @@ impl Percentiles {
     }
 }
 
+/// [`Percentiles`] and the largest sample, in milliseconds: for lateness, where the
+/// worst case matters too.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PercentilesMax {
+    /// The median.
+    pub p50: f64,
+    /// The 99th percentile.
+    pub p99: f64,
+    /// The largest sample.
+    pub max: f64,
+}
+
+impl PercentilesMax {
+    /// The percentiles and maximum of `samples`, or `None` for no samples.
+    pub fn of(samples: &[Duration]) -> Option<PercentilesMax> {
+        let Percentiles { p50, p99 } = Percentiles::of(samples)?;
+        let max = samples.iter().max()?.as_secs_f64() * 1e3;
+        Some(PercentilesMax { p50, p99, max })
+    }
+}
+
 /// The nearest-rank percentile `p` (0 < p ≤ 100) of sorted values.
 fn nearest_rank(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
@@ -74,5 +95,21 @@ mod tests {
     #[test]
     fn no_samples_have_no_percentiles() {
         assert_eq!(Percentiles::of(&[]), None);
+        assert_eq!(PercentilesMax::of(&[]), None);
+    }
+
+    #[test]
+    fn the_maximum_is_the_largest_sample_beyond_p99() {
+        let mut samples: Vec<u64> = vec![2; 99];
+        samples.push(40);
+        let p = PercentilesMax::of(&ms(&samples)).unwrap();
+        assert_eq!(
+            p,
+            PercentilesMax {
+                p50: 2.0,
+                p99: 2.0,
+                max: 40.0
+            }
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::percentiles::Percentiles;
+use crate::percentiles::{Percentiles, PercentilesMax};
 
 /// The JSON keys of the throughput scenario fixed by the issue (besides `backend`).
 pub const THROUGHPUT_KEYS: &[&str] = &[
@@ -82,6 +82,22 @@ pub struct HttpReport {
     pub samples: u32,
 }
 
+/// `--scenario schedules`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleReport {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// A firing's execution started (the store's `startedAt`) − its slot.
+    pub schedule_lateness_ms: PercentilesMax,
+    /// A firing's execution first seen by a reader polling every millisecond − its
+    /// slot (an upper bound: the polling and the read are included).
+    pub creation_lateness_ms: PercentilesMax,
+    /// Firings measured (after the warm-up).
+    pub firings: u32,
+    /// The schedule's interval, in seconds.
+    pub interval_secs: u64,
+}
+
 /// The result of one run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -94,6 +110,8 @@ pub enum Report {
     Suspended(SuspendedReport),
     /// HTTP start latency.
     Http(HttpReport),
+    /// Lateness of schedule firings.
+    Schedules(ScheduleReport),
 }
 
 impl Report {
@@ -146,6 +164,14 @@ impl Report {
                 ("samples", r.samples.to_string()),
                 ("POST /executions", ms(r.http_start_ms)),
             ],
+            Report::Schedules(r) => vec![
+                ("scenario", "schedules".to_owned()),
+                ("backend", r.backend.clone()),
+                ("firings", r.firings.to_string()),
+                ("interval", format!("{} s", r.interval_secs)),
+                ("started − slot", ms_max(r.schedule_lateness_ms)),
+                ("created − slot", ms_max(r.creation_lateness_ms)),
+            ],
         };
         let width = rows
             .iter()
@@ -160,6 +186,13 @@ impl Report {
 
 fn ms(p: Percentiles) -> String {
     format!("p50 {:.2} ms, p99 {:.2} ms", p.p50, p.p99)
+}
+
+fn ms_max(p: PercentilesMax) -> String {
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        p.p50, p.p99, p.max
+    )
 }
 
 #[cfg(test)]
@@ -238,5 +271,31 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&http.to_json()).unwrap();
         assert_eq!(value["http_start_ms"]["p99"], 2.0);
         assert!(http.to_table().contains("p50 1.00 ms, p99 2.00 ms"));
+    }
+
+    #[test]
+    fn schedules_json_has_p50_p99_and_max_of_the_lateness_and_the_count() {
+        let lateness = PercentilesMax {
+            p50: 1.0,
+            p99: 2.0,
+            max: 3.0,
+        };
+        let report = Report::Schedules(ScheduleReport {
+            backend: "sqlite".into(),
+            schedule_lateness_ms: lateness,
+            creation_lateness_ms: lateness,
+            firings: 60,
+            interval_secs: 1,
+        });
+        let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        for key in ["schedule_lateness_ms", "creation_lateness_ms"] {
+            assert_eq!(value[key]["p50"], 1.0, "{key}");
+            assert_eq!(value[key]["p99"], 2.0, "{key}");
+            assert_eq!(value[key]["max"], 3.0, "{key}");
+        }
+        assert_eq!(value["firings"], 60);
+        assert!(report
+            .to_table()
+            .contains("started − slot  p50 1.00 ms, p99 2.00 ms, max 3.00 ms"));
     }
 }

@@ -1,5 +1,5 @@
-//! Runs the real binary on a quick throughput scenario and checks the JSON it
-//! prints: every contract key present, every number positive.
+//! Runs the real binary on quick throughput and schedules scenarios and checks the
+//! JSON it prints: every contract key present, every number in range.
 
 use std::process::Command;
 
@@ -55,6 +55,27 @@ fn throughput_on_sqlite_reports_every_key_positive() {
     ]);
     assert_throughput_report(&report, "sqlite", 50);
     assert_eq!(report["steps_per_execution"], 3);
+}
+
+#[test]
+fn schedules_on_sqlite_reports_the_lateness_of_each_measured_firing() {
+    let report = run_json(&["--scenario", "schedules", "--samples", "3"]);
+    assert_eq!(report["backend"], "sqlite", "{report}");
+    assert_eq!(report["firings"], 3, "{report}");
+    assert_eq!(report["interval_secs"], 1, "{report}");
+    for key in ["schedule_lateness_ms", "creation_lateness_ms"] {
+        let (p50, p99, max) = (
+            report[key]["p50"].as_f64(),
+            report[key]["p99"].as_f64(),
+            report[key]["max"].as_f64(),
+        );
+        let (Some(p50), Some(p99), Some(max)) = (p50, p99, max) else {
+            panic!("{key} lacks p50, p99 or max in {report}");
+        };
+        // A firing is never recorded before its slot, and is far from a slot late.
+        assert!(0.0 <= p50 && p50 <= p99 && p99 <= max, "{key} in {report}");
+        assert!(max < 1000.0, "{key} in {report}");
+    }
 }
 
 #[test]

@@ -2,5 +2,6 @@
 
 pub mod http;
 pub mod latency;
+pub mod schedules;
 pub mod suspended;
 pub mod throughput;
