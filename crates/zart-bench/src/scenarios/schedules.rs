@@ -3,18 +3,23 @@
 //! its slot its execution was created and started.
 //!
 //! A firing's execution id carries its slot (`{scheduleId}@{slot}`), so the run knows
-//! every id in advance. The start is the store's `startedAt`, stamped by the worker
-//! that claimed the execution (in whole milliseconds, rounded down; slots are whole
-//! seconds). Creation is when a reader polling for that id from the slot on, every
-//! millisecond, first finds it: an upper bound that includes the polling and the
-//! read, which is why it can exceed the start (a claim stamps the time it asked at,
-//! and may be answered just after the firing's commit).
+//! every id in advance; the schedule catches up every missed slot and lets firings
+//! overlap, so each slot fires however late it is. The start is the store's
+//! `startedAt`, stamped by the worker that claimed the execution (in whole
+//! milliseconds, rounded down; slots are whole seconds). Creation is when a reader
+//! polling for that id from the slot on, every millisecond, first finds it: an upper
+//! bound that includes the polling and the read, which is why it can exceed the start
+//! (a claim stamps the time it asked at, and may be answered just after the firing's
+//! commit).
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use zart::{Client, Ctx, WorkerConfig, Zart};
-use zart_core::{firing_id, Clock, ExecutionStatus, ScheduleSpec, SystemClock, Timestamp};
+use zart_core::{
+    firing_id, CatchUpPolicy, Clock, ExecutionStatus, OverlapPolicy, ScheduleSpec, SystemClock,
+    Timestamp,
+};
 
 use crate::args::Args;
 use crate::database::BenchDb;
@@ -74,7 +79,12 @@ pub async fn run(db: &BenchDb, args: &Args, progress: &Progress) -> BenchResult<
 
 /// Creates the schedule and measures its firings after the warm-up, in slot order.
 async fn measure(db: &BenchDb, client: &Client, samples: u32) -> BenchResult<Vec<Firing>> {
-    let spec = ScheduleSpec::every(SCHEDULE_ID, ECHO, INTERVAL).payload(json!({"bench": true}));
+    // Every slot fires, however late: a firing delayed past the next slot (a stalled
+    // disk) shows up as lateness instead of as a slot the default catch-up drops.
+    let spec = ScheduleSpec::every(SCHEDULE_ID, ECHO, INTERVAL)
+        .payload(json!({"bench": true}))
+        .catch_up(CatchUpPolicy::All)
+        .overlap(OverlapPolicy::AllowAll);
     let schedule = client.create_schedule(spec).await?;
     let first = *schedule
         .next_fire_times
