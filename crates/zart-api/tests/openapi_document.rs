@@ -146,7 +146,13 @@ async fn ids_and_names_state_their_limits() {
             }
         }
     }
-    let expected = ["Idempotency-Key", "eventName", "executionId", "ruleId"];
+    let expected = [
+        "Idempotency-Key",
+        "eventName",
+        "executionId",
+        "ruleId",
+        "scheduleId",
+    ];
     assert_eq!(seen, expected.iter().map(|s| s.to_string()).collect());
     let schemas = &doc["components"]["schemas"];
     for (schema, field) in [

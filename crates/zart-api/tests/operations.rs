@@ -57,7 +57,7 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
-const MOUNTED: [(&str, &str); 19] = [
+const MOUNTED: [(&str, &str); 26] = [
     ("GET", "/api/v1/executions"),
     ("POST", "/api/v1/executions"),
     ("GET", "/api/v1/executions/{executionId}"),
@@ -74,6 +74,13 @@ const MOUNTED: [(&str, &str); 19] = [
     ("POST", "/zart/admin/v1/pause"),
     ("POST", "/zart/admin/v1/pause/{ruleId}"),
     ("DELETE", "/zart/admin/v1/pause/{ruleId}"),
+    ("GET", "/zart/admin/v1/schedules"),
+    ("POST", "/zart/admin/v1/schedules"),
+    ("GET", "/zart/admin/v1/schedules/{scheduleId}"),
+    ("DELETE", "/zart/admin/v1/schedules/{scheduleId}"),
+    ("POST", "/zart/admin/v1/schedules/{scheduleId}/pause"),
+    ("POST", "/zart/admin/v1/schedules/{scheduleId}/resume"),
+    ("POST", "/zart/admin/v1/schedules/{scheduleId}/trigger"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
