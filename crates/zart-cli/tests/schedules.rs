@@ -1,7 +1,8 @@
 //! Schedules over the admin HTTP API of real `zart serve` processes: an interval
 //! schedule fires, pauses, resumes, is triggered and deleted; bad input is refused
-//! with a message naming the problem; and three servers sharing PostgreSQL, one of
-//! them SIGKILLed midway, fire a 1-second schedule exactly once per slot.
+//! with a message naming the problem; missed slots are caught up after downtime as the
+//! schedule's policy says; and three servers sharing PostgreSQL, one of them
+//! SIGKILLed midway, fire a 1-second schedule exactly once per slot.
 //!
 //! The PostgreSQL test reads `ZART_TEST_POSTGRES_URL`; without it it prints a notice
 //! and passes, unless `ZART_REQUIRE_POSTGRES=1`.
@@ -11,7 +12,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use common::http::{Api, Reply, ADMIN};
 use common::{eventually, temp_db, Server, ServerOptions};
 use reqwest::StatusCode;
@@ -437,4 +438,112 @@ async fn three_servers_on_postgres_fire_each_slot_exactly_once_through_a_sigkill
         other.keys().collect::<Vec<_>>(),
         slots.iter().collect::<Vec<_>>()
     );
+}
+
+/// Slots of a 1-second schedule that fall strictly between `from` and `to`.
+fn slots_between(
+    fired: &BTreeMap<DateTime<Utc>, Value>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> usize {
+    fired
+        .keys()
+        .filter(|slot| **slot > from && **slot < to)
+        .count()
+}
+
+#[tokio::test]
+async fn after_downtime_catch_up_all_fires_every_missed_slot_and_skip_missed_only_the_latest() {
+    let (_dir, db) = temp_db();
+    let options = ServerOptions::default().args(&["--lease-secs", "2"]);
+    let first = Server::start(&db, options.clone()).await;
+    let api = first.api();
+    let payload = json!({"after": "downtime"});
+    for (id, catch_up) in [("all", "all"), ("latest", "skip_missed")] {
+        let body = json!({
+            "scheduleId": id, "taskName": "echo", "payload": payload, "intervalSecs": 1,
+            "catchUp": catch_up, "overlap": "allow_all",
+        });
+        let created = create(&api, &body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    }
+    for id in ["all", "latest"] {
+        until_fired(&api, id, 1, LIMIT).await;
+    }
+    first.kill().await;
+    let killed_at = Utc::now();
+    // The downtime is the point: nothing runs, so there is nothing to poll.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let restarted_at = Utc::now();
+    let second = Server::start(&db, options).await;
+    let api = second.api();
+    let after = restarted_at + chrono::Duration::seconds(2);
+    for id in ["all", "latest"] {
+        eventually(&format!("{id} firing after the restart"), LIMIT, || async {
+            let fired = firings(&api, id).await;
+            fired.keys().any(|slot| *slot > after).then_some(())
+        })
+        .await;
+    }
+
+    let all = firings(&api, "all").await;
+    let slots: Vec<_> = all.keys().copied().collect();
+    let (start, end) = (slots[0], slots[slots.len() - 1]);
+    let contiguous: Vec<_> = (0..=(end - start).num_seconds())
+        .map(|s| start + chrono::Duration::seconds(s))
+        .collect();
+    assert_eq!(slots, contiguous, "catchUp all left a gap");
+    assert!(
+        slots_between(&all, killed_at + chrono::Duration::seconds(1), restarted_at) >= 2,
+        "the downtime's slots did not fire: {slots:?}"
+    );
+    assert_all_complete(&api, &all, &payload).await;
+
+    let latest = firings(&api, "latest").await;
+    let missed = slots_between(
+        &latest,
+        killed_at + chrono::Duration::seconds(1),
+        restarted_at,
+    );
+    assert!(
+        missed <= 1,
+        "skip_missed fired {missed} slots of the downtime: {:?}",
+        latest.keys().collect::<Vec<_>>()
+    );
+    assert_all_complete(&api, &latest, &payload).await;
+}
+
+#[tokio::test]
+async fn a_cron_schedule_lists_its_next_fire_times_in_its_time_zone() {
+    let (_dir, db) = temp_db();
+    let server = Server::start(&db, ServerOptions::default()).await;
+    let api = server.api();
+    let body = json!({
+        "scheduleId": "berlin-nine", "taskName": "echo", "cron": "0 9 * * *",
+        "timezone": "Europe/Berlin",
+    });
+    let created = create(&api, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+    assert_eq!(created.body["timezone"], "Europe/Berlin", "{created:?}");
+    assert_eq!(created.body["intervalSecs"], Value::Null, "{created:?}");
+    let next: Vec<_> = created.body["nextFireTimes"]
+        .as_array()
+        .expect("nextFireTimes")
+        .iter()
+        .map(time)
+        .collect();
+    assert_eq!(next.len(), 5, "{created:?}");
+    // 09:00 in Berlin is 08:00 UTC in winter and 07:00 UTC in summer; a DST change
+    // between two of them makes that day 23 or 25 hours long.
+    for t in &next {
+        assert!(
+            [7, 8].contains(&t.hour()) && t.minute() == 0 && t.second() == 0,
+            "{t} is not 09:00 in Berlin"
+        );
+    }
+    for pair in next.windows(2) {
+        let hours = (pair[1] - pair[0]).num_hours();
+        assert!((23..=25).contains(&hours), "{pair:?}");
+    }
+    assert!(next[0] > Utc::now() - chrono::Duration::seconds(5));
 }
