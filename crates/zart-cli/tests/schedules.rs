@@ -144,10 +144,12 @@ async fn an_interval_schedule_fires_pauses_resumes_triggers_and_is_deleted_over_
 
     // It fires: `tick@{slot}` executions complete with the payload.
     let fired = until_fired(&api, "tick", 2, LIMIT).await;
-    assert_eq!(
-        fired.keys().next(),
-        Some(&next[0]),
-        "the first slot fired first"
+    // Under `skip_missed` a firing stalled past the next slot drops it, so the first
+    // listed slot is only bounded (the PostgreSQL test, under `catchUp: all`, pins it).
+    let first_fired = fired.keys().next().copied();
+    assert!(
+        first_fired >= Some(next[0]),
+        "{first_fired:?} precedes {next:?}"
     );
     assert_all_complete(&api, &fired, &payload).await;
     let s = get_schedule(&api, "tick").await;
