@@ -549,3 +549,56 @@ async fn a_cron_schedule_lists_its_next_fire_times_in_its_time_zone() {
     }
     assert!(next[0] > Utc::now() - chrono::Duration::seconds(5));
 }
+
+/// A schedule row no build of this version can parse (written by hand, or by a build
+/// that knows a newer time zone or cron syntax) used to spin the firing loop: it stays
+/// due, so the loop woke at once, again and again, logging an error each time.
+#[tokio::test]
+async fn an_unparsable_stored_schedule_neither_spins_the_loop_nor_stops_the_others() {
+    let Some(schema) = FreshSchema::new("zart_cli_sched_bad") else {
+        return;
+    };
+    let url = schema.schema_url();
+    let logs = tempfile::tempdir().expect("temp dir");
+    let server = Server::start_url(&url, logs.path(), ServerOptions::default()).await;
+    let api = server.api();
+    let payload = json!({"steady": 1});
+    let body = json!({
+        "scheduleId": "steady", "taskName": "echo", "payload": payload, "intervalSecs": 1,
+        "catchUp": "all", "overlap": "allow_all",
+    });
+    assert_eq!(create(&api, &body).await.status, StatusCode::CREATED);
+    schema
+        .execute(
+            "INSERT INTO {schema}.schedules (schedule_id, task_name, payload, cron, timezone, \
+             overlap, catch_up, created_at, updated_at, next_fire_at) \
+             SELECT 'broken', 'echo', 'null', '* * * * *', 'Mars/Olympus', 'skip', \
+             'skip_missed', t, t, t - 1000 \
+             FROM (SELECT (extract(epoch FROM now()) * 1000)::bigint AS t) AS now",
+        )
+        .await;
+    let invalid = |log: &str| log.matches("a stored schedule is invalid").count();
+    eventually("the loop to meet the broken schedule", LIMIT, || async {
+        (invalid(&server.log()) > 0).then_some(())
+    })
+    .await;
+    let seen = invalid(&server.log());
+    let before = firings(&api, "steady").await.len();
+    let fired = until_fired(&api, "steady", before + 4, LIMIT).await;
+    let logged = invalid(&server.log()) - seen;
+    // One pass a second (the steady schedule's slots, the poll) meets it each time; a
+    // spinning loop met it thousands of times in these four seconds.
+    assert!(
+        logged <= 40,
+        "the broken schedule was read {logged} times in 4 slots"
+    );
+    let slots: Vec<_> = fired.keys().copied().collect();
+    let contiguous: Vec<_> = (0..slots.len())
+        .map(|i| slots[0] + chrono::Duration::seconds(i as i64))
+        .collect();
+    assert_eq!(slots, contiguous, "the steady schedule missed a slot");
+    assert_all_complete(&api, &fired, &payload).await;
+    let broken = get_schedule(&api, "broken").await;
+    assert_eq!(broken.status, StatusCode::OK, "{broken:?}");
+    assert_eq!(broken.body["nextFireTimes"], json!([]), "{broken:?}");
+}

@@ -21,7 +21,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use zart_core::{
     firing_id, plan_firing, Clock, FireOutcome, InsertOutcome, NewExecution, ScheduleFire,
-    SchedulePut, SchedulePutOutcome, ScheduleRecord, ScheduleSpec, Signal, StoreError, Timestamp,
+    SchedulePut, SchedulePutOutcome, ScheduleRecord, ScheduleSpec, Signal, Store, StoreError,
+    Timestamp,
 };
 
 use crate::client::{not_found, validate_name};
@@ -345,10 +346,28 @@ async fn fire_due(
         }
     }
     let mut wait = POLL_EVERY;
-    if let Some(next) = store.schedule_next_due().await? {
+    if let Some(next) = next_wake(store.as_ref(), now).await? {
         wait = wait.min((next - clock.now()).to_std().unwrap_or_default());
     }
     Ok(wait)
+}
+
+/// The earliest cursor to wake for after a pass that began at `now`. A cursor still at
+/// or before `now` belongs to a schedule this pass could not fire (its firing failed,
+/// or its stored spec does not parse): waking for it would spin the loop, so it waits
+/// for the next poll, and the wake is the earliest cursor after `now`.
+async fn next_wake(store: &dyn Store, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+    match store.schedule_next_due().await? {
+        Some(next) if next <= now => Ok(store
+            .schedule_list()
+            .await?
+            .into_iter()
+            .filter(|s| !s.paused)
+            .filter_map(|s| s.cursor.next_fire_at)
+            .filter(|at| *at > now)
+            .min()),
+        next => Ok(next),
+    }
 }
 
 /// Plans and records one schedule's firing; whether it recorded one (false when
