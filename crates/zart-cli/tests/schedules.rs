@@ -17,7 +17,7 @@ use common::http::{Api, Reply, ADMIN};
 use common::{eventually, temp_db, Server, ServerOptions};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use zart::core::firing_id;
+use zart::core::{firing_id, trigger_id};
 use zart_store_tests::postgres::FreshSchema;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -204,12 +204,24 @@ async fn an_interval_schedule_fires_pauses_resumes_triggers_and_is_deleted_over_
         .as_str()
         .expect("an execution id")
         .to_owned();
-    slot_of("tick", &id);
+    // A trigger's id always carries milliseconds: never a slot's firing.
+    let at = time(&json!(id.strip_prefix("tick@").expect("a trigger of tick")));
+    assert_eq!(id, trigger_id("tick", at));
     let done = api.wait(&id, 30).await;
     assert_eq!(
         (&done["status"], &done["result"]),
         (&json!("completed"), &payload)
     );
+
+    // Created paused (in one step), it lists no fire times and fires nothing.
+    let held = create(
+        &api,
+        &json!({"scheduleId": "held", "taskName": "echo", "intervalSecs": 1, "paused": true}),
+    )
+    .await;
+    assert_eq!(held.status, StatusCode::CREATED, "{held:?}");
+    assert_eq!(held.body["paused"], true, "{held:?}");
+    assert_eq!(held.body["nextFireTimes"], json!([]), "{held:?}");
 
     // Listed beside the demo schedule; deleted, it is gone and its executions stay.
     let list = api.get(&format!("{ADMIN}/schedules")).await;

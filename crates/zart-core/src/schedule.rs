@@ -356,6 +356,16 @@ pub fn firing_id(schedule_id: &str, slot: Timestamp) -> String {
     )
 }
 
+/// The id of the execution a manual trigger of `schedule_id` at `at` creates:
+/// `{schedule_id}@{at, RFC 3339 UTC with milliseconds}`. It always carries
+/// milliseconds, so a trigger at the very instant of a slot is not that slot's firing.
+pub fn trigger_id(schedule_id: &str, at: Timestamp) -> String {
+    format!(
+        "{schedule_id}@{}",
+        at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    )
+}
+
 /// A schedule's cursor: what the store compares and sets when a firing is recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ScheduleCursor {
@@ -393,6 +403,9 @@ pub struct SchedulePut {
     pub spec: ScheduleSpec,
     /// Its first slot after `now`.
     pub next_fire_at: Option<Timestamp>,
+    /// Whether a schedule created by this put starts paused (an existing one keeps
+    /// its state).
+    pub paused: bool,
     /// `true`: a schedule of that id with another spec is updated (a schedule
     /// declared in code that changed). `false`: it is a conflict (an API create).
     pub replace: bool,
@@ -649,6 +662,8 @@ mod tests {
         assert_eq!(firing_id("nightly", slot), "nightly@2026-03-01T10:00:00Z");
         let ms = slot + chrono::Duration::milliseconds(250);
         assert_eq!(firing_id("n", ms), "n@2026-03-01T10:00:00.250Z");
+        assert_eq!(trigger_id("n", slot), "n@2026-03-01T10:00:00.000Z");
+        assert_ne!(trigger_id("n", slot), firing_id("n", slot));
     }
 
     #[test]

@@ -121,8 +121,8 @@ pub(crate) async fn put(
     let mut tx = db.pool.begin().await?;
     let inserted = sqlx::query(&db.sql(
         "INSERT INTO {s}.schedules (schedule_id, task_name, payload, cron, timezone,
-            interval_secs, overlap, catch_up, created_at, updated_at, next_fire_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+            interval_secs, overlap, catch_up, created_at, updated_at, next_fire_at, paused)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)
          ON CONFLICT (schedule_id) DO NOTHING",
     ))
     .bind(spec.schedule_id.as_str())
@@ -135,6 +135,7 @@ pub(crate) async fn put(
     .bind(spec.catch_up.as_str())
     .bind(ms(put.now))
     .bind(opt_ms(put.next_fire_at))
+    .bind(put.paused)
     .execute(&mut *tx)
     .await?
     .rows_affected();

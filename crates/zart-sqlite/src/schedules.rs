@@ -115,11 +115,23 @@ pub(crate) fn put(
     }
     conn.prepare_cached(
         "INSERT INTO schedules (schedule_id, task_name, payload, cron, timezone, \
-         interval_secs, overlap, catch_up, created_at, updated_at, next_fire_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+         interval_secs, overlap, catch_up, created_at, updated_at, next_fire_at, paused) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
     )
     .db()?
-    .execute(values)
+    .execute(params![
+        spec.schedule_id,
+        spec.task_name,
+        json_text(&spec.payload)?,
+        spec.cron,
+        spec.timezone_or_default(),
+        interval,
+        spec.overlap.as_str(),
+        spec.catch_up.as_str(),
+        ms(put.now),
+        opt_ms(put.next_fire_at),
+        put.paused,
+    ])
     .db()?;
     signals.push(Signal::Schedules);
     Ok(SchedulePutOutcome::Created(stored(

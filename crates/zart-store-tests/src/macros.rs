@@ -171,6 +171,7 @@ macro_rules! __conformance_tests {
         pauses::pause_delete_racing_many_suspensions_resumes_them_all,
         schedules::schedule_put_creates_then_finds_the_same_spec,
         schedules::schedule_put_conflicts_or_replaces_another_spec,
+        schedules::schedule_put_paused_creates_it_paused,
         schedules::schedule_list_and_delete,
         schedules::schedule_due_lists_what_is_due_and_unpaused,
         schedules::schedule_pause_and_resume,

@@ -21,6 +21,7 @@ fn put(spec: ScheduleSpec, next: i64, replace: bool, now: i64) -> SchedulePut {
     SchedulePut {
         spec,
         next_fire_at: Some(at(next)),
+        paused: false,
         replace,
         now: at(now),
     }
@@ -99,6 +100,31 @@ pub async fn schedule_put_creates_then_finds_the_same_spec(store: DynStore) {
     let got = store.schedule_get("s1").await.unwrap();
     assert_eq!(got, Some(created));
     assert_eq!(store.schedule_get("nope").await.unwrap(), None);
+}
+
+/// A schedule created paused is stored paused and never due; an existing one put
+/// again with `paused` keeps its state.
+pub async fn schedule_put_paused_creates_it_paused(store: DynStore) {
+    let paused = SchedulePut {
+        paused: true,
+        ..put(spec("p"), 10_000, false, 0)
+    };
+    let SchedulePutOutcome::Created(created) = store.schedule_put(paused.clone()).await.unwrap()
+    else {
+        panic!("expected Created");
+    };
+    assert!(created.paused);
+    assert!(store.schedule_due(at(60_000), 10).await.unwrap().is_empty());
+    assert_eq!(store.schedule_next_due().await.unwrap(), None);
+    create(&store, spec("r"), 10_000).await;
+    let again = SchedulePut {
+        paused: true,
+        ..put(spec("r"), 10_000, false, 1)
+    };
+    let SchedulePutOutcome::Unchanged(kept) = store.schedule_put(again).await.unwrap() else {
+        panic!("expected Unchanged");
+    };
+    assert!(!kept.paused);
 }
 
 /// Another spec under the same id is a conflict for a create and an update (cursor

@@ -48,12 +48,16 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    fn of(record: ScheduleRecord) -> Self {
+    /// `record` as of `now`: its next fire times are after `now` (a cursor left in
+    /// the past by a pause of every process fires as its catch-up policy says, at
+    /// once, and is not listed).
+    fn of(record: ScheduleRecord, now: Timestamp) -> Self {
         let next_fire_times = match (record.paused, record.spec.timing()) {
             (false, Ok(timing)) => match record.cursor.next_fire_at {
-                Some(next) => std::iter::once(next)
+                Some(next) if next > now => std::iter::once(next)
                     .chain(timing.upcoming(next, NEXT_FIRE_TIMES - 1))
                     .collect(),
+                Some(_) => timing.upcoming(now, NEXT_FIRE_TIMES),
                 None => Vec::new(),
             },
             _ => Vec::new(),
@@ -92,14 +96,28 @@ impl Client {
     /// [`ClientError::InvalidInput`] saying what is wrong; an unregistered task,
     /// [`ClientError::UnknownTask`].
     pub async fn create_schedule(&self, spec: ScheduleSpec) -> Result<Schedule, ClientError> {
-        match self.put_schedule(spec, false).await? {
+        self.create(spec, false).await
+    }
+
+    /// [`Client::create_schedule`], the schedule created paused (in the same
+    /// transaction, so no slot fires before it is resumed). An existing schedule with
+    /// the same spec is returned as it is.
+    pub async fn create_paused_schedule(
+        &self,
+        spec: ScheduleSpec,
+    ) -> Result<Schedule, ClientError> {
+        self.create(spec, true).await
+    }
+
+    async fn create(&self, spec: ScheduleSpec, paused: bool) -> Result<Schedule, ClientError> {
+        match self.put_schedule(spec, false, paused).await? {
             SchedulePutOutcome::Conflict(existing) => Err(ClientError::Conflict(format!(
                 "schedule {:?} already exists with other settings",
                 existing.spec.schedule_id
             ))),
             SchedulePutOutcome::Created(r)
             | SchedulePutOutcome::Unchanged(r)
-            | SchedulePutOutcome::Updated(r) => Ok(Schedule::of(r)),
+            | SchedulePutOutcome::Updated(r) => Ok(Schedule::of(r, self.now())),
         }
     }
 
@@ -107,11 +125,11 @@ impl Client {
     /// its last firing are kept; its next slot is recomputed from now): what a
     /// schedule declared in code does at each worker start.
     pub async fn declare_schedule(&self, spec: ScheduleSpec) -> Result<Schedule, ClientError> {
-        match self.put_schedule(spec, true).await? {
+        match self.put_schedule(spec, true, false).await? {
             SchedulePutOutcome::Created(r)
             | SchedulePutOutcome::Unchanged(r)
             | SchedulePutOutcome::Updated(r)
-            | SchedulePutOutcome::Conflict(r) => Ok(Schedule::of(r)),
+            | SchedulePutOutcome::Conflict(r) => Ok(Schedule::of(r, self.now())),
         }
     }
 
@@ -119,6 +137,7 @@ impl Client {
         &self,
         spec: ScheduleSpec,
         replace: bool,
+        paused: bool,
     ) -> Result<SchedulePutOutcome, ClientError> {
         let timing = validate(&spec, self.tasks())?;
         let now = self.now();
@@ -127,6 +146,7 @@ impl Client {
             .schedule_put(SchedulePut {
                 next_fire_at: timing.next_after(now),
                 spec,
+                paused,
                 replace,
                 now,
             })
@@ -137,7 +157,7 @@ impl Client {
     pub async fn schedule(&self, schedule_id: &str) -> Result<Schedule, ClientError> {
         validate_name("scheduleId", schedule_id)?;
         match self.store().schedule_get(schedule_id).await? {
-            Some(record) => Ok(Schedule::of(record)),
+            Some(record) => Ok(Schedule::of(record, self.now())),
             None => Err(schedule_not_found(schedule_id)),
         }
     }
@@ -145,7 +165,8 @@ impl Client {
     /// Every schedule, by id.
     pub async fn schedules(&self) -> Result<Vec<Schedule>, ClientError> {
         let records = self.store().schedule_list().await?;
-        Ok(records.into_iter().map(Schedule::of).collect())
+        let now = self.now();
+        Ok(records.into_iter().map(|r| Schedule::of(r, now)).collect())
     }
 
     /// Deletes a schedule; the executions it started stay.
@@ -188,7 +209,7 @@ impl Client {
             .schedule_set_paused(schedule_id, paused, next, now)
             .await?
         {
-            Some(record) => Ok(Schedule::of(record)),
+            Some(record) => Ok(Schedule::of(record, self.now())),
             None => Err(schedule_not_found(schedule_id)),
         }
     }
@@ -206,7 +227,10 @@ impl Client {
             validate(spec, Some(tasks))?;
         }
         let now = self.now();
-        let start = new_execution(spec, now, now);
+        let start = NewExecution {
+            id: zart_core::trigger_id(schedule_id, now),
+            ..new_execution(spec, now, now)
+        };
         let id = start.id.clone();
         let fired = self
             .store()

@@ -43,14 +43,11 @@ pub(crate) async fn create_schedule(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateSchedule>,
 ) -> Result<(StatusCode, Json<Schedule>), ApiError> {
-    let paused = body.paused;
-    let mut schedule = state.client.create_schedule(body.into()).await?;
-    if paused && !schedule.record.paused {
-        schedule = state
-            .client
-            .pause_schedule(&schedule.record.spec.schedule_id)
-            .await?;
-    }
+    let schedule = if body.paused {
+        state.client.create_paused_schedule(body.into()).await?
+    } else {
+        state.client.create_schedule(body.into()).await?
+    };
     Ok((StatusCode::CREATED, Json(schedule.into())))
 }
 
