@@ -21,7 +21,7 @@ enum AtPatch {
     /// Replay found its marker: the patched path.
     Taken,
     /// It reaches the patch for the first time: record the marker, take the patch.
-    Record(Reservation),
+    Record(Box<Reservation>),
 }
 
 impl Ctx {
@@ -53,7 +53,7 @@ impl Ctx {
             let result = match at {
                 Ok(AtPatch::Old) => Ok(false),
                 Ok(AtPatch::Taken) => Ok(true),
-                Ok(AtPatch::Record(reserved)) => self.record_marker(reserved).await,
+                Ok(AtPatch::Record(reserved)) => self.record_marker(*reserved).await,
                 Err(halt) => Err(halt),
             };
             match result {
@@ -106,13 +106,13 @@ impl Ctx {
             return Ok(AtPatch::Old);
         }
         let (position, occurrence) = take_position(&mut state, name);
-        Ok(AtPatch::Record(Reservation {
+        Ok(AtPatch::Record(Box::new(Reservation {
             name: name.to_owned(),
             occurrence,
             position,
             kind: StepKind::Patch,
             recorded: None,
-        }))
+        })))
     }
 
     /// Whether the journal entry at the next position is marker `name` for its next
