@@ -145,6 +145,8 @@ string_enum!(
         Uuid => "uuid",
         /// A journaled `ctx.random()`.
         Random => "random",
+        /// A patch marker recorded by `ctx.patch`: this execution took the patched path.
+        Patch => "patch",
     }
 );
 

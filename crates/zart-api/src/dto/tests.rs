@@ -271,7 +271,8 @@ fn every_enum_value_on_the_wire() {
             "child",
             "now",
             "uuid",
-            "random"
+            "random",
+            "patch"
         ]
     );
     let step_statuses = core::StepStatus::ALL

@@ -7,6 +7,7 @@
 //! entry recorded at the same position.
 
 mod child;
+mod patch;
 mod state;
 mod step;
 mod transaction;
@@ -167,17 +168,7 @@ impl Ctx {
         let recorded = self.inner.journal.get(&position).cloned();
         if let Some(rec) = &recorded {
             if rec.name != name || rec.occurrence != occurrence || rec.kind != kind {
-                let error = ExecutionError {
-                    kind: ErrorKind::NonDeterminism,
-                    message: format!(
-                        "non-determinism at journal position {position}: the code now reaches {kind} {:?} but the journal recorded {} {:?}",
-                        step_id(name, occurrence),
-                        rec.kind,
-                        rec.step_id
-                    ),
-                    step: Some(step_id(name, occurrence)),
-                    attempts: None,
-                };
+                let error = non_determinism(position, rec, kind, &step_id(name, occurrence));
                 drop(state);
                 return Err(self.halt(Halt::Fatal(error)));
             }
@@ -201,8 +192,10 @@ impl Ctx {
         kind: StepKind,
         recorded: Option<&StepRecord>,
     ) -> Result<(), Halt> {
-        if matches!(kind, StepKind::Now | StepKind::Uuid | StepKind::Random)
-            || recorded.is_some_and(|r| r.status == StepStatus::Completed)
+        if matches!(
+            kind,
+            StepKind::Now | StepKind::Uuid | StepKind::Random | StepKind::Patch
+        ) || recorded.is_some_and(|r| r.status == StepStatus::Completed)
         {
             return Ok(());
         }
@@ -291,6 +284,30 @@ impl Ctx {
 
     pub(crate) fn config(&self) -> &CtxConfig {
         &self.inner.config
+    }
+}
+
+/// The error of a replay that reaches `kind` `code_step` at `position` where the journal
+/// recorded `rec`: it names both, and points at `ctx.patch`, the way to change a
+/// workflow's steps under executions in flight.
+pub(crate) fn non_determinism(
+    position: u32,
+    rec: &StepRecord,
+    kind: StepKind,
+    code_step: &str,
+) -> ExecutionError {
+    ExecutionError {
+        kind: ErrorKind::NonDeterminism,
+        message: format!(
+            "non-determinism at journal position {position}: the journal recorded {} {:?} \
+             but the code now calls {kind} {code_step:?}. If the workflow's code changed \
+             while this execution was in flight, guard the change with \
+             `ctx.patch(\"<change-id>\")` so executions recorded under the old code keep \
+             their old path",
+            rec.kind, rec.step_id
+        ),
+        step: Some(code_step.to_owned()),
+        attempts: None,
     }
 }
 
