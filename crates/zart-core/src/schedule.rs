@@ -159,6 +159,18 @@ impl ScheduleSpec {
         self
     }
 
+    /// Whether `other` is the same schedule: every field but the id equal, a cron
+    /// schedule without a zone being UTC. Both stores decide a put with it.
+    pub fn same_schedule(&self, other: &ScheduleSpec) -> bool {
+        self.task_name == other.task_name
+            && self.payload == other.payload
+            && self.cron == other.cron
+            && self.timezone_or_default() == other.timezone_or_default()
+            && self.interval_secs == other.interval_secs
+            && self.overlap == other.overlap
+            && self.catch_up == other.catch_up
+    }
+
     /// The schedule's time zone as stored: `UTC` for a cron schedule naming none.
     pub fn timezone_or_default(&self) -> Option<&str> {
         match (&self.cron, &self.timezone) {

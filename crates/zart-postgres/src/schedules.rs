@@ -96,17 +96,6 @@ async fn notify(db: &Db, conn: &mut PgConnection) -> Result<(), PgError> {
     Ok(())
 }
 
-/// Whether two specs are the same schedule (a cron schedule without a zone is UTC).
-fn same_spec(a: &ScheduleSpec, b: &ScheduleSpec) -> bool {
-    a.task_name == b.task_name
-        && a.payload == b.payload
-        && a.cron == b.cron
-        && a.timezone_or_default() == b.timezone_or_default()
-        && a.interval_secs == b.interval_secs
-        && a.overlap == b.overlap
-        && a.catch_up == b.catch_up
-}
-
 /// Creates, finds or (with `replace`) updates a schedule. A concurrent put of the
 /// same id waits on the row lock (or on the primary key) and then compares.
 pub(crate) async fn put(
@@ -145,7 +134,7 @@ pub(crate) async fn put(
     let outcome = if inserted > 0 {
         notify(db, &mut tx).await?;
         SchedulePutOutcome::Created(existing)
-    } else if same_spec(&existing.spec, spec) {
+    } else if existing.spec.same_schedule(spec) {
         SchedulePutOutcome::Unchanged(existing)
     } else if !put.replace {
         SchedulePutOutcome::Conflict(existing)

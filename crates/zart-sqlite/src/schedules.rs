@@ -93,7 +93,7 @@ pub(crate) fn put(
         opt_ms(put.next_fire_at),
     ];
     if let Some(existing) = get(conn, &spec.schedule_id)? {
-        if same_spec(&existing.spec, spec) {
+        if existing.spec.same_schedule(spec) {
             return Ok(SchedulePutOutcome::Unchanged(existing));
         }
         if !put.replace {
@@ -138,17 +138,6 @@ pub(crate) fn put(
         conn,
         &spec.schedule_id,
     )?))
-}
-
-/// Whether two specs are the same schedule (a cron schedule without a zone is UTC).
-fn same_spec(a: &ScheduleSpec, b: &ScheduleSpec) -> bool {
-    a.task_name == b.task_name
-        && a.payload == b.payload
-        && a.cron == b.cron
-        && a.timezone_or_default() == b.timezone_or_default()
-        && a.interval_secs == b.interval_secs
-        && a.overlap == b.overlap
-        && a.catch_up == b.catch_up
 }
 
 fn stored(conn: &Connection, schedule_id: &str) -> StoreResult<ScheduleRecord> {
