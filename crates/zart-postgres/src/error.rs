@@ -84,6 +84,14 @@ pub(crate) fn sqlstate(e: &PgError) -> Option<String> {
 
 /// Maps a driver error to its portable kind.
 pub(crate) fn map_sqlx(e: sqlx::Error) -> StoreError {
+    let mapped = map_driver(e);
+    if matches!(mapped, StoreError::Unavailable(_)) {
+        crate::health::note_connection_error();
+    }
+    mapped
+}
+
+fn map_driver(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();

@@ -9,8 +9,9 @@
 //! Readiness checks always use the short acquire.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use zart_core::{StoreError, StoreResult};
@@ -107,4 +108,57 @@ fn unreachable() -> StoreError {
     StoreError::Unavailable(format!(
         "database unreachable: no connection within {PROBE_TIMEOUT:?}"
     ))
+}
+
+/// How long a connection may sit idle in the pool and still be handed out without a
+/// ping first. sqlx pings every connection when it is released, so one idle for less
+/// than this was alive a moment ago; one idle for longer (say, across a server
+/// restart) is pinged on acquire and replaced when dead. Pinging on every acquire
+/// cost a round trip per statement: about 0.4 ms of a 3-step execution's
+/// start-to-complete time on loopback (docs/performance.md).
+pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// For how long after a connection error every acquire pings again: the server
+/// restarted or killed its backends, so connections that were alive when released
+/// may be dead now, and each is tested before a statement is sent on it.
+pub(crate) const PING_ALL_AFTER_ERROR: Duration = Duration::from_secs(10);
+
+/// When a connection error was last seen, in milliseconds after [`epoch`] plus one
+/// (0: never). Process-wide, since `map_sqlx` has no store at hand; a store that
+/// pings because another store in the process saw an error only pays the old cost.
+static LAST_CONNECTION_ERROR: AtomicU64 = AtomicU64::new(0);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Notes that a connection failed (an I/O, TLS or protocol error, or the server
+/// ending the session), so acquires ping for the next [`PING_ALL_AFTER_ERROR`].
+pub(crate) fn note_connection_error() {
+    let at = epoch().elapsed().as_millis() as u64 + 1;
+    LAST_CONNECTION_ERROR.fetch_max(at, Ordering::Relaxed);
+}
+
+/// Whether a connection idle for `idle_for` is pinged before it is handed out.
+pub(crate) fn ping_before_use(idle_for: Duration) -> bool {
+    if idle_for >= PING_IF_IDLE_FOR {
+        return true;
+    }
+    let last = LAST_CONNECTION_ERROR.load(Ordering::Relaxed);
+    last != 0
+        && epoch().elapsed().as_millis() as u64 + 1 - last < PING_ALL_AFTER_ERROR.as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recently_released_connections_skip_the_ping_until_a_connection_error() {
+        // Other tests in this binary may note errors; this one only moves forward.
+        assert!(ping_before_use(PING_IF_IDLE_FOR));
+        note_connection_error();
+        assert!(ping_before_use(Duration::ZERO));
+    }
 }

@@ -203,7 +203,15 @@ async fn pool(
     PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(options.acquire_timeout)
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if crate::health::ping_before_use(meta.idle_for) {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(connect)
         .await
         .map_err(error::map_sqlx)
