@@ -54,6 +54,7 @@ mod registry;
 mod retry;
 mod retry_store;
 mod schedules;
+mod task;
 mod time;
 mod worker;
 
@@ -71,6 +72,7 @@ pub use operator::{
 pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
 pub use schedules::{Schedule, NEXT_FIRE_TIMES, POLL_EVERY};
+pub use task::{StartTask, Task};
 pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};
 
 /// The store-level types, re-exported so users need only this crate.
@@ -92,7 +94,7 @@ pub use zart_postgres as postgres;
 pub mod prelude {
     pub use crate::{
         ChildHandle, ChildOptions, Client, ClientError, Ctx, RetryPolicy, StartRequest,
-        StepOptions, TaskError, TaskRegistry, TaskResult, WorkerConfig, WorkerHandle, Zart,
+        StepOptions, Task, TaskError, TaskRegistry, TaskResult, WorkerConfig, WorkerHandle, Zart,
     };
     pub use zart_core::{
         CatchUpPolicy, ExecutionRecord, ExecutionStatus, OverlapPolicy, ParentClosePolicy,
