@@ -89,9 +89,9 @@ pub trait Task: Send + Sync + 'static {
 
 impl StartRequest {
     /// A request to start task `T` with `input` under a generated id, for the calls
-    /// that take a [`StartRequest`] (for example [`Client::start_in`] inside your
-    /// own transaction). An input that does not serialize to JSON is a
-    /// [`ClientError::InvalidInput`].
+    /// that take a [`StartRequest`] (for example [`Client::start_in_sqlite`], or
+    /// `Client::start_in` on PostgreSQL, inside your own transaction). An input
+    /// that does not serialize to JSON is a [`ClientError::InvalidInput`].
     pub fn task<T: Task>(input: &T::Input) -> Result<Self, ClientError> {
         let payload = serde_json::to_value(input).map_err(|e| {
             ClientError::InvalidInput(format!(
