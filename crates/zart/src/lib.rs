@@ -9,6 +9,11 @@
 //! `Client::start_in` / `start_in_sqlite` start an execution inside the caller's own
 //! transaction.
 //!
+//! A task can also be declared as a type ([`Task`]: a name, input and output types
+//! and a handler), so starting it ([`Client::start_task`]), waiting for its output
+//! ([`Client::wait_task`]) and running it as a child ([`Ctx::spawn_task`]) are
+//! checked by the compiler. It is the same task by name for the untyped API.
+//!
 //! This crate owns the runtime: the task registry, the worker, the handler context
 //! ([`Ctx`]) and the [`Client`]. Storage is behind `zart_core::Store` (SQLite built in;
 //! PostgreSQL with the `postgres` feature).

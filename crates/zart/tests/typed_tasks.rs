@@ -85,6 +85,22 @@ impl Task for Parked {
     }
 }
 
+/// Spawns a `Parked` child that outlives it, and returns the child's id.
+struct Launcher;
+
+impl Task for Launcher {
+    const NAME: &'static str = "launcher";
+    type Input = ();
+    type Output = String;
+
+    async fn run(&self, ctx: Ctx, _: ()) -> TaskResult<String> {
+        let child = ctx
+            .spawn_task_with::<Parked>("parked", (), ChildOptions::abandon())
+            .await?;
+        Ok(child.id().to_owned())
+    }
+}
+
 /// Says its output is a number, but `versioned` (registered as a plain handler
 /// under the same name, as an older deploy would) returns text.
 struct Versioned;
@@ -131,6 +147,7 @@ fn engine(store: Arc<dyn Store>, runs: Counter) -> Zart {
         .add_task(SumOfSquares)
         .add_task(Broken)
         .add_task(Parked)
+        .add_task(Launcher)
         .add_task(Grid)
         .task("versioned", |_: Ctx, _: serde_json::Value| async move {
             Ok("two".to_owned())
@@ -202,6 +219,25 @@ async fn typed_children_join_with_their_typed_output(store: Arc<dyn Store>) {
         let input: u32 = serde_json::from_value(child.payload.clone()).unwrap();
         assert_eq!(out, input * input);
     }
+    worker.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn an_abandoned_typed_child_outlives_its_parent(store: Arc<dyn Store>) {
+    let zart = engine(store, Counter::default());
+    let worker = zart.start_worker(fast());
+    let client = zart.client();
+
+    let parent = client
+        .start_task::<Launcher>(())
+        .await
+        .unwrap()
+        .execution
+        .id;
+    let child = client.wait_task::<Launcher>(&parent, WAIT).await.unwrap();
+    let record = until(&client, &child, parked_on("event")).await;
+    assert_eq!(record.parent_id.as_deref(), Some(parent.as_str()));
+    client.offer_event(&child, "go", json!(null)).await.unwrap();
+    client.wait_task::<Parked>(&child, WAIT).await.unwrap();
     worker.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -338,6 +374,7 @@ async fn a_typed_task_is_the_task_the_untyped_api_starts_by_name(store: Arc<dyn 
 on_both!(
     typed_start_and_wait_return_the_typed_output,
     typed_children_join_with_their_typed_output,
+    an_abandoned_typed_child_outlives_its_parent,
     typed_wait_reports_failure_cancellation_and_undecodable_results,
     typed_calls_refuse_another_task_and_bad_input,
     a_typed_task_is_the_task_the_untyped_api_starts_by_name,
