@@ -30,7 +30,7 @@ use zart::metrics::Metrics;
 use zart::prelude::*;
 use zart_api::ApiConfig;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Signup {
     email: String,
 }
@@ -40,46 +40,58 @@ struct Confirmation {
     confirmed: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Welcome {
     account_id: String,
     active: bool,
 }
 
-/// The workflow: each step runs once, even across crashes and restarts.
-async fn welcome(ctx: Ctx, signup: Signup, signups: Arc<AtomicU64>) -> TaskResult<Welcome> {
-    let email = signup.email;
-    let account_id: String = ctx
-        .step("create-account", || {
+/// The workflow: each step runs once, even across crashes and restarts. A typed
+/// task, started over HTTP by its name (`welcome`) with a JSON payload like any other.
+struct WelcomeTask {
+    /// The host application's counter, shared with its `/signup-count` route.
+    signups: Arc<AtomicU64>,
+}
+
+impl Task for WelcomeTask {
+    const NAME: &'static str = "welcome";
+    type Input = Signup;
+    type Output = Welcome;
+
+    async fn run(&self, ctx: Ctx, signup: Signup) -> TaskResult<Welcome> {
+        let email = signup.email;
+        let account_id: String = ctx
+            .step("create-account", || {
+                let email = email.clone();
+                let signups = Arc::clone(&self.signups);
+                async move {
+                    signups.fetch_add(1, Ordering::Relaxed);
+                    Ok(format!("acct-{}", email.replace('@', "-at-")))
+                }
+            })
+            .await?;
+        ctx.step("send-confirmation-email", || {
             let email = email.clone();
-            let signups = Arc::clone(&signups);
             async move {
-                signups.fetch_add(1, Ordering::Relaxed);
-                Ok(format!("acct-{}", email.replace('@', "-at-")))
+                println!("(pretend) emailing a confirmation link to {email}");
+                Ok(())
             }
         })
         .await?;
-    ctx.step("send-confirmation-email", || {
-        let email = email.clone();
-        async move {
-            println!("(pretend) emailing a confirmation link to {email}");
-            Ok(())
-        }
-    })
-    .await?;
-    let confirmation: Confirmation = match ctx
-        .wait_for_event("email_confirmed", Duration::from_secs(24 * 3600))
-        .await
-    {
-        Ok(c) => c,
-        Err(e) if e.is_timeout() => Confirmation { confirmed: false },
-        Err(e) => return Err(e),
-    };
-    Ok(Welcome {
-        account_id,
-        active: confirmation.confirmed,
-    })
+        let confirmation: Confirmation = match ctx
+            .wait_for_event("email_confirmed", Duration::from_secs(24 * 3600))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) if e.is_timeout() => Confirmation { confirmed: false },
+            Err(e) => return Err(e),
+        };
+        Ok(Welcome {
+            account_id,
+            active: confirmation.confirmed,
+        })
+    }
 }
 
 #[tokio::main]
@@ -94,11 +106,10 @@ async fn main() -> anyhow::Result<()> {
         std::env::var("ZART_DATABASE_URL").unwrap_or_else(|_| "sqlite://embedded.db".to_owned());
 
     let signups = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&signups);
     let metrics = Metrics::new();
     let zart = Zart::builder(zart::connect(&db).await?)
-        .task("welcome", move |ctx: Ctx, signup: Signup| {
-            welcome(ctx, signup, Arc::clone(&counter))
+        .add_task(WelcomeTask {
+            signups: Arc::clone(&signups),
         })
         .metrics(metrics.clone())
         .build();

@@ -11,52 +11,64 @@ struct Signup {
     email: String,
 }
 
-async fn onboard(ctx: Ctx, signup: Signup) -> TaskResult<String> {
-    // Runs once; on replay the stored value is returned.
-    let account_id: String = ctx
-        .step("create-account", || async {
-            Ok(format!("acct-{}", signup.email))
-        })
-        .await?;
+/// The onboarding workflow, declared as a type: its name, input and output are
+/// checked wherever it is started, awaited or spawned.
+struct Onboard;
 
-    // Retried with exponential backoff; a permanent error is not retried.
-    let mail = StepOptions::retry(RetryPolicy::exponential(
-        Duration::from_millis(200),
-        Duration::from_secs(30),
-        5,
-    ))
-    .timeout(Duration::from_secs(10));
-    ctx.step_with("send-welcome-mail", mail, || async { Ok(()) })
-        .await?;
+impl Task for Onboard {
+    const NAME: &'static str = "onboard";
+    type Input = Signup;
+    type Output = String;
 
-    // Durable: the execution is parked and resumes after a restart.
-    ctx.sleep("trial-period", Duration::from_secs(7 * 24 * 3600))
-        .await;
+    async fn run(&self, ctx: Ctx, signup: Signup) -> TaskResult<String> {
+        // Runs once; on replay the stored value is returned.
+        let account_id: String = ctx
+            .step("create-account", || async {
+                Ok(format!("acct-{}", signup.email))
+            })
+            .await?;
 
-    // An event sent before the workflow gets here is kept; a timeout is a value.
-    match ctx
-        .wait_for_event::<bool>("upgraded", Duration::from_secs(24 * 3600))
-        .await
-    {
-        Ok(true) => Ok(format!("{account_id}: paid")),
-        Ok(false) => Ok(format!("{account_id}: declined")),
-        Err(e) if e.is_timeout() => Ok(format!("{account_id}: still on trial")),
-        Err(e) => Err(e),
+        // Retried with exponential backoff; a permanent error is not retried.
+        let mail = StepOptions::retry(RetryPolicy::exponential(
+            Duration::from_millis(200),
+            Duration::from_secs(30),
+            5,
+        ))
+        .timeout(Duration::from_secs(10));
+        ctx.step_with("send-welcome-mail", mail, || async { Ok(()) })
+            .await?;
+
+        // Durable: the execution is parked and resumes after a restart.
+        ctx.sleep("trial-period", Duration::from_secs(7 * 24 * 3600))
+            .await;
+
+        // An event sent before the workflow gets here is kept; a timeout is a value.
+        match ctx
+            .wait_for_event::<bool>("upgraded", Duration::from_secs(24 * 3600))
+            .await
+        {
+            Ok(true) => Ok(format!("{account_id}: paid")),
+            Ok(false) => Ok(format!("{account_id}: declined")),
+            Err(e) if e.is_timeout() => Ok(format!("{account_id}: still on trial")),
+            Err(e) => Err(e),
+        }
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let zart = Zart::builder(zart::connect("sqlite://app.db").await?)
-        .task("onboard", onboard)
+        .add_task(Onboard)
         .build();
     let worker = zart.start_worker(WorkerConfig::default().concurrency(32));
 
     let client = zart.client();
+    let signup = Signup {
+        email: "a@b.c".into(),
+    };
     let started = client
-        .start(
-            StartRequest::new("onboard", serde_json::json!({"email": "a@b.c"})).id("signup-a@b.c"),
-        )
+        .start_task::<Onboard>(signup)
+        .id("signup-a@b.c")
         .await?; // idempotent by id
     client
         .offer_event(&started.execution.id, "upgraded", true.into())

@@ -59,60 +59,72 @@ impl FlakyGateway {
     }
 }
 
-async fn fulfill(ctx: Ctx, order: Order, gateway: FlakyGateway) -> TaskResult<Receipt> {
-    // The handler runs again after every suspension (the sleep, the wait); completed
-    // steps then return their journaled results without running.
-    println!(
-        "  handler running (run {}), replaying the journal",
-        ctx.run_index()
-    );
-    ctx.step("validate-address", || {
-        let address = order.address.clone();
-        async move {
-            if address.trim().is_empty() {
-                return Err(TaskError::permanent("empty shipping address"));
-            }
-            Ok(())
-        }
-    })
-    .await?;
+/// The workflow, declared as a type: it holds the gateway it charges, and its
+/// input and output types are checked where it is started and awaited.
+struct Fulfill {
+    gateway: FlakyGateway,
+}
 
-    let payment = StepOptions::retry(RetryPolicy::exponential(
-        Duration::from_millis(100),
-        Duration::from_secs(2),
-        5,
-    ));
-    let transaction_id: String = ctx
-        .step_with("process-payment", payment, || {
-            let (gateway, order) = (gateway.clone(), order.clone());
+impl Task for Fulfill {
+    const NAME: &'static str = "order-fulfillment";
+    type Input = Order;
+    type Output = Receipt;
+
+    async fn run(&self, ctx: Ctx, order: Order) -> TaskResult<Receipt> {
+        // The handler runs again after every suspension (the sleep, the wait); completed
+        // steps then return their journaled results without running.
+        println!(
+            "  handler running (run {}), replaying the journal",
+            ctx.run_index()
+        );
+        ctx.step("validate-address", || {
+            let address = order.address.clone();
             async move {
-                let txn = gateway.charge(&order).await?;
-                println!("  charged: {txn}");
-                Ok(txn)
+                if address.trim().is_empty() {
+                    return Err(TaskError::permanent("empty shipping address"));
+                }
+                Ok(())
             }
         })
         .await?;
 
-    let reservation_id: String = ctx
-        .step("reserve-inventory", || {
-            let order_id = order.order_id.clone();
-            async move { Ok(format!("res-{order_id}")) }
+        let payment = StepOptions::retry(RetryPolicy::exponential(
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+            5,
+        ));
+        let transaction_id: String = ctx
+            .step_with("process-payment", payment, || {
+                let (gateway, order) = (self.gateway.clone(), order.clone());
+                async move {
+                    let txn = gateway.charge(&order).await?;
+                    println!("  charged: {txn}");
+                    Ok(txn)
+                }
+            })
+            .await?;
+
+        let reservation_id: String = ctx
+            .step("reserve-inventory", || {
+                let order_id = order.order_id.clone();
+                async move { Ok(format!("res-{order_id}")) }
+            })
+            .await?;
+
+        ctx.sleep("warehouse-settle", Duration::from_millis(500))
+            .await;
+
+        let shipment: Shipment = ctx
+            .wait_for_event("shipment_ready", Duration::from_secs(60))
+            .await?;
+
+        Ok(Receipt {
+            order_id: order.order_id,
+            transaction_id,
+            reservation_id,
+            tracking_number: shipment.tracking_number,
         })
-        .await?;
-
-    ctx.sleep("warehouse-settle", Duration::from_millis(500))
-        .await;
-
-    let shipment: Shipment = ctx
-        .wait_for_event("shipment_ready", Duration::from_secs(60))
-        .await?;
-
-    Ok(Receipt {
-        order_id: order.order_id,
-        transaction_id,
-        reservation_id,
-        tracking_number: shipment.tracking_number,
-    })
+    }
 }
 
 #[tokio::main]
@@ -121,18 +133,22 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("sqlite://{}", path.display());
     println!("database: {url}");
 
-    let gateway = FlakyGateway::default();
     let zart = Zart::builder(zart::connect(&url).await?)
-        .task("order-fulfillment", move |ctx: Ctx, order: Order| {
-            fulfill(ctx, order, gateway.clone())
+        .add_task(Fulfill {
+            gateway: FlakyGateway::default(),
         })
         .build();
     let worker = zart.start_worker(WorkerConfig::default());
     let client = zart.client();
 
-    let order = json!({"orderId": "A-1001", "amountCents": 4999, "address": "1 Main St"});
+    let order = Order {
+        order_id: "A-1001".into(),
+        amount_cents: 4999,
+        address: "1 Main St".into(),
+    };
     let started = client
-        .start(StartRequest::new("order-fulfillment", order).id("order-A-1001"))
+        .start_task::<Fulfill>(order)
+        .id("order-A-1001")
         .await?;
     let id = started.execution.id;
     println!("started execution {id}");
@@ -152,13 +168,11 @@ async fn main() -> anyhow::Result<()> {
         }
     });
 
-    let done = client.wait(&id, Duration::from_secs(30)).await?;
+    // A failed execution is an error carrying its structured error.
+    let receipt: Receipt = client
+        .wait_task::<Fulfill>(&id, Duration::from_secs(30))
+        .await?;
     worker.shutdown(Duration::from_secs(5)).await;
-    let result = done.result.clone().unwrap_or_default();
-    if done.status != ExecutionStatus::Completed {
-        anyhow::bail!("execution {id} ended {}: {:?}", done.status, done.error);
-    }
-    let receipt: Receipt = serde_json::from_value(result)?;
     println!("\nreceipt:\n{}", serde_json::to_string_pretty(&receipt)?);
 
     let detail = client.detail(&id, None).await?;

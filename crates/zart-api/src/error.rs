@@ -73,9 +73,13 @@ impl From<ClientError> for ApiError {
         match err {
             ClientError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, m),
             ClientError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
-            ClientError::UnknownTask(m) | ClientError::Unprocessable(m) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, m)
+            // The typed calls' outcomes are the execution's state, not a fault here.
+            e @ (ClientError::Failed { .. } | ClientError::Cancelled { .. }) => {
+                Self::new(StatusCode::CONFLICT, e.to_string())
             }
+            ClientError::UnknownTask(m)
+            | ClientError::Unprocessable(m)
+            | ClientError::TypeMismatch(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, m),
             ClientError::InvalidInput(m) => Self::new(StatusCode::BAD_REQUEST, m),
             ClientError::Timeout(m) => Self::new(StatusCode::GATEWAY_TIMEOUT, m),
             ClientError::InboxFull(m) => Self::new(StatusCode::TOO_MANY_REQUESTS, m),
@@ -190,6 +194,26 @@ mod tests {
             (
                 ClientError::InboxFull("f".into()),
                 StatusCode::TOO_MANY_REQUESTS,
+            ),
+            (
+                ClientError::Failed {
+                    id: "x".into(),
+                    error: Box::new(zart::core::ExecutionError {
+                        kind: zart::core::ErrorKind::Handler,
+                        message: "boom".into(),
+                        step: None,
+                        attempts: None,
+                    }),
+                },
+                StatusCode::CONFLICT,
+            ),
+            (
+                ClientError::Cancelled { id: "x".into() },
+                StatusCode::CONFLICT,
+            ),
+            (
+                ClientError::TypeMismatch("m".into()),
+                StatusCode::UNPROCESSABLE_ENTITY,
             ),
         ];
         for (err, status) in cases {

@@ -211,7 +211,7 @@ string_enum!(
 );
 
 /// Why an execution failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionError {
     /// The class of failure.

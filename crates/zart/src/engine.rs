@@ -11,7 +11,7 @@ use zart_core::{Clock, ScheduleSpec, Store, StoreError, SystemClock};
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
 use crate::{
-    Client, ClientError, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle,
+    Client, ClientError, Ctx, Task, TaskError, TaskRegistry, WorkerConfig, WorkerHandle,
     DEFAULT_MAX_PENDING_EVENTS,
 };
 
@@ -142,6 +142,12 @@ impl ZartBuilder {
         Fut: Future<Output = Result<O, TaskError>> + Send + 'static,
     {
         self.tasks.register(name, handler);
+        self
+    }
+
+    /// Registers a typed task under its [`Task::NAME`] (see [`TaskRegistry::add_task`]).
+    pub fn add_task<T: Task>(mut self, task: T) -> Self {
+        self.tasks.add_task(task);
         self
     }
 

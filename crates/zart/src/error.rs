@@ -148,12 +148,39 @@ pub enum ClientError {
     /// The execution did not finish in time (504).
     #[error("{0}")]
     Timeout(String),
+    /// A typed wait ([`Client::wait_task`](crate::Client::wait_task)) met an
+    /// execution that failed; `error` is its structured error (409).
+    #[error("execution {id:?} failed: {}", failure(error))]
+    Failed {
+        /// The execution id.
+        id: String,
+        /// Why it failed, as recorded on the execution.
+        error: Box<ExecutionError>,
+    },
+    /// A typed wait met an execution that was cancelled (409).
+    #[error("execution {id:?} was cancelled")]
+    Cancelled {
+        /// The execution id.
+        id: String,
+    },
+    /// A typed call met an execution of another task, or a result that does not
+    /// deserialize into the task's output type (422).
+    #[error("{0}")]
+    TypeMismatch(String),
     /// The store is unreachable (503). The message is for logs only.
     #[error("store unavailable: {0}")]
     Unavailable(String),
     /// A bug or corrupt data (500). The message is for logs only.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// An execution error as one line: the message, and the step it names.
+fn failure(error: &ExecutionError) -> String {
+    match &error.step {
+        Some(step) => format!("{} ({}, step {step:?})", error.message, error.kind),
+        None => format!("{} ({})", error.message, error.kind),
+    }
 }
 
 impl From<StoreError> for ClientError {

@@ -9,6 +9,11 @@
 //! `Client::start_in` / `start_in_sqlite` start an execution inside the caller's own
 //! transaction.
 //!
+//! A task can also be declared as a type ([`Task`]: a name, input and output types
+//! and a handler), so starting it ([`Client::start_task`]), waiting for its output
+//! ([`Client::wait_task`]) and running it as a child ([`Ctx::spawn_task`]) are
+//! checked by the compiler. It is the same task by name for the untyped API.
+//!
 //! This crate owns the runtime: the task registry, the worker, the handler context
 //! ([`Ctx`]) and the [`Client`]. Storage is behind `zart_core::Store` (SQLite built in;
 //! PostgreSQL with the `postgres` feature).
@@ -54,6 +59,7 @@ mod registry;
 mod retry;
 mod retry_store;
 mod schedules;
+mod task;
 mod time;
 mod worker;
 
@@ -71,6 +77,7 @@ pub use operator::{
 pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
 pub use schedules::{Schedule, NEXT_FIRE_TIMES, POLL_EVERY};
+pub use task::{StartTask, Task};
 pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};
 
 /// The store-level types, re-exported so users need only this crate.
@@ -92,7 +99,7 @@ pub use zart_postgres as postgres;
 pub mod prelude {
     pub use crate::{
         ChildHandle, ChildOptions, Client, ClientError, Ctx, RetryPolicy, StartRequest,
-        StepOptions, TaskError, TaskRegistry, TaskResult, WorkerConfig, WorkerHandle, Zart,
+        StepOptions, Task, TaskError, TaskRegistry, TaskResult, WorkerConfig, WorkerHandle, Zart,
     };
     pub use zart_core::{
         CatchUpPolicy, ExecutionRecord, ExecutionStatus, OverlapPolicy, ParentClosePolicy,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use zart_core::ErrorKind;
 
-use crate::{Ctx, TaskError};
+use crate::{Ctx, Task, TaskError};
 
 type ErasedHandler =
     Arc<dyn Fn(Ctx, Value) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;
@@ -90,6 +90,19 @@ impl TaskRegistry {
             },
         );
         self
+    }
+
+    /// Registers the typed task `task` under [`T::NAME`](Task::NAME), replacing any
+    /// handler registered before under that name. It is a handler like the ones
+    /// [`TaskRegistry::register`] takes, so it is started by that name through every
+    /// API; the typed calls ([`Client::start_task`](crate::Client::start_task), ...)
+    /// only add the types.
+    pub fn add_task<T: Task>(&mut self, task: T) -> &mut Self {
+        let task = Arc::new(task);
+        self.register(T::NAME, move |ctx: Ctx, input: T::Input| {
+            let task = Arc::clone(&task);
+            async move { task.run(ctx, input).await }
+        })
     }
 
     /// Whether a handler is registered under `name`.

@@ -467,31 +467,6 @@ async fn bad_pause_rules_are_refused(store: Arc<dyn Store>) {
     );
 }
 
-macro_rules! on_both {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let db = db().await;
-                    super::$case(db.store.clone()).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let Some(db) = pg(stringify!($case)).await else { return };
-                    super::$case(db.store.clone()).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both!(
     retry_step_resumes_from_the_dead_step_with_a_fresh_budget,
     retry_step_refuses_a_step_that_is_not_dead,

@@ -11,7 +11,7 @@ use zart_core::{
 };
 
 use super::{decode, in_flight, park, Ctx, Halt, Reservation};
-use crate::{TaskError, TaskResult};
+use crate::{Task, TaskError, TaskResult};
 
 /// A child execution started with [`Ctx::spawn`]; await its outcome with [`Ctx::join`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +187,61 @@ impl Ctx {
         O: DeserializeOwned + Send,
     {
         let handle: ChildHandle<O> = self.spawn(name, task_name, input).await?;
+        self.join(&handle).await
+    }
+
+    /// Starts a child execution of the typed task `T`: [`Ctx::spawn`] with the task
+    /// name and the input type checked by the compiler. [`Ctx::join`] on the handle
+    /// returns `T::Output`.
+    ///
+    /// ```no_run
+    /// # use zart::prelude::*;
+    /// struct Resize;
+    ///
+    /// impl Task for Resize {
+    ///     const NAME: &'static str = "resize";
+    ///     type Input = u32;
+    ///     type Output = u32;
+    ///
+    ///     async fn run(&self, _ctx: Ctx, width: u32) -> TaskResult<u32> {
+    ///         Ok(width / 2)
+    ///     }
+    /// }
+    ///
+    /// async fn thumbnails(ctx: Ctx, widths: Vec<u32>) -> TaskResult<Vec<u32>> {
+    ///     let mut children = Vec::new();
+    ///     for width in widths {
+    ///         children.push(ctx.spawn_task::<Resize>("resize", width).await?);
+    ///     }
+    ///     let mut sizes = Vec::new();
+    ///     for child in &children {
+    ///         sizes.push(ctx.join(child).await?);
+    ///     }
+    ///     Ok(sizes)
+    /// }
+    /// ```
+    pub fn spawn_task<'a, T: Task>(
+        &'a self,
+        name: &str,
+        input: T::Input,
+    ) -> impl Future<Output = TaskResult<ChildHandle<T::Output>>> + Send + 'a {
+        self.spawn_with(name, T::NAME, input, ChildOptions::default())
+    }
+
+    /// [`Ctx::spawn_task`] with options, as [`Ctx::spawn_with`].
+    pub fn spawn_task_with<'a, T: Task>(
+        &'a self,
+        name: &str,
+        input: T::Input,
+        options: ChildOptions,
+    ) -> impl Future<Output = TaskResult<ChildHandle<T::Output>>> + Send + 'a {
+        self.spawn_with(name, T::NAME, input, options)
+    }
+
+    /// Spawns a child of the typed task `T` and waits for its output:
+    /// [`Ctx::spawn_task`] then [`Ctx::join`].
+    pub async fn child_task<T: Task>(&self, name: &str, input: T::Input) -> TaskResult<T::Output> {
+        let handle = self.spawn_task::<T>(name, input).await?;
         self.join(&handle).await
     }
 

@@ -137,6 +137,37 @@ pub(crate) async fn insert_unchecked(
 
 pub(crate) mod faulty;
 
+/// Instantiates each `async fn case(store: Arc<dyn Store>)` of the calling file twice:
+/// `sqlite::case` on a fresh SQLite file and `postgres::case` on a fresh schema
+/// (skipped with a notice when PostgreSQL is not configured).
+#[allow(unused_macros)]
+macro_rules! on_both {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = db().await;
+                    super::$case(db.store.clone()).await;
+                }
+            )*
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let Some(db) = pg(stringify!($case)).await else { return };
+                    super::$case(db.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both;
+
 /// A fresh schema on the PostgreSQL test database and a store on it; the schema is
 /// dropped when this is dropped after a passing test, kept when the test fails.
 pub(crate) struct PgDb {
