@@ -149,7 +149,7 @@
     const total = filtered ? null : p.status ? stats[p.status] : STATUSES.reduce((n, s) => n + stats[s], 0);
     const range = count ? offset + 1 + "–" + (offset + count) : "0";
     clear(state.summary).append(
-      "Showing " + range + (total !== null ? " of " + total.toLocaleString() : ""), h("span.live", " · live"));
+      "Showing " + range + (total !== null ? " of " + total.toLocaleString() : ""), " · ", h("span.live", "● live"));
     clear(state.pager).append(
       h("button", { type: "button", disabled: page === 0, onclick: () => state.applyFilter({ page: String(page - 1) }) }, "← Newer"),
       h("span", "page " + (page + 1)),
