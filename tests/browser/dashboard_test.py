@@ -113,6 +113,7 @@ def confirm(page):
 
 
 def shot(page, name):
+    page.evaluate("document.getElementById('notices').replaceChildren()")
     page.wait_for_timeout(300)
     page.screenshot(path=os.path.join(SHOTS, "dashboard-%s.png" % name), full_page=True)
 

@@ -239,6 +239,7 @@ const Z = (window.Zart = { views: {} });
     const n = Z.h("div.notice." + kind, { role: kind === "error" ? "alert" : "status" }, text);
     n.append(Z.h("button.close", { type: "button", "aria-label": "dismiss", onclick: () => n.remove() }, "×"));
     box.append(n);
+    while (box.children.length > 4) box.firstChild.remove();
     if (kind !== "error") setTimeout(() => n.remove(), 6000);
     return n;
   };
