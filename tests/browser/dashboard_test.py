@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -74,6 +75,8 @@ class Server:
                 break
         else:
             raise RuntimeError("zart serve did not start")
+        # Keep reading its output, so a full pipe never blocks the server.
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
 
     def api(self, method, path, body=None, admin=False, token=None):
         prefix = "/zart/admin/v1" if admin else "/api/v1"
