@@ -1,5 +1,5 @@
-//! [`router`]: assembles the route groups, their authentication, the OpenAPI document
-//! and the cross-cutting layers (metrics, CORS, body limit, JSON errors, tracing).
+//! [`router`]: assembles the route groups, their authentication, the OpenAPI document,
+//! the dashboard and the cross-cutting layers (metrics, CORS, body limit, JSON errors, tracing).
 
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use crate::auth::{require_bearer, RequiredToken};
 use crate::body_timeout::{bounded_body, BodyBounds};
 use crate::json_errors::{json_errors, panic_response, unknown_route};
 use crate::metrics::{record, tag_route, HttpMetrics};
-use crate::{openapi, routes, ApiConfig, AppState, ConfigError};
+use crate::{dashboard, openapi, routes, ApiConfig, AppState, ConfigError};
 
 /// The Zart HTTP API as an axum router, ready to [`serve`](crate::serve) or to merge
 /// into your own app.
@@ -71,12 +71,17 @@ fn routed(config: &ApiConfig) -> Router<AppState> {
     let admin = with_fallback(guarded(admin, &admin_token), &admin_token);
     // The document and Swagger UI hold no secrets and are how a caller learns to
     // authenticate: served without a token.
-    Router::new()
+    let app = Router::new()
         .nest(&config.api_prefix, public)
         .nest(&config.admin_prefix, admin)
         .merge(guarded(ops, &api_token))
         .merge(openapi::swagger(doc).route_layer(from_fn(tag_route)))
-        .merge(health.route_layer(from_fn(tag_route)))
+        .merge(health.route_layer(from_fn(tag_route)));
+    // The dashboard's page and assets hold no secret either: it asks for the tokens.
+    match dashboard::routes(config) {
+        Some(dashboard) => app.merge(dashboard),
+        None => app,
+    }
 }
 
 /// The layers around every route, innermost first: a panic guard, body limits and the

@@ -24,6 +24,8 @@ pub const DEFAULT_ADMIN_PREFIX: &str = "/zart/admin/v1";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The default time a client has to send a request body: 30 s.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Where the dashboard is served by default: the root.
+pub const DEFAULT_DASHBOARD_PATH: &str = "/";
 
 /// Configuration of the HTTP layer.
 ///
@@ -56,6 +58,10 @@ pub struct ApiConfig {
     pub body_timeout: Duration,
     /// Origins allowed by CORS (`*` for any); none by default.
     pub cors_origins: Vec<String>,
+    /// Where the web dashboard is served (default `/`; its assets under
+    /// `{path}/assets/`), or `None` for no dashboard. The page and its assets hold no
+    /// secret and are served without a token; the page asks for the tokens it needs.
+    pub dashboard_path: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -68,6 +74,7 @@ impl Default for ApiConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             cors_origins: Vec::new(),
+            dashboard_path: Some(DEFAULT_DASHBOARD_PATH.to_owned()),
         }
     }
 }
@@ -84,6 +91,7 @@ impl fmt::Debug for ApiConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("body_timeout", &self.body_timeout)
             .field("cors_origins", &self.cors_origins)
+            .field("dashboard_path", &self.dashboard_path)
             .finish()
     }
 }
@@ -113,6 +121,14 @@ pub enum ConfigError {
     /// A token is empty or not valid in an HTTP header.
     #[error("invalid {0}: a token must be non-empty visible ASCII without spaces")]
     InvalidToken(&'static str),
+    /// The dashboard path is not `/` or a valid prefix, or it overlaps another route.
+    #[error("invalid ZART_DASHBOARD_PATH {value:?}: {reason}")]
+    InvalidDashboardPath {
+        /// The rejected value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
     /// A CORS origin is not `*` or an `http(s)://host[:port]` origin.
     #[error("invalid CORS origin {0:?}: expected `*` or an origin like https://example.com")]
     InvalidOrigin(String),
@@ -166,6 +182,24 @@ impl ApiConfig {
         self
     }
 
+    /// Serves the dashboard at `path` (`/`, or a prefix such as `/ops/zart`; normalized
+    /// like [`api_prefix`](Self::api_prefix)).
+    ///
+    /// ```
+    /// let config = zart_api::ApiConfig::default().dashboard_path("/ops/zart/");
+    /// assert_eq!(config.dashboard_path.as_deref(), Some("/ops/zart"));
+    /// ```
+    pub fn dashboard_path(mut self, path: impl Into<String>) -> Self {
+        self.dashboard_path = Some(normalize_prefix(path.into()));
+        self
+    }
+
+    /// Serves no dashboard (for an app that owns `/` and does not want one).
+    pub fn without_dashboard(mut self) -> Self {
+        self.dashboard_path = None;
+        self
+    }
+
     /// Checks every value; [`router`](crate::router) returns the error this gives.
     /// Errors name each setting by the `zart` command's environment variable
     /// (`ZART_API_PREFIX`, ...).
@@ -185,6 +219,42 @@ impl ApiConfig {
         check_token("ZART_ADMIN_TOKEN", self.admin_token.as_deref())?;
         for origin in &self.cors_origins {
             check_origin(origin)?;
+        }
+        if let Some(path) = &self.dashboard_path {
+            self.check_dashboard_path(path)?;
+        }
+        Ok(())
+    }
+
+    /// The dashboard lives at `/` or under a valid prefix that overlaps neither API
+    /// prefix nor a root route.
+    fn check_dashboard_path(&self, path: &str) -> Result<(), ConfigError> {
+        let invalid = |reason: String| ConfigError::InvalidDashboardPath {
+            value: path.to_owned(),
+            reason,
+        };
+        if path == "/" {
+            return Ok(());
+        }
+        check_prefix("ZART_DASHBOARD_PATH", path).map_err(|e| match e {
+            ConfigError::InvalidPrefix { reason, .. } => invalid(reason.to_owned()),
+            other => other,
+        })?;
+        let within = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/"));
+        for prefix in [&self.api_prefix, &self.admin_prefix] {
+            if within(path, prefix) || within(prefix, path) {
+                return Err(invalid(format!("it overlaps the API prefix {prefix}")));
+            }
+        }
+        let root = [
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/openapi.json",
+            "/swagger-ui",
+        ];
+        if root.iter().any(|r| within(path, r)) {
+            return Err(invalid("it overlaps a root route".to_owned()));
         }
         Ok(())
     }

@@ -268,11 +268,17 @@ pub use admin::{Attempt, ExecutionDetail, Run, Step};
 mod events;
 pub use events::EventAccepted;
 
+mod overview;
+pub use overview::{ActivityBucket, Overview};
+
 mod pause;
 pub use pause::{CreatePause, PauseRule, RulesDeleted};
 
 mod schedules;
 pub use schedules::{CreateSchedule, Schedule};
+
+mod tasks;
+pub use tasks::{Task, TaskList};
 
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,10 @@
 //!   the operator actions (retry-step, restart, rerun) and pause rules;
 //! - at the root: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/swagger-ui`
 //!   (the document and Swagger UI are served without a token: they hold no secret, and
-//!   the document is the same whatever tokens are set).
+//!   the document is the same whatever tokens are set);
+//! - the web dashboard at [`ApiConfig::dashboard_path`] (`/` by default; `{path}/` and
+//!   `{path}/assets/*`), also without a token: the page asks for the tokens it needs
+//!   and sends them to the API routes.
 //!
 //! # Serving
 //!
@@ -49,13 +52,16 @@
 //!
 //! [`router`] returns a plain `axum::Router` with its state applied, so it merges into
 //! an application of yours. It has a fallback (a JSON 404), so merge a router *without*
-//! a fallback into it, and keep your paths clear of the prefixes and root routes:
+//! a fallback into it, and keep your paths clear of the prefixes and root routes. The
+//! dashboard is at `/` by default: move it under a prefix of yours (or drop it with
+//! [`ApiConfig::without_dashboard`]) when your app owns `/`:
 //!
 //! ```no_run
 //! # fn demo(client: zart::Client, metrics: zart::metrics::Metrics) -> Result<(), zart_api::ConfigError> {
 //! use axum::routing::get;
 //!
-//! let zart_routes = zart_api::router(client, metrics, zart_api::ApiConfig::default())?;
+//! let config = zart_api::ApiConfig::default().dashboard_path("/ops/zart");
+//! let zart_routes = zart_api::router(client, metrics, config)?;
 //! let app = axum::Router::new()
 //!     .route("/", get(|| async { "my app" }))
 //!     .merge(zart_routes);
@@ -66,6 +72,7 @@ mod app;
 mod auth;
 mod body_timeout;
 mod config;
+mod dashboard;
 pub mod dto;
 mod error;
 mod extract;
@@ -78,8 +85,8 @@ mod server;
 pub use app::router;
 pub use config::{
     ApiConfig, ConfigError, ServerConfig, ServerConfigError, DEFAULT_ADMIN_PREFIX,
-    DEFAULT_API_PREFIX, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, MAX_MAX_CONNECTIONS,
+    DEFAULT_API_PREFIX, DEFAULT_BODY_TIMEOUT, DEFAULT_DASHBOARD_PATH, DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, MAX_MAX_CONNECTIONS,
 };
 pub use error::ApiError;
 pub use extract::MAX_WAIT;

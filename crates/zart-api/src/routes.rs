@@ -6,8 +6,10 @@ pub(crate) mod admin;
 pub(crate) mod events;
 pub(crate) mod executions;
 pub(crate) mod health;
+pub(crate) mod overview;
 pub(crate) mod pause;
 pub(crate) mod schedules;
+pub(crate) mod tasks;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -15,7 +17,10 @@ use crate::AppState;
 
 /// The public routes, relative to the API prefix.
 pub(crate) fn public() -> OpenApiRouter<AppState> {
-    executions::routes().merge(events::routes())
+    executions::routes()
+        .merge(events::routes())
+        .merge(tasks::routes())
+        .merge(overview::routes())
 }
 
 /// The path parameter shared by every execution route.

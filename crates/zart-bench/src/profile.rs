@@ -142,6 +142,10 @@ impl Store for TimedStore {
         self.timed("execution_stats", self.inner.execution_stats())
             .await
     }
+    async fn execution_activity(&self, query: ActivityQuery) -> StoreResult<Vec<ActivityBucket>> {
+        self.timed("execution_activity", self.inner.execution_activity(query))
+            .await
+    }
     async fn execution_claim(&self, params: ExecutionClaim) -> StoreResult<Vec<ClaimedExecution>> {
         self.timed("execution_claim", self.inner.execution_claim(params))
             .await

@@ -334,6 +334,12 @@ pub struct ServeArgs {
     /// Do not register the demo tasks.
     #[arg(long)]
     pub no_demo: bool,
+    /// Where the web dashboard is served (`/`, or a prefix such as `/ops/zart`).
+    #[arg(long, env = "ZART_DASHBOARD_PATH", default_value = "/")]
+    pub dashboard_path: String,
+    /// Serve no dashboard.
+    #[arg(long)]
+    pub no_dashboard: bool,
 }
 
 /// Options of `zart migrate`.

@@ -42,6 +42,11 @@ fn api_config_with(
         .api_prefix(api.api_prefix.as_str())
         .admin_prefix(api.admin_prefix.as_str())
         .body_timeout(Duration::from_secs(args.body_timeout_secs));
+    config = if args.no_dashboard {
+        config.without_dashboard()
+    } else {
+        config.dashboard_path(args.dashboard_path.as_str())
+    };
     if let Some(token) = api.token.as_deref().filter(|t| !t.is_empty()) {
         config = config.api_token(token);
     }

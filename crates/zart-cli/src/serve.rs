@@ -114,8 +114,13 @@ fn announce(addr: SocketAddr, config: &ApiConfig, zart: &Zart) {
     } else {
         names.join(", ")
     };
+    let dashboard = match config.dashboard_path.as_deref() {
+        Some(path) => format!("{base}{path}"),
+        None => "off".to_owned(),
+    };
     let text = format!(
         "zart {version} listening on {base}\n  \
+         dashboard:  {dashboard}\n  \
          API:        {base}{api}\n  \
          admin API:  {base}{admin}\n  \
          Swagger UI: {base}/swagger-ui\n  \

@@ -11,6 +11,7 @@
 
 #[macro_use]
 mod types;
+mod activity;
 mod admin;
 pub mod admin_plan;
 mod clock;
@@ -23,6 +24,7 @@ mod schedule;
 mod store;
 mod transaction;
 
+pub use activity::{ActivityBucket, ActivityQuery, MAX_ACTIVITY_BUCKETS};
 pub use admin::*;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;

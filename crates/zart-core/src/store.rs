@@ -12,10 +12,11 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    ActionOutcome, Clock, ExecutionDetail, ExecutionError, ExecutionRecord, ExecutionRerun,
-    ExecutionRestart, ExecutionStatus, FireOutcome, NewPauseRule, ParentClosePolicy, PauseDelete,
-    PauseRule, RunRecord, ScheduleFire, SchedulePut, SchedulePutOutcome, ScheduleRecord, Stats,
-    StepRecord, StepRetry, StepSave, StepWrite, StoreError, Timestamp, WaitingFor,
+    ActionOutcome, ActivityBucket, ActivityQuery, Clock, ExecutionDetail, ExecutionError,
+    ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionStatus, FireOutcome, NewPauseRule,
+    ParentClosePolicy, PauseDelete, PauseRule, RunRecord, ScheduleFire, SchedulePut,
+    SchedulePutOutcome, ScheduleRecord, Stats, StepRecord, StepRetry, StepSave, StepWrite,
+    StoreError, Timestamp, WaitingFor,
 };
 
 /// Result alias for store calls.
@@ -530,6 +531,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Counts by status.
     async fn execution_stats(&self) -> StoreResult<Stats>;
+
+    /// The executions created and finished in each bucket of a window (every bucket,
+    /// empty ones with zeros), counted from the rows, so every process sharing the
+    /// database sees the same numbers. Served by the scheduled-time and completion
+    /// indexes. [`StoreError::InvalidInput`] for a window [`ActivityQuery::bounds`]
+    /// refuses.
+    async fn execution_activity(&self, query: ActivityQuery) -> StoreResult<Vec<ActivityBucket>>;
 
     /// Leases up to `limit` runnable executions: unfinished ones that are due and not
     /// leased, or whose lease expired. Each claim increments the fencing token and

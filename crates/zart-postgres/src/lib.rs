@@ -88,6 +88,7 @@
 //! [`Store::clock`]: zart_core::Store::clock
 
 mod actions;
+mod activity;
 mod cancel;
 mod children;
 mod claims;

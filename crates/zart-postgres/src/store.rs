@@ -10,13 +10,13 @@ use sqlx::PgPool;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use zart_core::{
-    ActionOutcome, CancelOutcome, ChildSpawn, ClaimedExecution, Clock, DetailQuery, EventConsume,
-    EventOffer, EventTake, ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge,
-    ExecutionQuery, ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionSuspend,
-    FireOutcome, InsertOutcome, LeaseGuard, LeaseRenew, NewExecution, NewPauseRule, OfferOutcome,
-    PauseDelete, PauseRule, RunRecord, ScheduleFire, SchedulePut, SchedulePutOutcome,
-    ScheduleRecord, Signal, SpawnOutcome, Stats, StepRecord, StepRetry, StepSave, Store,
-    StoreError, StoreResult, Subscription, Timestamp,
+    ActionOutcome, ActivityBucket, ActivityQuery, CancelOutcome, ChildSpawn, ClaimedExecution,
+    Clock, DetailQuery, EventConsume, EventOffer, EventTake, ExecutionClaim, ExecutionDetail,
+    ExecutionFinish, ExecutionPurge, ExecutionQuery, ExecutionRecord, ExecutionRerun,
+    ExecutionRestart, ExecutionSuspend, FireOutcome, InsertOutcome, LeaseGuard, LeaseRenew,
+    NewExecution, NewPauseRule, OfferOutcome, PauseDelete, PauseRule, RunRecord, ScheduleFire,
+    SchedulePut, SchedulePutOutcome, ScheduleRecord, Signal, SpawnOutcome, Stats, StepRecord,
+    StepRetry, StepSave, Store, StoreError, StoreResult, Subscription, Timestamp,
 };
 
 use crate::clock::{self, DbClock};
@@ -26,8 +26,8 @@ use crate::health::Health;
 use crate::listen::{self, PgSubscription};
 use crate::pool::{Db, Written};
 use crate::{
-    actions, cancel, children, claims, detail, events, executions, journal, migrate, options,
-    parking, pauses, retention, schedules, PgOptions,
+    actions, activity, cancel, children, claims, detail, events, executions, journal, migrate,
+    options, parking, pauses, retention, schedules, PgOptions,
 };
 
 /// A [`Store`](zart_core::Store) on PostgreSQL. Cheap to clone: clones share the
@@ -260,6 +260,10 @@ impl Store for PgStore {
 
     async fn execution_stats(&self) -> StoreResult<Stats> {
         self.run(|| executions::stats(self.db())).await
+    }
+
+    async fn execution_activity(&self, query: ActivityQuery) -> StoreResult<Vec<ActivityBucket>> {
+        self.run(|| activity::activity(self.db(), &query)).await
     }
 
     async fn execution_claim(&self, params: ExecutionClaim) -> StoreResult<Vec<ClaimedExecution>> {

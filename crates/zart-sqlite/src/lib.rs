@@ -64,6 +64,7 @@
 //! This crate depends on `zart-core` and never on the runtime or HTTP crates.
 
 mod actions;
+mod activity;
 mod cancel;
 mod children;
 mod claims;

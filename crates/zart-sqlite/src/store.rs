@@ -13,8 +13,8 @@ use crate::readers::Readers;
 use crate::signals::Signals;
 use crate::writer::{Counters, Writer};
 use crate::{
-    actions, cancel, children, claims, detail, events, executions, finish, journal, parking,
-    pauses, retention, schedules,
+    actions, activity, cancel, children, claims, detail, events, executions, finish, journal,
+    parking, pauses, retention, schedules,
 };
 
 /// The embedded SQLite [`Store`](zart_core::Store).
@@ -79,6 +79,11 @@ impl Store for SqliteStore {
 
     async fn execution_stats(&self) -> StoreResult<Stats> {
         self.read(executions::stats).await
+    }
+
+    async fn execution_activity(&self, query: ActivityQuery) -> StoreResult<Vec<ActivityBucket>> {
+        self.read(move |conn| activity::activity(conn, &query))
+            .await
     }
 
     async fn execution_claim(&self, params: ExecutionClaim) -> StoreResult<Vec<ClaimedExecution>> {

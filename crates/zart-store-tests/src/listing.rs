@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use zart_core::{
-    ErrorKind, ExecutionError, ExecutionOutcome, ExecutionQuery, ExecutionStatus, NewExecution,
-    SortBy, SortOrder, Stats,
+    ActivityQuery, ErrorKind, ExecutionError, ExecutionOutcome, ExecutionQuery, ExecutionStatus,
+    NewExecution, SortBy, SortOrder, Stats, StoreError,
 };
 
 use crate::support::*;
@@ -177,4 +177,65 @@ pub async fn stats_counts_by_status(store: DynStore) {
         cancelled: 1,
     };
     assert_eq!(stats, expected);
+}
+
+fn window(from: i64, to: i64, bucket_ms: i64) -> ActivityQuery {
+    ActivityQuery {
+        from: at(from),
+        to: at(to),
+        bucket: chrono::Duration::milliseconds(bucket_ms),
+    }
+}
+
+/// Activity counts creations by `scheduled_at` and endings by `completed_at` and
+/// outcome, per bucket, every bucket present; the window's end is exclusive.
+pub async fn activity_counts_created_and_finished_per_bucket(store: DynStore) {
+    let failing = NewExecution {
+        run_at: at(50),
+        ..scheduled("f1", "alpha", 50)
+    };
+    insert_new(&store, failing).await;
+    let c = claim_one(&store, "w", 50, "f1").await;
+    let error = ExecutionError {
+        kind: ErrorKind::Handler,
+        message: "boom".into(),
+        step: None,
+        attempts: None,
+    };
+    assert!(finish(&store, guard(&c, "w", 60), ExecutionOutcome::Failed(error)).await);
+    seed(&store).await;
+
+    let buckets = store.execution_activity(window(0, 500, 100)).await.unwrap();
+    let starts: Vec<_> = buckets.iter().map(|b| b.start).collect();
+    assert_eq!(starts, vec![at(0), at(100), at(200), at(300), at(400)]);
+    let started: Vec<u64> = buckets.iter().map(|b| b.started).collect();
+    assert_eq!(started, vec![1, 1, 2, 1, 1]);
+    let ended: Vec<(u64, u64, u64)> = buckets
+        .iter()
+        .map(|b| (b.completed, b.failed, b.cancelled))
+        .collect();
+    assert_eq!(
+        ended,
+        vec![(0, 1, 0), (0, 0, 0), (1, 0, 0), (0, 0, 1), (0, 0, 0)]
+    );
+
+    let narrow = store
+        .execution_activity(window(100, 300, 100))
+        .await
+        .unwrap();
+    let counts: Vec<(u64, u64, u64)> = narrow
+        .iter()
+        .map(|b| (b.started, b.completed, b.cancelled))
+        .collect();
+    assert_eq!(
+        counts,
+        vec![(1, 0, 0), (2, 1, 0)],
+        "the cancel at 300 is outside"
+    );
+
+    let empty = store.execution_activity(window(300, 300, 100)).await;
+    assert!(
+        matches!(empty, Err(StoreError::InvalidInput(_))),
+        "{empty:?}"
+    );
 }

@@ -117,6 +117,7 @@ macro_rules! __conformance_tests {
         listing::list_filters_sorts_and_pages,
         listing::list_search_is_literal_substring,
         listing::stats_counts_by_status,
+        listing::activity_counts_created_and_finished_per_bucket,
         retention::purge_deletes_old_finished_executions_only,
         retention::purge_cutoff_is_exclusive,
         retention::purge_keeps_trees_with_unfinished_executions,

@@ -306,6 +306,18 @@ impl Client {
         Ok(self.store.execution_stats().await?)
     }
 
+    /// The executions created and finished in each bucket of the window of `length`
+    /// ending now (this client's clock), counted from the store: the same answer from
+    /// every process sharing the database.
+    pub async fn activity(
+        &self,
+        length: chrono::Duration,
+        bucket: chrono::Duration,
+    ) -> Result<Vec<zart_core::ActivityBucket>, ClientError> {
+        let query = zart_core::ActivityQuery::ending_at(self.now(), length, bucket);
+        Ok(self.store.execution_activity(query).await?)
+    }
+
     /// An execution with its runs and one run's steps and attempts (the current run
     /// when `run_index` is `None`).
     pub async fn detail(

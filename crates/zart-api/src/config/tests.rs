@@ -60,3 +60,38 @@ fn builder_normalizes_prefixes() {
     assert_eq!(config.admin_prefix, "/admin");
     assert!(config.validate().is_ok());
 }
+
+#[test]
+fn dashboard_is_at_the_root_by_default_and_can_move_or_go() {
+    assert_eq!(ApiConfig::default().dashboard_path.as_deref(), Some("/"));
+    let moved = ApiConfig::default().dashboard_path("ops/zart/");
+    assert_eq!(moved.dashboard_path.as_deref(), Some("/ops/zart"));
+    assert!(moved.validate().is_ok());
+    assert_eq!(
+        ApiConfig::default()
+            .dashboard_path("/")
+            .dashboard_path
+            .as_deref(),
+        Some("/")
+    );
+    assert!(ApiConfig::default()
+        .without_dashboard()
+        .dashboard_path
+        .is_none());
+}
+
+#[test]
+fn dashboard_paths_overlapping_other_routes_are_refused() {
+    for path in [
+        "/api/v1",
+        "/api",
+        "/api/v1/ui",
+        "/swagger-ui",
+        "/metrics/x",
+        "/a b",
+    ] {
+        let config = ApiConfig::default().dashboard_path(path);
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("ZART_DASHBOARD_PATH"), "{path}: {err}");
+    }
+}

@@ -140,3 +140,17 @@ fn server_limits_come_from_the_flags() {
         .max_connections(5);
     assert_eq!(server_config(serve), expected);
 }
+
+#[test]
+fn the_dashboard_moves_or_goes() {
+    assert_eq!(
+        config(&[], &[]).unwrap().dashboard_path.as_deref(),
+        Some("/")
+    );
+    let moved = config(&["--dashboard-path", "ops/zart/"], &[]).unwrap();
+    assert_eq!(moved.dashboard_path.as_deref(), Some("/ops/zart"));
+    let off = config(&["--no-dashboard"], &[]).unwrap();
+    assert!(off.dashboard_path.is_none());
+    let overlapping = error(&["--dashboard-path", "/api/v1/ui"], &[]);
+    assert!(overlapping.contains("ZART_DASHBOARD_PATH"), "{overlapping}");
+}

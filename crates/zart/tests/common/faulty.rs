@@ -70,6 +70,9 @@ impl Store for Faulty {
     async fn execution_stats(&self) -> StoreResult<Stats> {
         self.inner.execution_stats().await
     }
+    async fn execution_activity(&self, query: ActivityQuery) -> StoreResult<Vec<ActivityBucket>> {
+        self.inner.execution_activity(query).await
+    }
     async fn execution_claim(&self, params: ExecutionClaim) -> StoreResult<Vec<ClaimedExecution>> {
         let claimed = self.inner.execution_claim(params).await?;
         if claimed.is_empty() {
