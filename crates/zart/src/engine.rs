@@ -10,6 +10,7 @@ use zart_core::{Clock, ScheduleSpec, Store, StoreError, SystemClock};
 
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
+use crate::testing::Hooks;
 use crate::{
     Client, ClientError, Ctx, TaskError, TaskRegistry, WorkerConfig, WorkerHandle,
     DEFAULT_MAX_PENDING_EVENTS,
@@ -45,6 +46,8 @@ pub struct Zart {
     pauses: Arc<PauseRules>,
     /// The schedules declared in code, put at each worker start.
     schedules: Arc<Vec<ScheduleSpec>>,
+    /// Set only by `zart::testing::TestEnv`: faults, crashes and idleness signals.
+    hooks: Option<Arc<Hooks>>,
 }
 
 impl std::fmt::Debug for Zart {
@@ -113,7 +116,14 @@ impl Zart {
             Arc::clone(&self.pauses),
             config,
             scheduler,
+            self.hooks.clone(),
         )
+    }
+
+    /// This engine, with the hooks of a test environment.
+    pub(crate) fn with_hooks(mut self, hooks: Arc<Hooks>) -> Self {
+        self.hooks = Some(hooks);
+        self
     }
 
     /// The store.
@@ -205,6 +215,7 @@ impl ZartBuilder {
             max_pending_events: self.max_pending_events,
             pauses: Arc::default(),
             schedules: Arc::new(self.schedules),
+            hooks: None,
         }
     }
 }

@@ -54,6 +54,7 @@ mod registry;
 mod retry;
 mod retry_store;
 mod schedules;
+pub mod testing;
 mod time;
 mod worker;
 
