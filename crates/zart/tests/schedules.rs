@@ -10,6 +10,7 @@ use common::*;
 use serde_json::json;
 use zart::core::{firing_id, ExecutionStatus, OverlapPolicy, ScheduleSpec};
 use zart::prelude::*;
+use zart::testing::TestEnv;
 use zart::ClientError;
 
 fn every_second(id: &str, task: &str) -> ScheduleSpec {
@@ -117,21 +118,32 @@ async fn waits(ctx: Ctx, _input: serde_json::Value) -> TaskResult<serde_json::Va
 
 #[tokio::test]
 async fn cancel_previous_cancels_the_unfinished_firing() {
-    let db = db().await;
-    let zart = Zart::builder(db.store.clone()).task("waits", waits).build();
-    let worker = zart.start_worker(fast());
-    let client = zart.client();
+    // Virtual time: each one-second slot comes when the test advances the clock.
+    let env = TestEnv::builder().task("waits", waits).build().unwrap();
+    let client = env.client();
     client
         .create_schedule(every_second("c", "waits").overlap(OverlapPolicy::CancelPrevious))
         .await
         .expect("create");
-    let first = next_firing(&client, "c", None).await;
-    let second = next_firing(&client, "c", Some(&first)).await;
-    let cancelled = finish(&client, &first).await;
+    let last = |client: Client| async move {
+        client.schedule("c").await.unwrap().record.last_execution_id
+    };
+    env.advance(Duration::from_secs(1)).await.unwrap();
+    let first = last(client.clone()).await.expect("a first firing");
+    assert_eq!(
+        env.waiting_for(&first).await.unwrap().map(|w| w.kind()),
+        Some("event")
+    );
+    env.advance(Duration::from_secs(1)).await.unwrap();
+    let second = last(client.clone()).await.expect("a second firing");
+    assert_ne!(first, second);
+    let cancelled = client.get(&first).await.unwrap();
     assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
-    client.delete_schedule("c").await.unwrap();
-    client.cancel(&second).await.ok();
-    worker.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(
+        client.get(&second).await.unwrap().status,
+        ExecutionStatus::Running
+    );
+    env.shutdown().await;
 }
 
 #[tokio::test]
