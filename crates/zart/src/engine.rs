@@ -115,8 +115,10 @@ impl Zart {
             self.metrics.clone(),
             Arc::clone(&self.pauses),
             config,
-            scheduler,
-            self.hooks.clone(),
+            crate::worker::WorkerExtras {
+                scheduler,
+                hooks: self.hooks.clone(),
+            },
         )
     }
 

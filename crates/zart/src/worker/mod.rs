@@ -175,6 +175,14 @@ impl Shared {
     }
 }
 
+/// What a worker runs besides executions.
+pub(crate) struct WorkerExtras {
+    /// The schedule loop's client and the declared schedules, when it fires them.
+    pub(crate) scheduler: Option<(crate::Client, Arc<Vec<zart_core::ScheduleSpec>>)>,
+    /// A test environment's hooks.
+    pub(crate) hooks: Option<Arc<Hooks>>,
+}
+
 /// A running worker. Dropping it does not stop it; call [`WorkerHandle::shutdown`].
 pub struct WorkerHandle {
     shared: Arc<Shared>,
@@ -197,9 +205,9 @@ impl WorkerHandle {
         metrics: Metrics,
         pauses: Arc<PauseRules>,
         config: WorkerConfig,
-        scheduler: Option<(crate::Client, Arc<Vec<zart_core::ScheduleSpec>>)>,
-        hooks: Option<Arc<Hooks>>,
+        extras: WorkerExtras,
     ) -> Self {
+        let WorkerExtras { scheduler, hooks } = extras;
         metrics.set_slots(config.concurrency);
         let shared = Arc::new(Shared::new(
             store, clock, tasks, metrics, pauses, config, hooks,
