@@ -14,7 +14,7 @@ use zart_core::{ExecutionRecord, Timestamp};
 use super::{TestEnv, TestEnvError};
 
 /// The most rounds one call goes without reaching its goal or going idle.
-const MAX_ROUNDS: u32 = 1_000_000;
+const MAX_ROUNDS: u32 = 100_000;
 
 /// Stop once `holds` is true of execution `id`.
 pub(super) struct Goal<'a> {
@@ -101,6 +101,7 @@ impl TestEnv {
         let store = self.zart.store();
         let executions = store.execution_next_due().await?;
         let schedules = store.schedule_next_due().await?;
+        let buffered = self.buffered_slot_ready().await?;
         if self.worker_state() != Some((claims, 0)) {
             return Ok(Round::Busy);
         }
@@ -109,10 +110,31 @@ impl TestEnv {
             (a, b) => a.or(b),
         };
         Ok(match next {
+            _ if buffered => Round::DueNow,
             None => Round::Idle,
             Some(at) if at <= self.now() => Round::DueNow,
             Some(at) => Round::DueAt(at),
         })
+    }
+
+    /// Whether a `buffer_one` schedule holds a slot whose previous firing has
+    /// finished: the schedule loop fires it on that execution's `Finished` signal, not
+    /// at a due time, so the round must not call the engine idle before it has.
+    async fn buffered_slot_ready(&self) -> Result<bool, TestEnvError> {
+        let store = self.zart.store();
+        for schedule in store.schedule_due(self.now(), 100).await? {
+            if schedule.cursor.buffered_at.is_none() {
+                continue;
+            }
+            let previous = match &schedule.last_execution_id {
+                Some(id) => store.execution_get(id).await?,
+                None => None,
+            };
+            if previous.is_none_or(|e| e.status.is_terminal()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn worker_state(&self) -> Option<(u64, usize)> {
