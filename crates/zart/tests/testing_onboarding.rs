@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use zart::core::{ExecutionStatus, StepStatus};
 use zart::prelude::*;
-use zart::testing::TestEnv;
+use zart::testing::{TestEnv, TestEnvError};
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
@@ -194,5 +194,32 @@ async fn a_crash_after_the_first_step_replays_on_a_new_worker_without_running_it
     assert_eq!(env.crashes(), 1);
     assert_eq!(env.step_runs(&id, "create-account"), 1);
     assert_eq!(env.step_runs(&id, "send-welcome-mail"), 1);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_execution_held_by_a_rule_that_never_expires_is_reported_stuck_not_waited_on() {
+    let env = env();
+    env.client()
+        .pause(zart::PauseRequest {
+            task_name: Some("onboard".into()),
+            step_pattern: Some("send-welcome-mail".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("pause");
+    let id = start(&env).await;
+    match env.wait(&id).await {
+        Err(TestEnvError::Stuck {
+            execution_id,
+            waiting_for: Some(waiting),
+        }) => {
+            assert_eq!(execution_id, id);
+            assert_eq!(waiting.kind(), "pause");
+        }
+        other => panic!("expected a stuck execution: {other:?}"),
+    }
+    assert_eq!(env.step_runs(&id, "create-account"), 1);
+    assert_eq!(env.step_runs(&id, "send-welcome-mail"), 0);
     env.shutdown().await;
 }
