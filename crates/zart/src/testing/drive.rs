@@ -49,6 +49,10 @@ impl TestEnv {
             if self.hooks.take_crash() {
                 self.replace_worker();
             }
+            // The goal is read after the round: when the round found the engine
+            // idle, nothing changes before the clock moves, so a state the goal
+            // waits for (an execution parked on an event) cannot be skipped past.
+            let round = self.round().await?;
             if let Some(goal) = &goal {
                 let record = self.client().get(goal.id).await?;
                 if (goal.holds)(&record) {
@@ -61,7 +65,7 @@ impl TestEnv {
                     });
                 }
             }
-            let next = match self.round().await? {
+            let next = match round {
                 Round::Busy => {
                     pulse.await;
                     continue;

@@ -376,6 +376,9 @@ impl TestEnv {
     /// the step's result is durable, then the worker dies as a SIGKILL would
     /// (nothing more is written; the lease is abandoned). The harness starts a new
     /// worker, which resumes the execution when the lease expires (virtual time).
+    /// Steps completed before the call do not count; on a multi-threaded runtime
+    /// the worker may run steps as soon as the execution starts, so arm it first,
+    /// with the id the start will use ([`StartRequest::id`]).
     pub fn crash_after_steps(&self, id: &str, steps: u32) {
         self.hooks.crash_after_steps(id, steps.max(1));
     }
