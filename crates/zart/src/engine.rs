@@ -10,6 +10,7 @@ use zart_core::{Clock, ScheduleSpec, Store, StoreError, SystemClock};
 
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
+use crate::testing::Hooks;
 use crate::{
     Client, ClientError, Ctx, Task, TaskError, TaskRegistry, WorkerConfig, WorkerHandle,
     DEFAULT_MAX_PENDING_EVENTS,
@@ -45,6 +46,8 @@ pub struct Zart {
     pauses: Arc<PauseRules>,
     /// The schedules declared in code, put at each worker start.
     schedules: Arc<Vec<ScheduleSpec>>,
+    /// Set only by `zart::testing::TestEnv`: faults, crashes and idleness signals.
+    hooks: Option<Arc<Hooks>>,
 }
 
 impl std::fmt::Debug for Zart {
@@ -112,8 +115,17 @@ impl Zart {
             self.metrics.clone(),
             Arc::clone(&self.pauses),
             config,
-            scheduler,
+            crate::worker::WorkerExtras {
+                scheduler,
+                hooks: self.hooks.clone(),
+            },
         )
+    }
+
+    /// This engine, with the hooks of a test environment.
+    pub(crate) fn with_hooks(mut self, hooks: Arc<Hooks>) -> Self {
+        self.hooks = Some(hooks);
+        self
     }
 
     /// The store.
@@ -211,6 +223,7 @@ impl ZartBuilder {
             max_pending_events: self.max_pending_events,
             pauses: Arc::default(),
             schedules: Arc::new(self.schedules),
+            hooks: None,
         }
     }
 }

@@ -16,7 +16,8 @@
 //!
 //! This crate owns the runtime: the task registry, the worker, the handler context
 //! ([`Ctx`]) and the [`Client`]. Storage is behind `zart_core::Store` (SQLite built in;
-//! PostgreSQL with the `postgres` feature).
+//! PostgreSQL with the `postgres` feature). [`testing::TestEnv`] runs workflows on
+//! virtual time, for tests.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -60,6 +61,7 @@ mod retry;
 mod retry_store;
 mod schedules;
 mod task;
+pub mod testing;
 mod time;
 mod worker;
 

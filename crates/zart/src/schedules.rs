@@ -281,6 +281,7 @@ pub(crate) async fn run(
     clock: Arc<dyn Clock>,
     declared: Arc<Vec<ScheduleSpec>>,
     shutdown: CancellationToken,
+    hooks: Option<Arc<crate::testing::Hooks>>,
 ) {
     let mut signals = client.store().subscribe();
     let mut undeclared = !declared.is_empty();
@@ -322,9 +323,19 @@ pub(crate) async fn run(
             }
         };
         let until = tokio::time::Instant::now() + wait;
+        if let Some(hooks) = &hooks {
+            hooks.pulse();
+        }
         loop {
+            let woken = async {
+                match &hooks {
+                    Some(hooks) => hooks.wake_schedules.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => return,
+                _ = woken => break,
                 _ = tokio::time::sleep_until(until) => break,
                 signal = signals.recv() => match signal {
                     Some(Signal::Schedules | Signal::Lagged) => break,

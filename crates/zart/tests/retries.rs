@@ -8,6 +8,7 @@ use common::*;
 use serde_json::json;
 use zart::core::{AttemptStatus, ErrorKind, ExecutionStatus, StepStatus, WaitingFor};
 use zart::prelude::*;
+use zart::testing::TestEnv;
 
 fn flaky(
     fail_times: u32,
@@ -122,21 +123,21 @@ async fn permanent_errors_are_not_retried() {
 
 #[tokio::test]
 async fn long_backoff_parks_the_execution_and_frees_the_slot() {
-    let db = db().await;
-    let zart = Zart::builder(db.store.clone())
+    // Virtual time: the 10-minute backoff passes without waiting for it.
+    let env = TestEnv::builder()
         .task(
             "flaky",
-            flaky(1, RetryPolicy::fixed(Duration::from_millis(1500), 2)),
+            flaky(1, RetryPolicy::fixed(Duration::from_secs(600), 2)),
         )
         .task(
             "echo",
             |_ctx: Ctx, v: serde_json::Value| async move { Ok(v) },
         )
-        .build();
-    let worker = zart.start_worker(fast().concurrency(1));
-    let client = zart.client();
-    let id = start(&client, "flaky", json!(null)).await;
-    let parked = until(&client, &id, parked_on("retry")).await;
+        .worker(WorkerConfig::default().concurrency(1))
+        .build()
+        .unwrap();
+    let id = env.start("flaky", json!(null)).await.unwrap();
+    let parked = env.run_until_waiting(&id, "retry").await.unwrap();
     match parked.waiting_for {
         Some(WaitingFor::Retry { attempt, step, .. }) => {
             assert_eq!(attempt, 2);
@@ -145,17 +146,22 @@ async fn long_backoff_parks_the_execution_and_frees_the_slot() {
         other => panic!("expected a retry backoff, got {other:?}"),
     }
     // With one slot, another execution runs while the first one backs off.
-    let other = start(&client, "echo", json!("hi")).await;
+    let t0 = env.now();
+    let other = env.start("echo", json!("hi")).await.unwrap();
+    env.settle().await.unwrap();
+    assert_eq!(env.now(), t0, "nothing was due: the clock stays");
+    let client = env.client();
     assert_eq!(
-        finish(&client, &other).await.status,
+        client.get(&other).await.unwrap().status,
         ExecutionStatus::Completed
     );
     assert_eq!(
         client.get(&id).await.unwrap().status,
         ExecutionStatus::Running
     );
-    assert_eq!(finish(&client, &id).await.result, Some(json!(2)));
-    worker.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(env.wait(&id).await.unwrap().result, Some(json!(2)));
+    assert_eq!(env.now() - t0, chrono::Duration::minutes(10));
+    env.shutdown().await;
 }
 
 #[tokio::test]
@@ -221,21 +227,19 @@ async fn execution_deadline_stops_the_handler_and_fails_the_execution() {
 
 #[tokio::test]
 async fn deadline_also_bounds_a_sleeping_execution() {
-    let db = db().await;
-    let zart = Zart::builder(db.store.clone())
+    let env = TestEnv::builder()
         .task("sleepy", |ctx: Ctx, _: serde_json::Value| async move {
             ctx.sleep("nap", Duration::from_secs(3600)).await;
             Ok(())
         })
-        .build();
-    let worker = zart.start_worker(fast());
-    let client = zart.client();
-    let deadline = chrono::Utc::now() + chrono::Duration::milliseconds(300);
-    let started = client
-        .start(StartRequest::new("sleepy", json!(null)).deadline_at(deadline))
-        .await
+        .build()
         .unwrap();
-    let done = finish(&client, &started.execution.id).await;
+    let deadline = env.now() + chrono::Duration::minutes(5);
+    let request = StartRequest::new("sleepy", json!(null)).deadline_at(deadline);
+    let id = env.start_request(request).await.unwrap();
+    let done = env.wait(&id).await.unwrap();
     assert_eq!(done.error.unwrap().kind, ErrorKind::DeadlineExceeded);
-    worker.shutdown(Duration::from_secs(5)).await;
+    // The deadline, not the hour-long sleep, woke it.
+    assert_eq!(env.now(), deadline);
+    env.shutdown().await;
 }

@@ -10,6 +10,7 @@ use common::*;
 use serde_json::json;
 use zart::core::{firing_id, ExecutionStatus, OverlapPolicy, ScheduleSpec};
 use zart::prelude::*;
+use zart::testing::TestEnv;
 use zart::ClientError;
 
 fn every_second(id: &str, task: &str) -> ScheduleSpec {
@@ -117,76 +118,67 @@ async fn waits(ctx: Ctx, _input: serde_json::Value) -> TaskResult<serde_json::Va
 
 #[tokio::test]
 async fn cancel_previous_cancels_the_unfinished_firing() {
-    let db = db().await;
-    let zart = Zart::builder(db.store.clone()).task("waits", waits).build();
-    let worker = zart.start_worker(fast());
-    let client = zart.client();
+    // Virtual time: each one-second slot comes when the test advances the clock.
+    let env = TestEnv::builder().task("waits", waits).build().unwrap();
+    let client = env.client();
     client
         .create_schedule(every_second("c", "waits").overlap(OverlapPolicy::CancelPrevious))
         .await
         .expect("create");
-    let first = next_firing(&client, "c", None).await;
-    let second = next_firing(&client, "c", Some(&first)).await;
-    let cancelled = finish(&client, &first).await;
+    let last = |client: Client| async move {
+        client.schedule("c").await.unwrap().record.last_execution_id
+    };
+    env.advance(Duration::from_secs(1)).await.unwrap();
+    let first = last(client.clone()).await.expect("a first firing");
+    assert_eq!(
+        env.waiting_for(&first).await.unwrap().map(|w| w.kind()),
+        Some("event")
+    );
+    env.advance(Duration::from_secs(1)).await.unwrap();
+    let second = last(client.clone()).await.expect("a second firing");
+    assert_ne!(first, second);
+    let cancelled = client.get(&first).await.unwrap();
     assert_eq!(cancelled.status, ExecutionStatus::Cancelled);
-    client.delete_schedule("c").await.unwrap();
-    client.cancel(&second).await.ok();
-    worker.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(
+        client.get(&second).await.unwrap().status,
+        ExecutionStatus::Running
+    );
+    env.shutdown().await;
 }
 
 #[tokio::test]
 async fn buffer_one_fires_the_latest_waiting_slot_after_the_previous_firing() {
-    let db = db().await;
-    let zart = Zart::builder(db.store.clone()).task("waits", waits).build();
-    let worker = zart.start_worker(fast());
-    let client = zart.client();
+    // Virtual time: slots pass when the test advances the clock.
+    let env = TestEnv::builder().task("waits", waits).build().unwrap();
+    let client = env.client();
     client
         .create_schedule(every_second("b", "waits").overlap(OverlapPolicy::BufferOne))
         .await
         .expect("create");
-    let first = next_firing(&client, "b", None).await;
+    let schedule = || async { client.schedule("b").await.unwrap().record };
+    env.advance(Duration::from_secs(1)).await.unwrap();
+    let first = schedule().await.last_execution_id.expect("a first firing");
     // Slots pass while the first firing waits: one of them is buffered.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let buffered = loop {
-        let s = client.schedule("b").await.unwrap();
-        assert_eq!(s.record.last_execution_id.as_deref(), Some(first.as_str()));
-        if let Some(at) = s.record.cursor.buffered_at {
-            break at;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "nothing buffered");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    env.advance(Duration::from_secs(2)).await.unwrap();
+    let s = schedule().await;
+    assert_eq!(s.last_execution_id.as_deref(), Some(first.as_str()));
+    let buffered = s.cursor.buffered_at.expect("a buffered slot");
     client.pause_schedule("b").await.unwrap();
     client.resume_schedule("b").await.unwrap();
     // Resuming drops the buffered slot; buffer another one, then release the first.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while client
-        .schedule("b")
-        .await
-        .unwrap()
-        .record
-        .cursor
-        .buffered_at
-        .is_none()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nothing buffered again"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    client
-        .offer_event(&first, "go", json!(true))
-        .await
-        .expect("offer");
-    let done = finish(&client, &first).await;
+    assert_eq!(schedule().await.cursor.buffered_at, None);
+    env.advance(Duration::from_secs(2)).await.unwrap();
+    assert!(schedule().await.cursor.buffered_at.is_some());
+    env.offer_event(&first, "go", true).await.expect("offer");
+    let done = env.wait(&first).await.unwrap();
     assert_eq!(done.result, Some(json!({"released": true})));
-    let next = next_firing(&client, "b", Some(&first)).await;
+    // The buffered slot fires once the first firing has finished, at the same instant.
+    env.settle().await.unwrap();
+    let next = schedule().await.last_execution_id.expect("a later firing");
+    assert_ne!(next, first);
     let fired = client.get(&next).await.unwrap();
     // The slot buffered before the pause was dropped by the resume; a later one fired.
     assert!(fired.scheduled_at > buffered, "{fired:?}");
     assert_ne!(next, firing_id("b", buffered));
-    client.delete_schedule("b").await.unwrap();
-    client.cancel(&next).await.ok();
-    worker.shutdown(Duration::from_secs(5)).await;
+    env.shutdown().await;
 }

@@ -41,6 +41,8 @@ pub(crate) use step::panicked;
 pub(crate) struct CtxConfig {
     /// Retry backoffs up to this long are slept in place; longer ones release the slot.
     pub(crate) inline_backoff: std::time::Duration,
+    /// A test environment's hooks (`None` outside `zart::testing`).
+    pub(crate) hooks: Option<Arc<crate::testing::Hooks>>,
 }
 
 /// The context passed to a handler. Cheap to clone; clones share the same run.

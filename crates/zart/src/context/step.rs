@@ -155,9 +155,17 @@ impl Ctx {
         let started_at = self.now_wall();
         let completion = self.completion(reserved, attempt, started_at);
         let clock = Instant::now();
-        let outcome = ATTEMPT
-            .scope(attempt, run_guarded(f, options.timeout))
-            .await;
+        let injected = self.config().hooks.as_ref().and_then(|hooks| {
+            hooks.before_attempt(self.execution_id(), &reserved.name, &reserved.id())
+        });
+        let outcome = match injected {
+            Some(err) => Err(err),
+            None => {
+                ATTEMPT
+                    .scope(attempt, run_guarded(f, options.timeout))
+                    .await
+            }
+        };
         self.metrics()
             .step_attempt(self.task_name(), outcome.is_ok(), clock.elapsed());
         let now = self.now_wall();
@@ -177,6 +185,12 @@ impl Ctx {
         match to_json(&value) {
             Ok(json) => {
                 self.save_params(completion.save(json)).await?;
+                if let Some(hooks) = &self.config().hooks {
+                    if hooks.step_completed(self.execution_id()) {
+                        // An armed crash: the worker dies before the handler goes on.
+                        return Err(self.halt(Halt::LeaseLost));
+                    }
+                }
                 Ok(Attempt::Done(Ok(value)))
             }
             Err(err) => {

@@ -6,7 +6,7 @@ mod retention;
 mod run;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ pub use config::{Retention, WorkerConfig, DEFAULT_RETENTION};
 
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
+use crate::testing::Hooks;
 use crate::TaskRegistry;
 
 /// Why a running execution was stopped from outside its handler.
@@ -60,6 +61,14 @@ struct Shared {
     /// Wakes `shutdown` when an execution ends.
     slot_freed: Notify,
     shutdown: CancellationToken,
+    /// Claims sent to the store and not yet turned into runs (a claimed execution is
+    /// neither due in the store nor in `running` meanwhile).
+    claiming: AtomicUsize,
+    /// Claims started so far: a test harness compares it before and after reading the
+    /// store, so a claim in between cannot make it see a false idle.
+    claims: AtomicU64,
+    /// A test environment's hooks (`None` outside `zart::testing`).
+    hooks: Option<Arc<Hooks>>,
 }
 
 impl Shared {
@@ -70,6 +79,7 @@ impl Shared {
         metrics: Metrics,
         pauses: Arc<PauseRules>,
         config: WorkerConfig,
+        hooks: Option<Arc<Hooks>>,
     ) -> Self {
         let worker_id = config
             .worker_id
@@ -88,6 +98,16 @@ impl Shared {
             work: Notify::new(),
             slot_freed: Notify::new(),
             shutdown: CancellationToken::new(),
+            claiming: AtomicUsize::new(0),
+            claims: AtomicU64::new(0),
+            hooks,
+        }
+    }
+
+    /// Tells a test harness that this worker may have become idle.
+    fn pulse(&self) {
+        if let Some(hooks) = &self.hooks {
+            hooks.pulse();
         }
     }
 
@@ -155,6 +175,14 @@ impl Shared {
     }
 }
 
+/// What a worker runs besides executions.
+pub(crate) struct WorkerExtras {
+    /// The schedule loop's client and the declared schedules, when it fires them.
+    pub(crate) scheduler: Option<(crate::Client, Arc<Vec<zart_core::ScheduleSpec>>)>,
+    /// A test environment's hooks.
+    pub(crate) hooks: Option<Arc<Hooks>>,
+}
+
 /// A running worker. Dropping it does not stop it; call [`WorkerHandle::shutdown`].
 pub struct WorkerHandle {
     shared: Arc<Shared>,
@@ -177,10 +205,13 @@ impl WorkerHandle {
         metrics: Metrics,
         pauses: Arc<PauseRules>,
         config: WorkerConfig,
-        scheduler: Option<(crate::Client, Arc<Vec<zart_core::ScheduleSpec>>)>,
+        extras: WorkerExtras,
     ) -> Self {
+        let WorkerExtras { scheduler, hooks } = extras;
         metrics.set_slots(config.concurrency);
-        let shared = Arc::new(Shared::new(store, clock, tasks, metrics, pauses, config));
+        let shared = Arc::new(Shared::new(
+            store, clock, tasks, metrics, pauses, config, hooks,
+        ));
         let mut tasks = vec![
             tokio::spawn(claim_loop(Arc::clone(&shared))),
             tokio::spawn(signal_loop(Arc::clone(&shared))),
@@ -192,6 +223,7 @@ impl WorkerHandle {
                 Arc::clone(&shared.clock),
                 declared,
                 shared.shutdown.clone(),
+                shared.hooks.clone(),
             )));
         }
         if shared.config.retention.shortest().is_some() {
@@ -212,6 +244,36 @@ impl WorkerHandle {
     /// How many executions this worker is running right now.
     pub fn running(&self) -> usize {
         self.shared.running().len()
+    }
+
+    /// Executions claimed or being claimed here: zero means this worker runs
+    /// nothing and has no claim on its way. With [`Self::claims_started`] read
+    /// before and after, a harness knows no claim slipped in between.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.shared.claiming.load(Ordering::SeqCst) + self.shared.running().len()
+    }
+
+    /// How many claims this worker has started.
+    pub(crate) fn claims_started(&self) -> u64 {
+        self.shared.claims.load(Ordering::SeqCst)
+    }
+
+    /// Makes the claim loop look for due work now (the virtual clock moved).
+    pub(crate) fn wake(&self) {
+        self.shared.work.notify_one();
+    }
+
+    /// Dies as a SIGKILL would: every loop stops at once and every running
+    /// execution is dropped at its next await point without writing anything, so
+    /// its lease is left to expire.
+    pub(crate) fn kill(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        let ids: Vec<String> = self.shared.running().keys().cloned().collect();
+        for id in ids {
+            self.shared.stop(&id, StopReason::LeaseLost);
+        }
     }
 
     /// Stops claiming, lets in-flight executions run for up to `grace`, then stops the
@@ -298,6 +360,7 @@ async fn claim_loop(shared: Arc<Shared>) {
         if wait.is_zero() {
             continue;
         }
+        shared.pulse();
         tokio::select! {
             _ = shared.shutdown.cancelled() => return,
             _ = woken => {}
@@ -308,6 +371,15 @@ async fn claim_loop(shared: Arc<Shared>) {
 
 async fn claim(shared: &Arc<Shared>, free: usize) -> Result<usize, zart_core::StoreError> {
     shared.pauses.settled().await;
+    struct Claiming<'a>(&'a Shared);
+    impl Drop for Claiming<'_> {
+        fn drop(&mut self) {
+            self.0.claiming.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    shared.claiming.fetch_add(1, Ordering::SeqCst);
+    shared.claims.fetch_add(1, Ordering::SeqCst);
+    let _claiming = Claiming(shared);
     let now = shared.clock.now();
     let claimed = shared
         .store
@@ -359,6 +431,7 @@ fn spawn_run(shared: &Arc<Shared>, claimed: ClaimedExecution) {
             }
         }
         shared.slot_freed.notify_waiters();
+        shared.pulse();
     });
 }
 

@@ -155,6 +155,7 @@ async fn drive(shared: &Shared, claimed: &ClaimedExecution, stop: &CancellationT
         metrics: shared.metrics.clone(),
         config: CtxConfig {
             inline_backoff: shared.config.inline_backoff,
+            hooks: shared.hooks.clone(),
         },
         execution_id: claimed.id.clone(),
         task_name: claimed.task_name.clone(),

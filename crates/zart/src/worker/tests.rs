@@ -66,6 +66,7 @@ async fn fixture(backend: &str) -> Option<Fixture> {
         Metrics::new(),
         Arc::default(),
         config,
+        None,
     );
     Some(Fixture {
         _dir: dir,
