@@ -151,23 +151,28 @@ pub async fn list_search_is_literal_substring(store: DynStore) {
     assert!(search("zz").await.is_empty());
 }
 
-/// Stats count executions by status.
-pub async fn stats_counts_by_status(store: DynStore) {
-    assert_eq!(store.execution_stats().await.unwrap(), Stats::default());
+/// [`seed`], plus `f1` (task `alpha`, scheduled at 50) failed at 60.
+async fn seed_with_failure(store: &DynStore) {
     let failing = NewExecution {
         run_at: at(50),
         ..scheduled("f1", "alpha", 50)
     };
-    insert_new(&store, failing).await;
-    let c = claim_one(&store, "w", 50, "f1").await;
+    insert_new(store, failing).await;
+    let c = claim_one(store, "w", 50, "f1").await;
     let error = ExecutionError {
         kind: ErrorKind::Handler,
         message: "boom".into(),
         step: None,
         attempts: None,
     };
-    assert!(finish(&store, guard(&c, "w", 60), ExecutionOutcome::Failed(error)).await);
-    seed(&store).await;
+    assert!(finish(store, guard(&c, "w", 60), ExecutionOutcome::Failed(error)).await);
+    seed(store).await;
+}
+
+/// Stats count executions by status.
+pub async fn stats_counts_by_status(store: DynStore) {
+    assert_eq!(store.execution_stats().await.unwrap(), Stats::default());
+    seed_with_failure(&store).await;
     let stats = store.execution_stats().await.unwrap();
     let expected = Stats {
         scheduled: 2,
@@ -190,20 +195,7 @@ fn window(from: i64, to: i64, bucket_ms: i64) -> ActivityQuery {
 /// Activity counts creations by `scheduled_at` and endings by `completed_at` and
 /// outcome, per bucket, every bucket present; the window's end is exclusive.
 pub async fn activity_counts_created_and_finished_per_bucket(store: DynStore) {
-    let failing = NewExecution {
-        run_at: at(50),
-        ..scheduled("f1", "alpha", 50)
-    };
-    insert_new(&store, failing).await;
-    let c = claim_one(&store, "w", 50, "f1").await;
-    let error = ExecutionError {
-        kind: ErrorKind::Handler,
-        message: "boom".into(),
-        step: None,
-        attempts: None,
-    };
-    assert!(finish(&store, guard(&c, "w", 60), ExecutionOutcome::Failed(error)).await);
-    seed(&store).await;
+    seed_with_failure(&store).await;
 
     let buckets = store.execution_activity(window(0, 500, 100)).await.unwrap();
     let starts: Vec<_> = buckets.iter().map(|b| b.start).collect();
