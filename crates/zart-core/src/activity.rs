@@ -40,11 +40,14 @@ pub struct ActivityBucket {
 }
 
 impl ActivityQuery {
-    /// The window of `length` ending at `now`, in buckets of `bucket`.
+    /// The window of `length` ending at `now`, in buckets of `bucket`. `now` itself
+    /// is inside it (the window is shifted by a millisecond), so an execution that
+    /// finished in the same millisecond as the query is counted.
     pub fn ending_at(now: Timestamp, length: Duration, bucket: Duration) -> Self {
+        let to = now + Duration::milliseconds(1);
         Self {
-            from: now - length,
-            to: now,
+            from: to - length,
+            to,
             bucket,
         }
     }
@@ -116,6 +119,14 @@ mod tests {
 
     fn at(ms: i64) -> Timestamp {
         chrono::Utc.timestamp_millis_opt(ms).unwrap()
+    }
+
+    #[test]
+    fn a_window_ending_now_holds_now() {
+        let q = ActivityQuery::ending_at(at(10_000), Duration::seconds(5), Duration::seconds(1));
+        let (from, to, _, count) = q.bounds().unwrap();
+        assert!(from <= 10_000 && 10_000 < to, "{from}..{to}");
+        assert_eq!((to - from, count), (5_000, 5));
     }
 
     #[test]
