@@ -43,9 +43,10 @@ impl OverviewParams {
                 "invalid windowSecs {window}: expected 60 to {MAX_WINDOW_SECS} seconds"
             )));
         }
-        if bucket == 0 || window.div_ceil(bucket) > 1000 {
+        let most = zart::core::MAX_ACTIVITY_BUCKETS.unsigned_abs();
+        if bucket == 0 || window.div_ceil(bucket) > most {
             return Err(ApiError::bad_request(format!(
-                "invalid bucketSecs {bucket}: expected at least 1 and at most 1000 buckets in the window"
+                "invalid bucketSecs {bucket}: expected at least 1 and at most {most} buckets in the window"
             )));
         }
         Ok((window, bucket))
