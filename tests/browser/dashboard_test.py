@@ -196,9 +196,20 @@ def check_pages_and_actions(page, s):
     confirm(page)
     done = s.until("order-1 to complete", lambda: (lambda e: e if e["status"] == "completed" else None)(s.execution("order-1")))
     assert done["result"]["trackingNumber"] == "1Z999", done
+    # The inbox shows the event, taken by the wait; a stray one stays pending.
+    s.api("POST", "/events/approval-1/note", {"text": "left for later"})
+    page.reload()
+    inbox = page.locator("section.inbox")
+    expect(inbox.locator("tbody tr")).to_have_count(1)
+    expect(inbox).to_contain_text("shipment_ready")
+    expect(inbox.locator(".badge.s-consumed")).to_have_count(1)
+    expect(inbox).to_contain_text("1Z999")
+    shot(page, "inbox")
 
     # Cancel.
     page.goto(s.base + "/#/executions/approval-1")
+    expect(page.locator("section.inbox .badge.s-pending")).to_have_count(1)
+    expect(page.locator("section.inbox")).to_contain_text("left for later")
     page.click("button.danger:has-text('Cancel')")
     confirm(page)
     s.until("approval-1 cancelled", lambda: s.execution("approval-1")["status"] == "cancelled")

@@ -266,7 +266,7 @@ mod admin;
 pub use admin::{Attempt, ExecutionDetail, Run, Step};
 
 mod events;
-pub use events::EventAccepted;
+pub use events::{EventAccepted, InboxEvent, InboxEventStatus, InboxPage};
 
 mod overview;
 pub use overview::{ActivityBucket, Overview};

@@ -221,6 +221,52 @@ impl WaitParams {
     }
 }
 
+/// The default page size of `GET /executions/{executionId}/events`.
+pub(crate) const DEFAULT_EVENT_PAGE: u32 = 50;
+
+/// Query parameters of `GET /executions/{executionId}/events`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub(crate) struct EventListParams {
+    /// Page size: 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+    /// Only events with a smaller sequence: the `nextBefore` of the previous page.
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub before: Option<String>,
+}
+
+impl EventListParams {
+    /// `(before_sequence, limit)`, or a 400 naming the invalid parameter.
+    pub(crate) fn page(&self) -> Result<(Option<i64>, u32), ApiError> {
+        let max = zart::core::MAX_EVENT_PAGE;
+        let limit = match present(&self.limit) {
+            None => DEFAULT_EVENT_PAGE,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid limit {v:?}: expected a whole number from 1 to {max}"
+                    )))
+                }
+            },
+        };
+        let before = match present(&self.before) {
+            None => None,
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n >= 1 => Some(n),
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid before {v:?}: expected an event sequence (1, 2, ...)"
+                    )))
+                }
+            },
+        };
+        Ok((before, limit))
+    }
+}
+
 /// Query parameters of the admin detail route.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]

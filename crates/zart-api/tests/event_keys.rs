@@ -1,5 +1,6 @@
 //! Over a real socket: event offers answer where the event is, a retried offer with
-//! the same key is stored once, and a full inbox refuses offers with 429.
+//! the same key is stored once, a full inbox refuses offers with 429, and the inbox
+//! lists its events page by page.
 
 mod common;
 
@@ -54,6 +55,89 @@ impl Server {
         }
         let response = request.send().await.unwrap();
         (response.status(), response.json().await.unwrap())
+    }
+
+    /// `GET path`; status and JSON.
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn inbox_lists_pending_events_newest_first_in_pages() {
+    let server = serve(100).await;
+    let (_, empty) = server.get("/executions/e1/events").await;
+    assert_eq!(empty, json!({"events": [], "nextBefore": null}));
+    let mut sequences = Vec::new();
+    for (i, key) in [Some("k-0"), None, None].into_iter().enumerate() {
+        let (_, offered) = server
+            .post("/events/e1/approved", key, &json!({"n": i}))
+            .await;
+        sequences.push(offered["sequence"].as_i64().unwrap());
+    }
+    let (status, all) = server.get("/executions/e1/events").await;
+    assert_eq!(status, StatusCode::OK);
+    let events = all["events"].as_array().unwrap();
+    let listed: Vec<i64> = events
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(listed, sequences.iter().rev().copied().collect::<Vec<_>>());
+    assert_eq!(all["nextBefore"], Value::Null);
+    let oldest = &events[2];
+    assert_eq!(oldest["eventName"], "approved");
+    assert_eq!(oldest["payload"], json!({"n": 0}));
+    assert_eq!(oldest["status"], "pending");
+    assert_eq!(oldest["eventId"], "k-0");
+    assert_eq!(oldest["consumedAt"], Value::Null);
+    assert_eq!(oldest["consumedBy"], Value::Null);
+    assert!(oldest["receivedAt"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(events[0]["eventId"], Value::Null);
+
+    // Two pages of two: the first names where the second starts.
+    let (_, first) = server.get("/executions/e1/events?limit=2").await;
+    assert_eq!(first["events"].as_array().unwrap().len(), 2);
+    assert_eq!(first["nextBefore"], json!(sequences[1]));
+    let (_, second) = server
+        .get(&format!(
+            "/executions/e1/events?limit=2&before={}",
+            sequences[1]
+        ))
+        .await;
+    let rest: Vec<i64> = second["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(rest, vec![sequences[0]]);
+    assert_eq!(second["nextBefore"], Value::Null);
+}
+
+#[tokio::test]
+async fn inbox_of_an_unknown_execution_is_404_and_bad_paging_is_400() {
+    let server = serve(100).await;
+    let (status, body) = server.get("/executions/ghost/events").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].as_str().unwrap().contains("ghost"), "{body}");
+    for (query, named) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("before=0", "before"),
+        ("before=-3", "before"),
+        ("before=x", "before"),
+    ] {
+        let (status, body) = server.get(&format!("/executions/e1/events?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        let message = body["error"].as_str().unwrap();
+        assert!(message.contains(named), "{query}: {message}");
     }
 }
 

@@ -21,6 +21,38 @@ async fn event_is_accepted_and_completes_the_waiting_execution() {
 }
 
 #[tokio::test]
+async fn consumed_event_is_listed_with_the_wait_that_took_it() {
+    let t = app().await;
+    t.start("ap9", "approval", json!(null)).await;
+    t.post_json(&format!("{API}/events/ap9/approved"), &json!("yes"))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    t.post_json(&format!("{API}/events/ap9/unrelated"), &json!(2))
+        .await
+        .expect(StatusCode::ACCEPTED);
+    t.finish("ap9").await;
+    let page = t
+        .get(&format!("{API}/executions/ap9/events"))
+        .await
+        .expect(StatusCode::OK);
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{page}");
+    assert_eq!(events[0]["eventName"], "unrelated");
+    assert_eq!(events[0]["status"], "pending");
+    let taken = &events[1];
+    assert_eq!(taken["eventName"], "approved");
+    assert_eq!(taken["status"], "consumed");
+    assert!(
+        taken["consumedBy"]
+            .as_str()
+            .unwrap()
+            .starts_with("approved#"),
+        "{taken}"
+    );
+    assert!(taken["consumedAt"].is_string(), "{taken}");
+}
+
+#[tokio::test]
 async fn event_sent_before_the_wait_is_not_lost() {
     let t = app().await;
     // Created but not necessarily started: the event waits in the inbox.

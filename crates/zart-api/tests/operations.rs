@@ -57,7 +57,7 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
-const MOUNTED: [(&str, &str); 28] = [
+const MOUNTED: [(&str, &str); 29] = [
     ("GET", "/api/v1/executions"),
     ("POST", "/api/v1/executions"),
     ("GET", "/api/v1/executions/{executionId}"),
@@ -67,6 +67,7 @@ const MOUNTED: [(&str, &str); 28] = [
     ("GET", "/api/v1/overview"),
     ("GET", "/api/v1/tasks"),
     ("POST", "/api/v1/events/{executionId}/{eventName}"),
+    ("GET", "/api/v1/executions/{executionId}/events"),
     ("GET", "/zart/admin/v1/executions/{executionId}/detail"),
     ("GET", "/zart/admin/v1/executions/{executionId}/runs"),
     ("POST", "/zart/admin/v1/executions/{executionId}/retry-step"),

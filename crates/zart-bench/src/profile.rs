@@ -208,6 +208,9 @@ impl Store for TimedStore {
         self.timed("run_list", self.inner.run_list(execution_id))
             .await
     }
+    async fn event_list(&self, query: EventListQuery) -> StoreResult<Option<Vec<EventRecord>>> {
+        self.timed("event_list", self.inner.event_list(query)).await
+    }
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {
         self.timed("execution_purge", self.inner.execution_purge(params))
             .await

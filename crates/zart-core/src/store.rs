@@ -12,11 +12,11 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    ActionOutcome, ActivityBucket, ActivityQuery, Clock, ExecutionDetail, ExecutionError,
-    ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionStatus, FireOutcome, NewPauseRule,
-    ParentClosePolicy, PauseDelete, PauseRule, RunRecord, ScheduleFire, SchedulePut,
-    SchedulePutOutcome, ScheduleRecord, Stats, StepRecord, StepRetry, StepSave, StepWrite,
-    StoreError, Timestamp, WaitingFor,
+    ActionOutcome, ActivityBucket, ActivityQuery, Clock, EventRecord, ExecutionDetail,
+    ExecutionError, ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionStatus,
+    FireOutcome, NewPauseRule, ParentClosePolicy, PauseDelete, PauseRule, RunRecord, ScheduleFire,
+    SchedulePut, SchedulePutOutcome, ScheduleRecord, Stats, StepRecord, StepRetry, StepSave,
+    StepWrite, StoreError, Timestamp, WaitingFor,
 };
 
 /// Result alias for store calls.
@@ -417,6 +417,23 @@ pub struct DetailQuery {
     pub run_index: Option<i32>,
 }
 
+/// The most events one [`Store::event_list`] call returns.
+pub const MAX_EVENT_PAGE: u32 = 1000;
+
+/// Parameters of [`Store::event_list`]: one page of an execution's inbox, newest
+/// first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventListQuery {
+    /// The execution.
+    pub execution_id: String,
+    /// Only events with a smaller sequence than this (the page after one ending
+    /// there); `None` starts at the newest.
+    pub before_sequence: Option<i64>,
+    /// The most events to return (1 to [`MAX_EVENT_PAGE`]; larger values are
+    /// clamped).
+    pub limit: u32,
+}
+
 /// Parameters of [`Store::execution_purge`]: a cutoff per terminal status (`None`:
 /// that status is kept).
 ///
@@ -604,6 +621,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The runs of an execution, oldest first; `None` if it does not exist.
     async fn run_list(&self, execution_id: &str) -> StoreResult<Option<Vec<RunRecord>>>;
+
+    /// One page of an execution's inbox (consumed and pending events), newest first;
+    /// `None` if the execution does not exist.
+    async fn event_list(&self, query: EventListQuery) -> StoreResult<Option<Vec<EventRecord>>>;
 
     /// Deletes old finished execution trees (see [`ExecutionPurge`]); returns how many
     /// executions were deleted, descendants included.

@@ -373,6 +373,26 @@ pub struct RunRecord {
     pub triggered_at: Option<Timestamp>,
 }
 
+/// One event of an execution's inbox, as [`Store::event_list`](crate::Store::event_list)
+/// shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// Its sequence number: events of a name are consumed in this order.
+    pub sequence: i64,
+    /// The event name.
+    pub name: String,
+    /// The payload it was offered with.
+    pub payload: Value,
+    /// When it was offered.
+    pub received_at: Timestamp,
+    /// When a wait consumed it; `None` while it is pending.
+    pub consumed_at: Option<Timestamp>,
+    /// The step id (`name#occurrence`) of the wait that consumed it.
+    pub consumed_by: Option<String>,
+    /// The idempotency key it was offered with, if any.
+    pub idempotency_key: Option<String>,
+}
+
 /// One journal entry of a run (a step, a timer, a wait, a journaled value).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepRecord {

@@ -1,10 +1,13 @@
 //! The admin detail view (one execution with its runs, steps and attempts, and the
-//! operator actions taken on it) and the runs list.
+//! operator actions taken on it), the runs list, and the inbox listing.
 
 use std::collections::HashMap;
 
 use sqlx::Row;
-use zart_core::{AttemptRecord, DetailQuery, ExecutionDetail, RunRecord};
+use zart_core::{
+    AttemptRecord, DetailQuery, EventListQuery, EventRecord, ExecutionDetail, RunRecord,
+    MAX_EVENT_PAGE,
+};
 
 use crate::error::PgError;
 use crate::pool::Db;
@@ -127,4 +130,52 @@ pub(crate) async fn run_list(db: &Db, id: &str) -> Result<Option<Vec<RunRecord>>
         .fetch_one(&db.pool)
         .await?;
     Ok(exists.then_some(found))
+}
+
+/// One page of an execution's inbox, newest first; `None` if it does not exist.
+pub(crate) async fn event_list(
+    db: &Db,
+    query: &EventListQuery,
+) -> Result<Option<Vec<EventRecord>>, PgError> {
+    let limit = i64::from(query.limit.clamp(1, MAX_EVENT_PAGE));
+    // The existence check and the page in one statement: an execution without
+    // events is an empty page, an unknown one no row at all.
+    let sql = db.sql(
+        "SELECT e.id, ev.seq, ev.name, ev.payload, ev.created_at, ev.consumed_at,
+            ev.consumed_by, ev.idempotency_key
+        FROM {s}.executions e
+        LEFT JOIN LATERAL (
+            SELECT seq, name, payload, created_at, consumed_at, consumed_by, idempotency_key
+            FROM {s}.events
+            WHERE execution_id = e.id AND ($2::BIGINT IS NULL OR seq < $2)
+            ORDER BY seq DESC LIMIT $3
+        ) ev ON TRUE
+        WHERE e.id = $1
+        ORDER BY ev.seq DESC",
+    );
+    let found = sqlx::query(&sql)
+        .bind(&query.execution_id)
+        .bind(query.before_sequence)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    if found.is_empty() {
+        return Ok(None);
+    }
+    let mut events = Vec::with_capacity(found.len());
+    for row in &found {
+        let Some(sequence) = rows::get::<Option<i64>>(row, "seq")? else {
+            continue;
+        };
+        events.push(EventRecord {
+            sequence,
+            name: rows::get(row, "name")?,
+            payload: rows::get(row, "payload")?,
+            received_at: rows::ts(rows::get(row, "created_at")?)?,
+            consumed_at: rows::opt_ts(rows::get(row, "consumed_at")?)?,
+            consumed_by: rows::get(row, "consumed_by")?,
+            idempotency_key: rows::get(row, "idempotency_key")?,
+        });
+    }
+    Ok(Some(events))
 }

@@ -11,12 +11,13 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use zart_core::{
     ActionOutcome, ActivityBucket, ActivityQuery, CancelOutcome, ChildSpawn, ClaimedExecution,
-    Clock, DetailQuery, EventConsume, EventOffer, EventTake, ExecutionClaim, ExecutionDetail,
-    ExecutionFinish, ExecutionPurge, ExecutionQuery, ExecutionRecord, ExecutionRerun,
-    ExecutionRestart, ExecutionSuspend, FireOutcome, InsertOutcome, LeaseGuard, LeaseRenew,
-    NewExecution, NewPauseRule, OfferOutcome, PauseDelete, PauseRule, RunRecord, ScheduleFire,
-    SchedulePut, SchedulePutOutcome, ScheduleRecord, Signal, SpawnOutcome, Stats, StepRecord,
-    StepRetry, StepSave, Store, StoreError, StoreResult, Subscription, Timestamp,
+    Clock, DetailQuery, EventConsume, EventListQuery, EventOffer, EventRecord, EventTake,
+    ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge, ExecutionQuery,
+    ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionSuspend, FireOutcome,
+    InsertOutcome, LeaseGuard, LeaseRenew, NewExecution, NewPauseRule, OfferOutcome, PauseDelete,
+    PauseRule, RunRecord, ScheduleFire, SchedulePut, SchedulePutOutcome, ScheduleRecord, Signal,
+    SpawnOutcome, Stats, StepRecord, StepRetry, StepSave, Store, StoreError, StoreResult,
+    Subscription, Timestamp,
 };
 
 use crate::clock::{self, DbClock};
@@ -337,6 +338,10 @@ impl Store for PgStore {
 
     async fn run_list(&self, execution_id: &str) -> StoreResult<Option<Vec<RunRecord>>> {
         self.run(|| detail::run_list(self.db(), execution_id)).await
+    }
+
+    async fn event_list(&self, query: EventListQuery) -> StoreResult<Option<Vec<EventRecord>>> {
+        self.run(|| detail::event_list(self.db(), &query)).await
     }
 
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {

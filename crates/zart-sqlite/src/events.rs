@@ -2,11 +2,12 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 use zart_core::{
-    EventConsume, EventOffer, EventTake, OfferOutcome, Signal, StepWrite, StoreResult,
+    EventConsume, EventListQuery, EventOffer, EventRecord, EventTake, OfferOutcome, Signal,
+    StepWrite, StoreResult, MAX_EVENT_PAGE,
 };
 
 use crate::error::SqlResultExt;
-use crate::rows::{self, json_text, ms, value_of};
+use crate::rows::{self, json_text, ms, opt_ts, ts, value_of};
 use crate::{guard, journal};
 
 /// Stores the event, and makes the execution due now if it is parked (unleased) on
@@ -146,4 +147,39 @@ pub(crate) fn consume(conn: &Connection, consume: &EventConsume) -> StoreResult<
     };
     journal::upsert(conn, &guard.execution_id, consume.run_index, &step)?;
     Ok(EventTake::Taken(payload))
+}
+
+/// One page of the inbox of `query.execution_id`, newest first; `None` if the
+/// execution does not exist. Reads the `events_execution` index.
+pub(crate) fn list(
+    conn: &Connection,
+    query: &EventListQuery,
+) -> StoreResult<Option<Vec<EventRecord>>> {
+    if rows::status_of(conn, &query.execution_id)?.is_none() {
+        return Ok(None);
+    }
+    let limit = query.limit.clamp(1, MAX_EVENT_PAGE);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, name, payload, created_at, consumed_at, consumed_by, idempotency_key \
+             FROM events WHERE execution_id = ?1 AND (?2 IS NULL OR seq < ?2) \
+             ORDER BY seq DESC LIMIT ?3",
+        )
+        .db()?;
+    rows::collect(
+        &mut stmt,
+        params![query.execution_id, query.before_sequence, limit],
+        |row| {
+            Ok(EventRecord {
+                sequence: row.get(0).db()?,
+                name: row.get(1).db()?,
+                payload: value_of(&row.get::<_, String>(2).db()?)?,
+                received_at: ts(row.get(3).db()?)?,
+                consumed_at: opt_ts(row.get(4).db()?)?,
+                consumed_by: row.get(5).db()?,
+                idempotency_key: row.get(6).db()?,
+            })
+        },
+    )
+    .map(Some)
 }

@@ -169,6 +169,10 @@ impl Store for SqliteStore {
         self.read(move |conn| detail::run_list(conn, &id)).await
     }
 
+    async fn event_list(&self, query: EventListQuery) -> StoreResult<Option<Vec<EventRecord>>> {
+        self.read(move |conn| events::list(conn, &query)).await
+    }
+
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {
         self.write(move |conn, _| retention::purge(conn, &params))
             .await

@@ -1,8 +1,9 @@
 //! Event keys and inbox limits: a keyed offer is stored once per execution, and an
-//! execution's inbox holds at most the offer's `max_pending` unconsumed events.
+//! execution's inbox holds at most the offer's `max_pending` unconsumed events. And
+//! the inbox listing an operator reads.
 
 use serde_json::json;
-use zart_core::{EventOffer, EventTake, ExecutionStatus, OfferOutcome};
+use zart_core::{EventListQuery, EventOffer, EventTake, ExecutionStatus, OfferOutcome};
 
 use crate::events::{consume, offer, offer_with};
 use crate::support::*;
@@ -132,4 +133,85 @@ pub async fn event_offer_past_inbox_limit_is_refused(store: DynStore) {
     sequence(&unlimited, false);
     let taken = consume(&store, guard(&c, "w", 4), "go", 1).await;
     assert_eq!(taken, EventTake::Taken(json!({ "key": "b" })));
+}
+
+fn page(id: &str, before_sequence: Option<i64>, limit: u32) -> EventListQuery {
+    EventListQuery {
+        execution_id: id.to_owned(),
+        before_sequence,
+        limit,
+    }
+}
+
+/// The inbox lists pending and consumed events newest first, with the consuming
+/// step, received time and key; pages continue below a sequence; another
+/// execution's events are not listed; an unknown execution is `None` and one
+/// without events an empty page.
+pub async fn event_list_pages_newest_first_with_consumption(store: DynStore) {
+    insert(&store, "e1").await;
+    insert(&store, "e2").await;
+    assert_eq!(
+        store.event_list(page("nope", None, 10)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.event_list(page("e1", None, 10)).await.unwrap(),
+        Some(vec![])
+    );
+    let first = sequence(
+        &offer_with(&store, keyed("e1", "go", Some("k1"), None)).await,
+        false,
+    );
+    let second = sequence(&offer(&store, "e1", "go", json!(2), 1).await, false);
+    let third = sequence(&offer(&store, "e1", "other", json!(3), 1).await, false);
+    offer(&store, "e2", "go", json!(9), 1).await;
+    let c = claim_one(&store, "w", 2, "e1").await;
+    let taken = consume(&store, guard(&c, "w", 3), "go", 0).await;
+    assert_eq!(taken, EventTake::Taken(json!({ "key": "k1" })));
+
+    let all = store
+        .event_list(page("e1", None, 10))
+        .await
+        .unwrap()
+        .unwrap();
+    let seqs: Vec<i64> = all.iter().map(|e| e.sequence).collect();
+    assert_eq!(seqs, vec![third, second, first]);
+    let oldest = &all[2];
+    assert_eq!(oldest.name, "go");
+    assert_eq!(oldest.payload, json!({ "key": "k1" }));
+    assert_eq!(oldest.received_at, at(1));
+    assert_eq!(oldest.consumed_at, Some(at(3)));
+    assert_eq!(oldest.consumed_by.as_deref(), Some("go#0"));
+    assert_eq!(oldest.idempotency_key.as_deref(), Some("k1"));
+    assert_eq!(all[0].name, "other");
+    assert_eq!(all[0].payload, json!(3));
+    assert_eq!(all[0].consumed_at, None);
+    assert_eq!(all[0].consumed_by, None);
+    assert_eq!(all[0].idempotency_key, None);
+
+    let head = store
+        .event_list(page("e1", None, 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        head.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        vec![third, second]
+    );
+    let rest = store
+        .event_list(page("e1", Some(second), 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+        vec![first]
+    );
+    // A zero limit is clamped to one, never "everything".
+    let one = store
+        .event_list(page("e1", None, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.len(), 1);
 }

@@ -102,6 +102,7 @@ macro_rules! __conformance_tests {
         inbox::event_offer_key_stored_before_finish_stays_duplicate,
         inbox::concurrent_keyed_offers_store_one,
         inbox::event_offer_past_inbox_limit_is_refused,
+        inbox::event_list_pages_newest_first_with_consumption,
         children::child_spawn_creates_child_and_spawn_entry,
         children::child_spawn_is_idempotent,
         children::child_spawn_with_lost_lease_creates_nothing,

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use zart_core::{
-    CancelOutcome, Clock, DetailQuery, ExecutionDetail, ExecutionQuery, ExecutionRecord,
-    InsertOutcome, NewExecution, RunRecord, Signal, Stats, Store, Timestamp,
+    CancelOutcome, Clock, DetailQuery, EventListQuery, EventRecord, ExecutionDetail,
+    ExecutionQuery, ExecutionRecord, InsertOutcome, NewExecution, RunRecord, Signal, Stats, Store,
+    Timestamp,
 };
 
 use crate::metrics::Metrics;
@@ -338,6 +339,27 @@ impl Client {
     /// The runs of an execution, oldest first.
     pub async fn runs(&self, id: &str) -> Result<Vec<RunRecord>, ClientError> {
         self.store.run_list(id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// One page of an execution's inbox, newest first: up to `limit` events (clamped
+    /// to 1..=[`MAX_EVENT_PAGE`](zart_core::MAX_EVENT_PAGE)) with a sequence below
+    /// `before_sequence` when given. Consumed events stay listed with the wait that
+    /// took them.
+    pub async fn events(
+        &self,
+        id: &str,
+        before_sequence: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, ClientError> {
+        let query = EventListQuery {
+            execution_id: id.to_owned(),
+            before_sequence,
+            limit,
+        };
+        self.store
+            .event_list(query)
+            .await?
+            .ok_or_else(|| not_found(id))
     }
 
     /// Checks that the store answers a real query.

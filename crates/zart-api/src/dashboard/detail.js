@@ -1,16 +1,20 @@
 // Zart dashboard: one execution. Its state in words, the run's timeline (steps,
 // sleeps, waits and children as bars; attempts and backoffs inside them), its
-// JSON, runs, children, operator actions, and the actions an operator can take.
+// JSON, runs, children, event inbox, operator actions, and the actions an operator
+// can take.
 "use strict";
 
 (function detailView() {
   const { h, clear } = Z;
   const INSTANT_KINDS = ["now", "uuid", "random", "patch"];
+  const INBOX_PAGE = 50;
+  const INBOX_MAX = 1000;
 
   Z.views.detail = {
     async enter(state) {
       state.id = state.target.id;
       state.open = new Set();
+      state.inboxLimit = INBOX_PAGE;
       state.main.append((state.head = h("div")), (state.body = h("div")));
       await this.refresh(state);
     },
@@ -24,11 +28,14 @@
       } else {
         execution = await Z.get("/executions/" + Z.enc(state.id));
       }
-      const children = await Z.get("/executions", { search: state.id + "/", limit: 100, sortOrder: "asc" });
+      const [children, inbox] = await Promise.all([
+        Z.get("/executions", { search: state.id + "/", limit: 100, sortOrder: "asc" }),
+        Z.get("/executions/" + Z.enc(state.id) + "/events", { limit: state.inboxLimit }),
+      ]);
       state.execution = execution;
       state.detail = detail;
       renderHead(state, execution, detail);
-      renderBody(state, execution, detail, children.filter((c) => c.parentId === state.id));
+      renderBody(state, execution, detail, children.filter((c) => c.parentId === state.id), inbox);
     },
   };
 
@@ -69,7 +76,7 @@
   }
 
   // ---------------------------------------------------------------- body
-  function renderBody(state, e, detail, children) {
+  function renderBody(state, e, detail, children, inbox) {
     const facts = h("dl.facts",
       fact("Task", e.name),
       fact("Scheduled", Z.timeEl(e.scheduledAt)),
@@ -92,8 +99,35 @@
     parts.push(h("div.two",
       h("section.panel", h("h2", "Payload" + (run ? " (run " + run.runIndex + ")" : "")), Z.json(run ? run.payload : e.payload)),
       h("section.panel", h("h2", "Result"), Z.json(run ? run.result : e.result))));
+    parts.push(inboxPanel(state, inbox));
     if (detail && detail.actions.length) parts.push(actionLog(detail.actions));
     clear(state.body).append(...parts);
+  }
+
+  // The inbox, newest first: pending events wait for a wait on their name; consumed
+  // ones name the wait step that took them. "Show older" grows the page (kept across
+  // live refreshes) up to the server's maximum.
+  function inboxPanel(state, inbox) {
+    const pending = inbox.events.filter((ev) => ev.status === "pending").length;
+    const title = "Event inbox" + (inbox.events.length ? " (" + pending + " pending)" : "");
+    if (!inbox.events.length) return h("section.panel.inbox", h("h2", title), h("p.muted", "No events delivered."));
+    const rows = inbox.events.map((ev) => h("tr",
+      h("td.num", String(ev.sequence)),
+      h("td.id", ev.eventName),
+      h("td", Z.badge(ev.status)),
+      h("td", Z.timeEl(ev.receivedAt)),
+      h("td", ev.consumedBy ? [ev.consumedBy, " ", Z.timeEl(ev.consumedAt)] : "–"),
+      h("td.id", ev.eventId || "–"),
+      h("td", h("pre.json.inline", JSON.stringify(ev.payload)))));
+    const more = inbox.nextBefore !== null && state.inboxLimit < INBOX_MAX
+      ? h("div.pager", h("button", { type: "button", onclick: () => {
+          state.inboxLimit = Math.min(INBOX_MAX, state.inboxLimit + INBOX_PAGE);
+          Z.views.detail.refresh(state).catch((err) => Z.fail("Loading older events", err));
+        } }, "Show older events"))
+      : null;
+    return h("section.panel.inbox", h("h2", title),
+      h("table.list", h("thead", h("tr", ["Seq", "Event", "Status", "Received", "Consumed by", "Key", "Payload"].map((t) => h("th", t)))), h("tbody", rows)),
+      more);
   }
   const fact = (label, value) => [h("dt", label), h("dd", value)];
 

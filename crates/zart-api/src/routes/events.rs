@@ -1,4 +1,4 @@
-//! Delivering events to executions.
+//! Delivering events to executions, and reading an execution's inbox.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,13 +9,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use zart::OfferOptions;
 
-use crate::dto::{ErrorBody, EventAccepted};
+use crate::dto::{ErrorBody, EventAccepted, InboxPage};
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, IdempotencyKey, JsonValue};
+use crate::extract::{ApiPath, ApiQuery, EventListParams, IdempotencyKey, JsonValue};
 use crate::AppState;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(post_event))
+    OpenApiRouter::new()
+        .routes(routes!(post_event))
+        .routes(routes!(list_events))
 }
 
 /// Query parameters of `POST /events/{executionId}/{eventName}`.
@@ -79,6 +81,41 @@ pub(crate) async fn post_event(
         duplicate: offered.duplicate,
     };
     Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
+/// One page of an execution's inbox, newest first: pending events (waiting for a
+/// wait on their name) and consumed ones with the wait step that took them.
+#[utoipa::path(
+    get,
+    path = "/executions/{executionId}/events",
+    tag = "events",
+    params(
+        ("executionId" = String, Path, description = super::EXECUTION_ID_DOC),
+        EventListParams,
+    ),
+    responses(
+        (status = 200, description = "One page of the inbox", body = InboxPage),
+        (status = 400, description = "Invalid limit or before", body = ErrorBody),
+        (status = 404, description = "No such execution", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list_events(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<EventListParams>,
+) -> Result<Json<InboxPage>, ApiError> {
+    let (before, limit) = params.page()?;
+    let events = state.client.events(&id, before, limit).await?;
+    // A full page may have more below it; a short one is the last.
+    let next_before = match events.last() {
+        Some(last) if events.len() == limit as usize && last.sequence > 1 => Some(last.sequence),
+        _ => None,
+    };
+    let events = events.into_iter().map(Into::into).collect();
+    Ok(Json(InboxPage {
+        events,
+        next_before,
+    }))
 }
 
 /// The idempotency key from the header or the `eventId` parameter (the client

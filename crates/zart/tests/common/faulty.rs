@@ -134,6 +134,9 @@ impl Store for Faulty {
     async fn run_list(&self, id: &str) -> StoreResult<Option<Vec<RunRecord>>> {
         self.inner.run_list(id).await
     }
+    async fn event_list(&self, query: EventListQuery) -> StoreResult<Option<Vec<EventRecord>>> {
+        self.inner.event_list(query).await
+    }
     async fn execution_purge(&self, params: ExecutionPurge) -> StoreResult<u64> {
         self.inner.execution_purge(params).await
     }
