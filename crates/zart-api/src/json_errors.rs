@@ -5,8 +5,8 @@
 use std::any::Any;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{OriginalUri, Request};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -20,8 +20,9 @@ pub(crate) struct PlainTextError;
 /// The most of a non-JSON error body read to build the JSON message.
 const MAX_ECHOED_BODY: usize = 1024;
 
-/// Fallback: a JSON 404 for any path no route matches.
-pub(crate) async fn unknown_route(method: Method, uri: Uri) -> ApiError {
+/// Fallback: a JSON 404 for any path no route matches. It names the path the client
+/// sent (`OriginalUri`), not the rest a nested router saw after its prefix.
+pub(crate) async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::not_found(format!("no route for {method} {}", uri.path()))
 }
 
