@@ -362,8 +362,11 @@ async fn fire_due(
     let mut fired = 0;
     for schedule in &due {
         match fire_one(client, schedule, now).await {
-            Ok(true) => fired += 1,
-            Ok(false) => {}
+            Ok(done) => {
+                fired += usize::from(done.fired);
+                // A slot still buffered after this pass waits for this execution.
+                watched.extend(done.buffered_behind);
+            }
             Err(e) => tracing::warn!(
                 schedule = %schedule.spec.schedule_id,
                 error = %e,
@@ -373,12 +376,6 @@ async fn fire_due(
     }
     if fired > 0 && due.len() == BATCH as usize {
         return Ok(Duration::ZERO);
-    }
-    // What is still buffered after this pass waits for its previous execution.
-    for schedule in store.schedule_due(now, BATCH).await? {
-        if schedule.cursor.buffered_at.is_some() {
-            watched.extend(schedule.last_execution_id);
-        }
     }
     let mut wait = POLL_EVERY;
     if let Some(next) = next_wake(store.as_ref(), now).await? {
@@ -405,13 +402,23 @@ async fn next_wake(store: &dyn Store, now: Timestamp) -> Result<Option<Timestamp
     }
 }
 
-/// Plans and records one schedule's firing; whether it recorded one (false when
-/// nothing was due or another process got there first).
+/// What [`fire_one`] did to one due schedule.
+#[derive(Debug, Default)]
+struct Firing {
+    /// Whether it recorded a firing (false when nothing was due or another process
+    /// got there first).
+    fired: bool,
+    /// The execution a slot still buffered afterwards waits for: the pass wakes when
+    /// it finishes.
+    buffered_behind: Option<String>,
+}
+
+/// Plans and records one schedule's firing.
 async fn fire_one(
     client: &Client,
     schedule: &ScheduleRecord,
     now: Timestamp,
-) -> Result<bool, StoreError> {
+) -> Result<Firing, StoreError> {
     let store = client.store();
     let spec = &schedule.spec;
     let timing = match spec.timing() {
@@ -420,7 +427,7 @@ async fn fire_one(
             // Specs are validated before they are stored; this one came from
             // elsewhere (another build, a hand edit).
             tracing::error!(schedule = %spec.schedule_id, error = %e, "a stored schedule is invalid");
-            return Ok(false);
+            return Ok(Firing::default());
         }
     };
     let previous = match &schedule.last_execution_id {
@@ -428,7 +435,15 @@ async fn fire_one(
         None => None,
     };
     let Some(plan) = plan_firing(schedule, &timing, previous, now) else {
-        return Ok(false);
+        // Nothing to do yet: a buffered slot keeps waiting for the previous execution.
+        let buffered_behind = schedule
+            .cursor
+            .buffered_at
+            .and(schedule.last_execution_id.clone());
+        return Ok(Firing {
+            fired: false,
+            buffered_behind,
+        });
     };
     let starts: Vec<NewExecution> = plan
         .starts
@@ -445,12 +460,15 @@ async fn fire_one(
         })
         .await?;
     let FireOutcome::Fired(outcomes) = outcome else {
-        return Ok(false);
+        return Ok(Firing::default());
     };
+    let mut latest = schedule.last_execution_id.clone();
     for outcome in &outcomes {
+        let (InsertOutcome::Created(e) | InsertOutcome::Existing(e)) = outcome;
         if let InsertOutcome::Created(e) = outcome {
             client.metrics().execution_started(&e.task_name);
         }
+        latest = Some(e.id.clone());
     }
     if plan.cancel_previous {
         if let Some(previous) = &schedule.last_execution_id {
@@ -465,5 +483,8 @@ async fn fire_one(
             }
         }
     }
-    Ok(true)
+    Ok(Firing {
+        fired: true,
+        buffered_behind: plan.cursor.buffered_at.and(latest),
+    })
 }
