@@ -158,6 +158,48 @@ async fn a_failing_closure_is_rolled_back_and_its_retry_runs_it_again() {
     worker.shutdown(Duration::from_secs(5)).await;
 }
 
+/// `zart::current_attempt()` inside the synchronous closure (on the SQLite writer
+/// thread) is the step's attempt, as it is inside `ctx.step`; outside, none.
+#[tokio::test]
+async fn current_attempt_is_known_inside_a_sqlite_transaction() {
+    let db = db().await;
+    let zart = Zart::builder(db.store.clone())
+        .task("attempts", |ctx: Ctx, _: serde_json::Value| async move {
+            let options = StepOptions::retry(RetryPolicy::fixed(Duration::ZERO, 3));
+            let seen: Option<u32> = ctx
+                .sqlite_transaction_with("count", options, |_tx| {
+                    let attempt = zart::current_attempt();
+                    if attempt < Some(3) {
+                        return Err(TaskError::retryable(format!("attempt {attempt:?}")));
+                    }
+                    Ok(attempt)
+                })
+                .await?;
+            Ok(json!({"inside": seen, "outside": zart::current_attempt()}))
+        })
+        .build();
+    let client = zart.client();
+    let worker = zart.start_worker(fast());
+    let id = start(&client, "attempts", json!(null)).await;
+    let done = finish(&client, &id).await;
+    assert_eq!(done.result, Some(json!({"inside": 3, "outside": null})));
+    let detail = client.detail(&id, None).await.unwrap();
+    let errors: Vec<_> = detail.steps[0]
+        .attempts
+        .iter()
+        .map(|a| a.error.clone())
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            Some("attempt Some(1)".to_owned()),
+            Some("attempt Some(2)".to_owned()),
+            None
+        ]
+    );
+    worker.shutdown(Duration::from_secs(5)).await;
+}
+
 #[tokio::test]
 async fn a_closure_failing_every_attempt_leaves_no_rows_and_a_dead_step() {
     let db = db().await;

@@ -284,8 +284,33 @@ pub(crate) async fn in_attempt<F: Future>(attempt: u32, fut: F) -> F::Output {
 /// ctx.step("call", || async { Ok(zart::current_attempt().unwrap_or(1)) }).await
 /// # }
 /// ```
+///
+/// Inside a `ctx.sqlite_transaction` closure (which runs synchronously on the SQLite
+/// writer thread, outside any task) it is the transactional step's attempt too.
 pub fn current_attempt() -> Option<u32> {
-    ATTEMPT.try_with(|a| *a).ok()
+    ATTEMPT
+        .try_with(|a| *a)
+        .ok()
+        .or_else(|| SYNC_ATTEMPT.with(std::cell::Cell::get))
+}
+
+thread_local! {
+    /// The attempt of a synchronous closure running on this thread (a SQLite
+    /// transactional step, on the writer thread), for [`current_attempt`].
+    static SYNC_ATTEMPT: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs the synchronous `f` as attempt number `attempt`, for [`current_attempt`]; the
+/// thread's previous value is restored afterwards, even if `f` panics.
+pub(crate) fn in_sync_attempt<R>(attempt: u32, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<u32>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SYNC_ATTEMPT.with(|a| a.set(self.0));
+        }
+    }
+    let _restore = Restore(SYNC_ATTEMPT.with(|a| a.replace(Some(attempt))));
+    f()
 }
 
 /// The end of one attempt.

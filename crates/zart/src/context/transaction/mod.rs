@@ -28,7 +28,7 @@ use serde_json::Value;
 use zart_core::{StepHeader, StepKind, StoreResult, TransactionOutcome};
 use zart_sqlite::{SqliteStore, SqliteTransaction};
 
-use super::step::{timed_out, to_json, Attempt, Resume};
+use super::step::{in_sync_attempt, timed_out, to_json, Attempt, Resume};
 use super::{in_flight, panicked, park, Ctx, Halt, Reservation};
 use crate::retry::StepOptions;
 use crate::{TaskError, TaskResult};
@@ -231,10 +231,12 @@ where
         let (f, timeout) = (Arc::clone(&self.f), options.timeout);
         let run = move |tx: &SqliteTransaction<'_>| {
             let ran = Instant::now();
-            let value = catch_unwind(AssertUnwindSafe(|| {
-                let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
-                (*f)(tx)
-            }))
+            let value = in_sync_attempt(attempt, || {
+                catch_unwind(AssertUnwindSafe(|| {
+                    let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+                    (*f)(tx)
+                }))
+            })
             .unwrap_or_else(|panic| Err(panicked(panic)))?;
             if let Some(limit) = timeout.filter(|limit| ran.elapsed() > *limit) {
                 return Err(timed_out(limit));
