@@ -60,9 +60,13 @@ mod registry;
 mod retry;
 mod retry_store;
 mod schedules;
+mod spans;
 mod task;
+#[cfg(feature = "otlp")]
+pub mod telemetry;
 pub mod testing;
 mod time;
+mod trace_context;
 mod worker;
 
 pub use client::{
@@ -80,6 +84,7 @@ pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
 pub use schedules::{Schedule, NEXT_FIRE_TIMES, POLL_EVERY};
 pub use task::{StartTask, Task};
+pub use trace_context::TraceContext;
 pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};
 
 /// The store-level types, re-exported so users need only this crate.
