@@ -85,7 +85,11 @@ pub async fn claim_returns_the_trace_context_stored_at_insert(store: DynStore) {
     assert!(again.fence > first.fence);
     assert_eq!(again.trace_context.as_deref(), Some(context));
     insert(&store, "untraced").await;
-    let plain = claim_one(&store, "w1", 2 * LEASE_MS, "untraced").await;
+    let claimed = claim(&store, "w1", 2 * LEASE_MS, 10).await;
+    let plain = claimed
+        .iter()
+        .find(|c| c.id == "untraced")
+        .expect("untraced is claimed");
     assert_eq!(plain.trace_context, None);
 }
 
