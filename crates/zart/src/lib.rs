@@ -19,6 +19,13 @@
 //! PostgreSQL with the `postgres` feature). [`testing::TestEnv`] runs workflows on
 //! virtual time, for tests.
 //!
+//! Tracing: the runtime opens `tracing` spans for each start, run, step attempt,
+//! sleep, wait and child; with an OpenTelemetry layer they form one trace per
+//! execution, continued by every run on any process, because the W3C context is
+//! stored with the execution ([`TraceContext`], [`StartRequest::trace_context`]). The
+//! `otlp` feature adds `telemetry`, an OTLP exporter configured by the standard
+//! `OTEL_*` variables.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use zart::prelude::*;

@@ -2,7 +2,7 @@
 //! after any crash, continues the trace it was started in.
 //!
 //! The runtime's spans are plain `tracing` spans; with an OpenTelemetry layer in the
-//! subscriber (`tracing-opentelemetry`, for example the one [`crate::telemetry`]
+//! subscriber (`tracing-opentelemetry`, for example the one `zart::telemetry`
 //! builds) they become OpenTelemetry spans. The stored form of a context is the
 //! `traceparent` value, then, if there is one, a line break and the `tracestate`
 //! value (neither may contain a line break, so the split is unambiguous).
@@ -50,8 +50,12 @@ impl TraceContext {
         let tracestate = tracestate
             .map(str::trim)
             .filter(|s| !s.is_empty() && s.len() <= MAX_TRACESTATE_CHARS && !s.contains('\n'));
+        let traceparent = traceparent.trim();
+        if !well_formed(traceparent) {
+            return None;
+        }
         let mut carrier = HashMap::with_capacity(2);
-        carrier.insert(TRACEPARENT.to_owned(), traceparent.trim().to_owned());
+        carrier.insert(TRACEPARENT.to_owned(), traceparent.to_owned());
         if let Some(state) = tracestate {
             carrier.insert(TRACESTATE.to_owned(), state.to_owned());
         }
@@ -133,6 +137,27 @@ impl TraceContext {
     }
 }
 
+/// Whether `traceparent` has the W3C shape: `version-traceid-parentid-flags`, each of
+/// exactly 2, 32, 16 and 2 lowercase hex digits (the propagator checks the values:
+/// all-zero ids, version `ff`; it would accept a short id). A later version may
+/// append fields after the flags; version `00` may not.
+fn well_formed(traceparent: &str) -> bool {
+    let Some(head) = traceparent.get(..55) else {
+        return false;
+    };
+    let rest = &traceparent[55..];
+    let shape = head.split('-').map(str::len).eq([2, 32, 16, 2]);
+    let hex = head
+        .bytes()
+        .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let tail_ok = if head.starts_with("00") {
+        rest.is_empty()
+    } else {
+        rest.is_empty() || rest.starts_with('-')
+    };
+    shape && hex && tail_ok
+}
+
 /// Records `trace_id` on `span` (declared with `trace_id = Empty`) when the span is
 /// part of an OpenTelemetry trace, so log lines inside it name the trace.
 pub(crate) fn record_trace_id(span: &tracing::Span) {
@@ -166,6 +191,8 @@ mod tests {
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
         ] {
             assert_eq!(TraceContext::parse(bad, None), None, "{bad:?}");
         }

@@ -47,6 +47,10 @@ pub(crate) async fn list_executions(
     path = "/executions",
     tag = "executions",
     request_body = StartExecution,
+    params(
+        ("traceparent" = Option<String>, Header, description = "W3C trace context: the execution's spans continue this trace (stored with it); an invalid value is ignored"),
+        ("tracestate" = Option<String>, Header, description = "W3C trace state, stored with `traceparent`"),
+    ),
     responses(
         (status = 201, description = "Created", body = Execution),
         (status = 200, description = "Idempotent replay: same id, task and payload", body = Execution),
