@@ -101,8 +101,28 @@ fn layered(app: Router<AppState>, config: &ApiConfig, metrics: HttpMetrics) -> R
         Some(cors) => app.layer(cors),
         None => app,
     };
-    app.layer(from_fn_with_state(metrics, record))
-        .layer(TraceLayer::new_for_http().on_failure(log_failure))
+    app.layer(from_fn_with_state(metrics, record)).layer(
+        TraceLayer::new_for_http()
+            .make_span_with(request_span)
+            .on_failure(log_failure),
+    )
+}
+
+/// The span of one request. A valid W3C `traceparent` header (with its
+/// `tracestate`) makes it a child of the caller's span, so a start under it joins
+/// the caller's trace; an invalid one is ignored (W3C: start a new trace).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> Span {
+    let span = tracing::info_span!(
+        "http.request",
+        otel.kind = "server",
+        otel.name = %format_args!("{} {}", request.method(), request.uri().path()),
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    if let Some(cx) = crate::routes::trace_context(request.headers()) {
+        cx.set_parent_of(&span);
+    }
+    span
 }
 
 /// Logs a failed request. A 504 is a `wait` long-poll that ended before the execution

@@ -25,3 +25,21 @@ pub(crate) fn public() -> OpenApiRouter<AppState> {
 
 /// The path parameter shared by every execution route.
 pub(crate) const EXECUTION_ID_DOC: &str = "The execution id";
+
+/// The W3C trace context of a request's `traceparent` (and `tracestate`) headers.
+/// A missing, non-text or invalid `traceparent` is ignored, as W3C Trace Context
+/// asks (the execution starts without a parent), and logged at DEBUG.
+pub(crate) fn trace_context(headers: &axum::http::HeaderMap) -> Option<zart::TraceContext> {
+    let traceparent = headers.get("traceparent")?;
+    let tracestate = headers
+        .get("tracestate")
+        .and_then(|value| value.to_str().ok());
+    let parsed = traceparent
+        .to_str()
+        .ok()
+        .and_then(|value| zart::TraceContext::parse(value, tracestate));
+    if parsed.is_none() {
+        tracing::debug!("ignoring a malformed traceparent header");
+    }
+    parsed
+}

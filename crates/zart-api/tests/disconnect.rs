@@ -53,6 +53,7 @@ async fn seeded_app() -> TestApp {
                     run_at: now + chrono::Duration::hours(1),
                     deadline_at: None,
                     parent_id: None,
+                    trace_context: None,
                 };
                 store.execution_insert(params).await.expect("seed");
             }

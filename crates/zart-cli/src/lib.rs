@@ -32,17 +32,23 @@ pub use client::HttpError;
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Runs one `zart` command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            init_tracing();
-            serve::serve(args, &cli.api).await
+            let telemetry = zart::telemetry::TelemetryConfig::from_env().build()?;
+            init_tracing(telemetry.as_ref());
+            let served = serve::serve(args, &cli.api).await;
+            // Flushes the spans still queued (bounded by the shutdown timeout).
+            drop(telemetry);
+            served
         }
         Command::Migrate(args) => {
-            init_tracing();
+            init_tracing(None);
             migrate::migrate(args).await
         }
         command => {
@@ -52,13 +58,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_tracing() {
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), and, with `telemetry`,
+/// exports spans over OTLP (by the exporter's own filter, whatever `RUST_LOG` says).
+/// A log line inside a run names the run's span fields: its `execution_id` and,
+/// when the run is traced, its `trace_id`.
+fn init_tracing(telemetry: Option<&zart::telemetry::Telemetry>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Fails only if a subscriber is already installed (an embedding program's): keep it.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
+        .with_filter(filter);
+    // Fails only if a subscriber is already installed (an embedding program's): keep it.
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(telemetry.map(|t| t.layer()))
         .try_init();
 }

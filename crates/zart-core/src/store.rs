@@ -54,6 +54,11 @@ pub struct NewExecution {
     pub deadline_at: Option<Timestamp>,
     /// The parent, for a child execution.
     pub parent_id: Option<String>,
+    /// The W3C trace context the execution was started under (the `traceparent`
+    /// value, optionally followed by `\n` and the `tracestate` value): stored with
+    /// the execution and handed back by every claim, so each run continues the
+    /// starter's trace. Stores keep it as opaque text; the runtime validates it.
+    pub trace_context: Option<String>,
 }
 
 /// What [`Store::execution_insert`] did.
@@ -223,6 +228,8 @@ pub struct ClaimedExecution {
     pub deadline_at: Option<Timestamp>,
     /// The parent, for a child.
     pub parent_id: Option<String>,
+    /// The trace context stored at creation ([`NewExecution::trace_context`]).
+    pub trace_context: Option<String>,
 }
 
 /// Parameters of [`Store::lease_renew`].

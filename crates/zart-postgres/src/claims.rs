@@ -38,8 +38,8 @@ const CLAIM: &str = "
         RETURNING e.id, e.task_name, e.run_index, e.fence, e.deadline_at, e.parent_id
     )
     SELECT c.id, c.task_name, c.run_index, c.fence, c.deadline_at, c.parent_id,
-           (SELECT d.payload FROM {s}.execution_data d WHERE d.execution_id = c.id) AS payload
-    FROM claimed c";
+           d.payload, d.trace_context
+    FROM claimed c JOIN {s}.execution_data d ON d.execution_id = c.id";
 
 pub(crate) async fn claim(db: &Db, p: &ExecutionClaim) -> Result<Vec<ClaimedExecution>, PgError> {
     if p.limit == 0 {
@@ -67,6 +67,7 @@ pub(crate) async fn claim(db: &Db, p: &ExecutionClaim) -> Result<Vec<ClaimedExec
                     .map(ts)
                     .transpose()?,
                 parent_id: row.try_get("parent_id")?,
+                trace_context: row.try_get("trace_context")?,
             })
         })
         .collect()

@@ -20,8 +20,8 @@ use crate::rows::{
 /// Inserts, in id order (so overlapping batches wait rather than deadlock), each row
 /// of a CTE named `source` defined before whose id is new, with its data row and run
 /// 1; nothing for an id that exists. `source` has the columns `id`, `task_name`,
-/// `parent_id`, `now`, `deadline_at`, `run_at` and `payload` (JSON text), its ids
-/// distinct; `{PARENT_CLOSE}` is replaced by a policy's SQL literal (see
+/// `parent_id`, `now`, `deadline_at`, `run_at`, `payload` (JSON text) and
+/// `trace_context`, its ids distinct; `{PARENT_CLOSE}` is replaced by a policy's SQL literal (see
 /// [`parent_close_sql`]) and `{CHANNEL}` by the parameter holding the NOTIFY
 /// channel. One `Work` hint covers every execution created.
 pub(crate) const INSERT_CTES: &str = "
@@ -34,8 +34,9 @@ pub(crate) const INSERT_CTES: &str = "
         ON CONFLICT (id) DO NOTHING
         RETURNING *
     ), new_data AS (
-        INSERT INTO {s}.execution_data (execution_id, payload)
-        SELECT n.id, i.payload::json FROM new_execution n JOIN source i ON i.id = n.id
+        INSERT INTO {s}.execution_data (execution_id, payload, trace_context)
+        SELECT n.id, i.payload::json, i.trace_context
+        FROM new_execution n JOIN source i ON i.id = n.id
     ), new_run AS (
         INSERT INTO {s}.runs (execution_id, run_index, payload, status, trigger)
         SELECT n.id, 1, i.payload::json, 'scheduled', 'initial'
@@ -44,11 +45,11 @@ pub(crate) const INSERT_CTES: &str = "
         SELECT pg_notify({CHANNEL}, 'w') WHERE EXISTS (SELECT 1 FROM new_execution)
     )";
 
-/// The columns of [`INSERT_CTES`]'s `source` for one execution, from `#1..#7` bound
-/// by [`bind_new`] (then `#8`, the channel).
+/// The columns of [`INSERT_CTES`]'s `source` for one execution, from `#1..#7` and
+/// `#9` bound by [`bind_new`] (`#8` is the channel).
 pub(crate) const NEW_COLUMNS: &str = "#1::text AS id, #2::text AS task_name,
     #3::text AS parent_id, #4::bigint AS now, #5::bigint AS deadline_at,
-    #6::bigint AS run_at, #7::text AS payload";
+    #6::bigint AS run_at, #7::text AS payload, #9::text AS trace_context";
 
 /// `policy` as a SQL literal for `{PARENT_CLOSE}` of [`INSERT_CTES`] (its text is one
 /// of two constants, never user input).
@@ -56,8 +57,8 @@ pub(crate) fn parent_close_sql(policy: ParentClosePolicy) -> String {
     format!("'{}'", policy.as_str())
 }
 
-/// Binds `#1..#7` of [`NEW_COLUMNS`] and `#8`, the channel, as the query's next
-/// parameters.
+/// Binds `#1..#7` of [`NEW_COLUMNS`], `#8`, the channel, and `#9`, the trace
+/// context, as the query's next parameters.
 pub(crate) fn bind_new<'q>(
     query: Query<'q, Postgres, PgArguments>,
     new: &'q NewExecution,
@@ -72,6 +73,7 @@ pub(crate) fn bind_new<'q>(
         .bind(ms(new.run_at))
         .bind(json_text(&new.payload))
         .bind(channel)
+        .bind(new.trace_context.as_deref())
 }
 
 /// The execution insert, for a batch of new executions (ids distinct): returns the
@@ -79,8 +81,8 @@ pub(crate) fn bind_new<'q>(
 const INSERT: &str = "
     WITH source AS (
         SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[],
-            $5::bigint[], $6::bigint[], $7::bigint[], $8::text[])
-        AS i(req, id, task_name, parent_id, now, deadline_at, run_at, payload)
+            $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+        AS i(req, id, task_name, parent_id, now, deadline_at, run_at, payload, trace_context)
     ), {INSERT_CTES}
     SELECT i.req, e.id, e.task_name, e.status, e.run_index, e.parent_id,
         e.scheduled_at, e.started_at, e.updated_at, e.completed_at, e.deadline_at,
@@ -97,7 +99,7 @@ fn insert_sql() -> String {
             "{PARENT_CLOSE}",
             &parent_close_sql(ParentClosePolicy::Cancel),
         )
-        .replace("{CHANNEL}", "$9");
+        .replace("{CHANNEL}", "$10");
     INSERT.replace("{INSERT_CTES}", &ctes)
 }
 
@@ -160,6 +162,7 @@ async fn insert_rows(
         .bind(column(news, |n| opt_ms(n.deadline_at)))
         .bind(column(news, |n| ms(n.run_at)))
         .bind(column(news, |n| json_text(&n.payload)))
+        .bind(column(news, |n| n.trace_context.as_deref()))
         .bind(db.channel())
         .fetch_all(conn)
         .await?)

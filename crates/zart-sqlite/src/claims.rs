@@ -41,17 +41,18 @@ fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<Cla
     let now = ms(claim.now);
     // Read, then update by key (the writer thread is the only writer; RETURNING would
     // cost SQLite a temporary table per row).
-    let (fence, task_name, run_index, deadline_at, parent_id, payload): (
+    let (fence, task_name, run_index, deadline_at, parent_id, payload, trace_context): (
         i64,
         String,
         i32,
         Option<i64>,
         Option<String>,
         String,
+        Option<String>,
     ) = conn
         .prepare_cached(
-            "SELECT e.fence, e.task_name, e.run_index, e.deadline_at, e.parent_id, d.payload \
-             FROM executions e JOIN execution_data d ON d.execution_id = e.id WHERE e.id = ?1",
+            "SELECT e.fence, e.task_name, e.run_index, e.deadline_at, e.parent_id, d.payload, \
+             d.trace_context FROM executions e JOIN execution_data d ON d.execution_id = e.id WHERE e.id = ?1",
         )
         .db()?
         .query_row([id], |r| {
@@ -62,6 +63,7 @@ fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<Cla
                 r.get(3)?,
                 r.get(4)?,
                 r.get(5)?,
+                r.get(6)?,
             ))
         })
         .db()?;
@@ -92,6 +94,7 @@ fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<Cla
         fence,
         deadline_at: opt_ts(deadline_at)?,
         parent_id,
+        trace_context,
     })
 }
 

@@ -37,10 +37,12 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         ms(new.run_at)
     ])
     .db()?;
-    conn.prepare_cached("INSERT INTO execution_data (execution_id, payload) VALUES (?1, ?2)")
-        .db()?
-        .execute(params![new.id, payload])
-        .db()?;
+    conn.prepare_cached(
+        "INSERT INTO execution_data (execution_id, payload, trace_context) VALUES (?1, ?2, ?3)",
+    )
+    .db()?
+    .execute(params![new.id, payload, new.trace_context])
+    .db()?;
     conn.prepare_cached(
         "INSERT INTO runs (execution_id, run_index, payload, status, trigger) \
          VALUES (?1, 1, ?2, 'scheduled', 'initial')",

@@ -35,6 +35,7 @@ async fn insert_and_lease(store: &dyn Store, id: &str, worker: &str) -> ClaimedE
             run_at: now,
             deadline_at: None,
             parent_id: None,
+            trace_context: None,
         })
         .await
         .expect("insert");

@@ -46,6 +46,7 @@ fn new_execution(id: &str) -> NewExecution {
         run_at: now,
         deadline_at: None,
         parent_id: None,
+        trace_context: None,
     }
 }
 

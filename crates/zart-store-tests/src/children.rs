@@ -54,6 +54,20 @@ pub async fn spawn_with(
     store.child_spawn(params).await.expect("child_spawn")
 }
 
+/// A spawned child keeps the trace context it was spawned with, for its claims.
+pub async fn child_spawn_stores_the_childs_trace_context(store: DynStore) {
+    insert(&store, "p").await;
+    let parent = claim_one(&store, "w", 1, "p").await;
+    let context = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let child = NewExecution {
+        trace_context: Some(context.into()),
+        ..child_of("p", "p/c", 2)
+    };
+    assert!(spawn(&store, &parent, "w", child).await);
+    let claimed = claim_one(&store, "w", 3, "p/c").await;
+    assert_eq!(claimed.trace_context.as_deref(), Some(context));
+}
+
 /// A spawn creates the child (scheduled, with its parent) and records the parent's
 /// `spawn` entry whose result is the child id.
 pub async fn child_spawn_creates_child_and_spawn_entry(store: DynStore) {

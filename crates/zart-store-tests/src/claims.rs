@@ -70,6 +70,29 @@ pub async fn claim_returns_task_payload_run_and_deadline(store: DynStore) {
     assert_eq!(claimed.parent_id.as_deref(), Some("some-parent"));
 }
 
+/// The trace context stored at insert comes back with every claim (a restarted
+/// worker's too), as opaque text; an execution started without one has none.
+pub async fn claim_returns_the_trace_context_stored_at_insert(store: DynStore) {
+    let context = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\nvendor=a";
+    let params = NewExecution {
+        trace_context: Some(context.into()),
+        ..new_execution("traced")
+    };
+    insert_new(&store, params).await;
+    let first = claim_one(&store, "w1", 0, "traced").await;
+    assert_eq!(first.trace_context.as_deref(), Some(context));
+    let again = claim_one(&store, "w2", LEASE_MS, "traced").await;
+    assert!(again.fence > first.fence);
+    assert_eq!(again.trace_context.as_deref(), Some(context));
+    insert(&store, "untraced").await;
+    let claimed = claim(&store, "w1", 2 * LEASE_MS, 10).await;
+    let plain = claimed
+        .iter()
+        .find(|c| c.id == "untraced")
+        .expect("untraced is claimed");
+    assert_eq!(plain.trace_context, None);
+}
+
 /// A valid lease held by another worker is never claimed.
 pub async fn claim_skips_executions_leased_by_others(store: DynStore) {
     insert(&store, "e1").await;

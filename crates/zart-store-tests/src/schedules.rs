@@ -59,6 +59,7 @@ fn firing(
                 run_at: at(now),
                 deadline_at: None,
                 parent_id: None,
+                trace_context: None,
             })
             .collect(),
         fired_at: slots.last().map(|s| at(*s)),

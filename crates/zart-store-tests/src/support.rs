@@ -42,6 +42,7 @@ pub fn new_execution(id: &str) -> NewExecution {
         run_at: at(0),
         deadline_at: None,
         parent_id: None,
+        trace_context: None,
     }
 }
 

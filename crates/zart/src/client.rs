@@ -10,8 +10,11 @@ use zart_core::{
     Timestamp,
 };
 
+use tracing::Instrument;
+
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
+use crate::trace_context::TraceContext;
 use crate::{ClientError, TaskRegistry};
 
 /// The longest id or event name accepted, in characters.
@@ -36,6 +39,9 @@ pub struct StartRequest {
     pub payload: Value,
     /// A deadline for the whole execution.
     pub deadline_at: Option<Timestamp>,
+    /// The trace to start it in. When `None`, the current `tracing` span's trace, if
+    /// an OpenTelemetry layer records one. See [`StartRequest::trace_context`].
+    pub trace_context: Option<TraceContext>,
 }
 
 impl StartRequest {
@@ -58,6 +64,17 @@ impl StartRequest {
     /// the year 9999 is rejected by [`Client::start`] as invalid input.
     pub fn deadline_at(mut self, deadline_at: Timestamp) -> Self {
         self.deadline_at = Some(deadline_at);
+        self
+    }
+
+    /// Starts the execution in the trace of `context` (for example an incoming
+    /// `traceparent` header, [`TraceContext::parse`]): the `zart.start` span is its
+    /// child (or, when the current span is already in that trace, the current
+    /// span's child), and every run of the execution, on any worker and after any
+    /// restart, continues that trace. The context is stored with the execution
+    /// even when this process records no spans.
+    pub fn trace_context(mut self, context: TraceContext) -> Self {
+        self.trace_context = Some(context);
         self
     }
 }
@@ -173,13 +190,21 @@ impl Client {
     /// payload returns the existing execution (`created: false`); with a different task
     /// or payload it is a [`ClientError::Conflict`].
     pub async fn start(&self, request: StartRequest) -> Result<Started, ClientError> {
-        let new = self.new_execution(&request)?;
-        let outcome = self.store.execution_insert(new).await?;
-        let started = started(&request, outcome)?;
-        if started.created {
-            self.metrics.execution_started(&started.execution.task_name);
+        let span = start_span(&request);
+        async {
+            let new = self.new_execution(&request)?;
+            let span = tracing::Span::current();
+            span.record("execution_id", new.id.as_str());
+            let outcome = self.store.execution_insert(new).await?;
+            let started = started(&request, outcome)?;
+            if started.created {
+                self.metrics.execution_started(&started.execution.task_name);
+            }
+            span.record("created", started.created);
+            Ok(started)
         }
-        Ok(started)
+        .instrument(span)
+        .await
     }
 
     /// The execution `request` asks for, validated: an id within bounds (a UUID
@@ -223,6 +248,7 @@ impl Client {
             run_at: now,
             deadline_at: request.deadline_at,
             parent_id: None,
+            trace_context: stored_trace_context(request),
         })
     }
 
@@ -418,4 +444,32 @@ pub fn validate_name(what: &str, value: &str) -> Result<(), ClientError> {
         )));
     }
     Ok(())
+}
+
+/// The `zart.start` span of `request`: a child of the request's trace context when
+/// it has one, unless the current span is already in that trace (an HTTP request
+/// span parented by the same header), then of the current span.
+fn start_span(request: &StartRequest) -> tracing::Span {
+    let span = tracing::info_span!(
+        "zart.start",
+        otel.kind = "producer",
+        execution_id = tracing::field::Empty,
+        task = %request.task_name,
+        created = tracing::field::Empty,
+    );
+    if let Some(explicit) = &request.trace_context {
+        let current = TraceContext::current();
+        if current.as_ref().map(TraceContext::trace_id) != Some(explicit.trace_id()) {
+            explicit.set_parent_of(&span);
+        }
+    }
+    span
+}
+
+/// What [`Client::start`] stores as the execution's trace context: the current
+/// span's (the `zart.start` span, when spans are recorded), else the request's.
+fn stored_trace_context(request: &StartRequest) -> Option<String> {
+    TraceContext::current()
+        .or_else(|| request.trace_context.clone())
+        .map(|cx| cx.to_stored())
 }

@@ -19,6 +19,13 @@
 //! PostgreSQL with the `postgres` feature). [`testing::TestEnv`] runs workflows on
 //! virtual time, for tests.
 //!
+//! Tracing: the runtime opens `tracing` spans for each start, run, step attempt,
+//! sleep, wait and child; with an OpenTelemetry layer they form one trace per
+//! execution, continued by every run on any process, because the W3C context is
+//! stored with the execution ([`TraceContext`], [`StartRequest::trace_context`]). The
+//! `otlp` feature adds `telemetry`, an OTLP exporter configured by the standard
+//! `OTEL_*` variables.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use zart::prelude::*;
@@ -60,9 +67,13 @@ mod registry;
 mod retry;
 mod retry_store;
 mod schedules;
+mod spans;
 mod task;
+#[cfg(feature = "otlp")]
+pub mod telemetry;
 pub mod testing;
 mod time;
+mod trace_context;
 mod worker;
 
 pub use client::{
@@ -80,6 +91,7 @@ pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
 pub use schedules::{Schedule, NEXT_FIRE_TIMES, POLL_EVERY};
 pub use task::{StartTask, Task};
+pub use trace_context::TraceContext;
 pub use worker::{Retention, WorkerConfig, WorkerHandle, DEFAULT_RETENTION};
 
 /// The store-level types, re-exported so users need only this crate.

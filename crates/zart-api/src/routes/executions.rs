@@ -1,7 +1,7 @@
 //! Start, list, inspect, wait for and cancel executions; counts by status.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,6 +47,10 @@ pub(crate) async fn list_executions(
     path = "/executions",
     tag = "executions",
     request_body = StartExecution,
+    params(
+        ("traceparent" = Option<String>, Header, description = "W3C trace context: the execution's spans continue this trace (stored with it); an invalid value is ignored"),
+        ("tracestate" = Option<String>, Header, description = "W3C trace state, stored with `traceparent`"),
+    ),
     responses(
         (status = 201, description = "Created", body = Execution),
         (status = 200, description = "Idempotent replay: same id, task and payload", body = Execution),
@@ -59,6 +63,7 @@ pub(crate) async fn list_executions(
 )]
 pub(crate) async fn start_execution(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<StartExecution>,
 ) -> Result<(StatusCode, Json<Execution>), ApiError> {
     let request = StartRequest {
@@ -66,6 +71,7 @@ pub(crate) async fn start_execution(
         task_name: body.task_name,
         payload: body.payload,
         deadline_at: None,
+        trace_context: super::trace_context(&headers),
     };
     let started = state.client.start(request).await?;
     let status = if started.created {

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub(crate) mod http;
+pub(crate) mod otlp;
 pub(crate) mod run;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,8 @@ pub(crate) const ZART: &str = env!("CARGO_BIN_EXE_zart");
 /// How long a server may take to print its address.
 const START_LIMIT: Duration = Duration::from_secs(30);
 
-/// Every environment variable `zart` reads: cleared for each child so the caller's
+/// Every environment variable `zart` reads (its own and the OpenTelemetry ones
+/// that turn trace export on): cleared for each child so the caller's
 /// environment cannot change a test.
 const ZART_ENV: &[&str] = &[
     "ZART_DATABASE_URL",
@@ -39,6 +41,13 @@ const ZART_ENV: &[&str] = &[
     "ZART_MAX_BODY_BYTES",
     "ZART_CORS_ORIGINS",
     "ZART_SERVER",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_SERVICE_NAME",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
 ];
 
 /// A `zart` command with a clean environment.

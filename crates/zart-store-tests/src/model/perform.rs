@@ -98,6 +98,7 @@ async fn insert(store: &DynStore, now: i64, exec: usize, run_at: i64) -> StoreRe
         run_at: at(run_at),
         deadline_at: None,
         parent_id: None,
+        trace_context: None,
     };
     Ok(matches!(
         store.execution_insert(params).await?,

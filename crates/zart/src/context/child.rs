@@ -5,12 +5,14 @@ use std::marker::PhantomData;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tracing::Instrument;
 use zart_core::{
     ChildSpawn, ErrorKind, ExecutionError, ExecutionStatus, NewExecution, ParentClosePolicy,
     SpawnOutcome, StepKind, StepStatus, StepWrite, WaitingFor,
 };
 
 use super::{decode, in_flight, park, Ctx, Halt, Reservation};
+use crate::trace_context::TraceContext;
 use crate::{Task, TaskError, TaskResult};
 
 /// A child execution started with [`Ctx::spawn`]; await its outcome with [`Ctx::join`].
@@ -125,6 +127,29 @@ impl Ctx {
             }
         };
         let id = format!("{}/{}", self.execution_id(), reserved.id());
+        let span = crate::spans::child(reserved, &id, &task_name);
+        let outcome = self
+            .spawn_new(reserved, id, task_name, payload, options, &span)
+            .instrument(span.clone())
+            .await;
+        crate::spans::record_halt(&span, &outcome);
+        outcome
+    }
+
+    async fn spawn_new(
+        &self,
+        reserved: &Reservation,
+        id: String,
+        task_name: String,
+        payload: serde_json::Value,
+        options: ChildOptions,
+        span: &tracing::Span,
+    ) -> Result<TaskResult<String>, Halt> {
+        // The child's runs continue this trace, as children of the spawn's span
+        // (or, with no spans recorded here, of the context this run continues).
+        let trace_context = TraceContext::of(span)
+            .map(|cx| cx.to_stored())
+            .or_else(|| self.trace_context().map(str::to_owned));
         let now = self.now_wall();
         let result = Some(serde_json::Value::String(id.clone()));
         let step = StepWrite::completed(reserved.header(now), result, now);
@@ -140,6 +165,7 @@ impl Ctx {
                 run_at: now,
                 deadline_at: None,
                 parent_id: Some(self.execution_id().to_owned()),
+                trace_context,
             },
             parent_close: options.parent_close,
         };
@@ -170,7 +196,15 @@ impl Ctx {
         let child_id = child.id.clone();
         async move {
             let result = match reserved {
-                Ok(reserved) => self.await_child(reserved, child_id).await,
+                Ok(reserved) => {
+                    let span = crate::spans::child(&reserved, &child_id, "");
+                    let result = self
+                        .await_child(reserved, child_id)
+                        .instrument(span.clone())
+                        .await;
+                    crate::spans::record_halt(&span, &result);
+                    result
+                }
                 Err(halt) => Err(halt),
             };
             match result {

@@ -34,7 +34,7 @@ pub use child::{ChildHandle, ChildOptions};
 use state::CtxState;
 pub(crate) use state::{Halt, Suspension};
 pub use step::current_attempt;
-pub(crate) use step::panicked;
+pub(crate) use step::{panicked, Attempt};
 
 /// Settings that shape how a context runs steps.
 #[derive(Debug, Clone)]
@@ -69,6 +69,7 @@ struct Inner {
     fence: i64,
     journal: HashMap<u32, StepRecord>,
     pauses: Arc<PauseRules>,
+    trace_context: Option<String>,
     state: Mutex<CtxState>,
     changed: Notify,
 }
@@ -115,6 +116,9 @@ pub(crate) struct CtxParts {
     pub(crate) journal: Vec<StepRecord>,
     /// The worker's pause rules, checked before every new journal entry.
     pub(crate) pauses: Arc<PauseRules>,
+    /// The trace context stored with the execution, which children inherit when
+    /// this process records no spans.
+    pub(crate) trace_context: Option<String>,
 }
 
 impl Ctx {
@@ -133,6 +137,7 @@ impl Ctx {
                 fence: parts.fence,
                 journal,
                 pauses: parts.pauses,
+                trace_context: parts.trace_context,
                 state: Mutex::new(CtxState::default()),
                 changed: Notify::new(),
             }),
@@ -152,6 +157,11 @@ impl Ctx {
     /// The current run (1 for the initial run).
     pub fn run_index(&self) -> i32 {
         self.inner.run_index
+    }
+
+    /// The trace context stored with the execution, in its stored form.
+    pub(crate) fn trace_context(&self) -> Option<&str> {
+        self.inner.trace_context.as_deref()
     }
 
     /// Takes the next position for a call named `name` of kind `kind`. A journal entry

@@ -9,6 +9,7 @@ use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 use zart_core::{
     AttemptWrite, Clock, ErrorKind, LeaseGuard, StepHeader, StepKind, StepSave, StepStatus,
     StepWrite, Timestamp, WaitingFor,
@@ -139,13 +140,35 @@ impl Ctx {
         }
     }
 
-    /// Runs one attempt and records its outcome durably.
+    /// Runs one attempt and records its outcome durably, in a `zart.step` span.
     async fn attempt<T, F, Fut>(
         &self,
         reserved: &Reservation,
         options: &StepOptions,
         attempt: u32,
         f: &mut F,
+    ) -> Result<Attempt<T>, Halt>
+    where
+        T: Serialize,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = TaskResult<T>>,
+    {
+        let span = crate::spans::step_attempt(reserved, attempt);
+        let outcome = self
+            .attempt_in(reserved, options, attempt, f, &span)
+            .instrument(span.clone())
+            .await;
+        crate::spans::record_attempt(&span, &outcome);
+        outcome
+    }
+
+    async fn attempt_in<T, F, Fut>(
+        &self,
+        reserved: &Reservation,
+        options: &StepOptions,
+        attempt: u32,
+        f: &mut F,
+        span: &tracing::Span,
     ) -> Result<Attempt<T>, Halt>
     where
         T: Serialize,
@@ -177,9 +200,10 @@ impl Ctx {
         let value = match outcome {
             Ok(value) => value,
             Err(err) => {
+                crate::spans::record_error(span, err.message());
                 return self
                     .attempt_failed(reserved, options, header, ran, err)
-                    .await
+                    .await;
             }
         };
         match to_json(&value) {
@@ -221,6 +245,7 @@ impl Ctx {
             let delay = options.retry.delay_after(budgeted);
             match crate::time::after(now, delay) {
                 Ok(retry_at) => {
+                    tracing::info!(step = %reserved.id(), attempt, error = %message, "step attempt failed; retrying");
                     let record = AttemptWrite::failed(attempt, message.clone(), started_at, now);
                     let step = StepWrite::retrying(header, message, retry_at);
                     self.save(step, Some(record)).await?;
@@ -233,6 +258,7 @@ impl Ctx {
                 }
             }
         }
+        tracing::warn!(step = %reserved.id(), attempt, error = %message, "step failed for good");
         let record = AttemptWrite::failed(attempt, message.clone(), started_at, now);
         let step = StepWrite::dead(header, message.clone(), err.is_retryable(), now);
         self.save(step, Some(record)).await?;

@@ -9,6 +9,8 @@ use zart_core::{
     WaitingFor,
 };
 
+use tracing::Instrument;
+
 use super::{decode, in_flight, park, Ctx, Halt, Reservation};
 use crate::time::TooLate;
 use crate::{TaskError, TaskResult};
@@ -44,7 +46,12 @@ impl Ctx {
         let reserved = self.reserve(name, StepKind::Sleep);
         async move {
             let result = match reserved {
-                Ok(reserved) => self.timer(reserved, at).await,
+                Ok(reserved) => {
+                    let span = crate::spans::sleep(&reserved);
+                    let result = self.timer(reserved, at).instrument(span.clone()).await;
+                    crate::spans::record_halt(&span, &result);
+                    result
+                }
                 Err(halt) => Err(halt),
             };
             if let Err(halt) = result {
@@ -115,7 +122,18 @@ impl Ctx {
         let reserved = self.reserve(name, StepKind::WaitForEvent);
         async move {
             let result = match reserved {
-                Ok(reserved) => self.await_event(reserved, deadline).await,
+                Ok(reserved) => {
+                    let span = crate::spans::wait(&reserved);
+                    let result = self
+                        .await_event(reserved, deadline)
+                        .instrument(span.clone())
+                        .await;
+                    crate::spans::record_halt(&span, &result);
+                    if let Ok(Err(e)) = &result {
+                        crate::spans::record_error(&span, e.message());
+                    }
+                    result
+                }
                 Err(halt) => Err(halt),
             };
             match result {

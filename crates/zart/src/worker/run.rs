@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use zart_core::{
     ClaimedExecution, ErrorKind, ExecutionError, ExecutionFinish, ExecutionOutcome,
     ExecutionStatus, ExecutionSuspend, LeaseGuard, Timestamp,
@@ -33,13 +34,29 @@ enum Ending {
 /// since the lease expires anyway if the store stays unreachable.
 const RELEASE_PATIENCE: Duration = Duration::from_secs(2);
 
+/// Runs `claimed` in its `zart.run` span (see [`crate::spans::run`]), from the
+/// claim to the write of its ending.
 pub(super) async fn run_execution(
     shared: Arc<Shared>,
     claimed: ClaimedExecution,
     stop: CancellationToken,
     slot: WorkerSlot,
 ) {
+    let span = crate::spans::run(&claimed);
+    run_in_span(shared, claimed, stop, slot, &span)
+        .instrument(span.clone())
+        .await
+}
+
+async fn run_in_span(
+    shared: Arc<Shared>,
+    claimed: ClaimedExecution,
+    stop: CancellationToken,
+    slot: WorkerSlot,
+    span: &tracing::Span,
+) {
     let ending = drive(&shared, &claimed, &stop).await;
+    record_ending(span, &ending);
     // The handler is done: its slot goes to the next execution while the ending is
     // written (the next claim and this finish share a commit).
     drop(slot);
@@ -93,6 +110,17 @@ pub(super) async fn run_execution(
         }
         Ending::Abandon => {}
     }
+}
+
+fn record_ending(span: &tracing::Span, ending: &Ending) {
+    let (outcome, error) = match ending {
+        Ending::Finish(ExecutionOutcome::Completed(_)) => ("completed", None),
+        Ending::Finish(ExecutionOutcome::Failed(e)) => ("failed", Some(e.message.as_str())),
+        Ending::Suspend(_) => ("suspended", None),
+        Ending::Abandon => ("abandoned", None),
+        Ending::Release => ("released", None),
+    };
+    crate::spans::record_run(span, outcome, error);
 }
 
 fn report(id: &str, what: &str, written: Result<bool, zart_core::StoreError>) {
@@ -164,6 +192,7 @@ async fn drive(shared: &Shared, claimed: &ClaimedExecution, stop: &CancellationT
         fence: claimed.fence,
         journal,
         pauses: Arc::clone(&shared.pauses),
+        trace_context: claimed.trace_context.clone(),
     });
     let handler =
         AssertUnwindSafe((task.handler)(ctx.clone(), claimed.payload.clone())).catch_unwind();

@@ -56,6 +56,7 @@ async fn fixture(backend: &str) -> Option<Fixture> {
         run_at: now,
         deadline_at: None,
         parent_id: None,
+        trace_context: None,
     };
     store.execution_insert(insert).await.expect("insert");
     let config = WorkerConfig::default().worker_id("w1");

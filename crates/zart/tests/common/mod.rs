@@ -130,6 +130,7 @@ pub(crate) async fn insert_unchecked(
             run_at: now,
             deadline_at: None,
             parent_id: None,
+            trace_context: None,
         })
         .await
         .expect("insert");

@@ -25,6 +25,7 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 use zart_core::{StepHeader, StepKind, StoreResult, TransactionOutcome};
 use zart_sqlite::{SqliteStore, SqliteTransaction};
 
@@ -165,7 +166,12 @@ impl Ctx {
         };
         loop {
             let attempt = made + 1;
-            let outcome = in_flight(self, body.attempt(self, reserved, options, attempt)).await?;
+            let span = crate::spans::step_attempt(reserved, attempt);
+            let outcome = in_flight(self, body.attempt(self, reserved, options, attempt))
+                .instrument(span.clone())
+                .await;
+            crate::spans::record_attempt(&span, &outcome);
+            let outcome = outcome?;
             match outcome {
                 Attempt::Done(result) => return Ok(result),
                 Attempt::RetryAt(retry_at) => {
