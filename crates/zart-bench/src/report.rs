@@ -383,7 +383,7 @@ mod tests {
             assert!(keys(&http).iter().any(|k| k == key), "{key}");
         }
         assert!(http.to_table().contains("p50 1.00 ms, p99 2.00 ms"));
-        assert!(http.to_table().contains("HTTP / direct        0.60"));
+        assert!(http.to_table().contains("HTTP / direct      0.60"));
     }
 
     #[test]
