@@ -343,7 +343,7 @@ impl Sampler {
 }
 
 /// The worker process (`--worker-schema`): a worker with `--concurrency` slots on the
-/// schema of `--db`, running until stdin closes. Prints [`READY`] on stdout once the
+/// schema of `--db`, running until stdin closes. Prints `ready` on stdout once the
 /// worker runs.
 pub async fn worker_process(args: &Args, schema: &str) -> BenchResult<()> {
     let url = args
