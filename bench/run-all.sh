@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every scenario on both backends at the sizes, then the peer comparison,
+# Runs every scenario on both backends at the sizes (http also with 64
+# clients; scaleout on PostgreSQL), then the peer comparison,
 # and writes one JSON object per run (one per line) to OUT (default
 # bench/results/latest.jsonl), with the machine description first. Progress goes to
 # stderr.
@@ -19,9 +20,10 @@ bench="$target/release/zart-bench"
 
 if [ "${QUICK:-0}" = 1 ]; then
     throughput=(--executions 1000) suspended=(--executions 2000) samples=(--samples 50)
+    http_concurrent=(--samples 500)
     peer_executions=500
 else
-    throughput=() suspended=() samples=()
+    throughput=() suspended=() samples=() http_concurrent=()
     peer_executions=10000
 fi
 
@@ -49,7 +51,14 @@ for backend in sqlite postgres; do
         "$bench" --backend "$backend" "${db[@]}" --scenario "$scenario" "${extra[@]}" --json \
             | jq -c --arg scenario "$scenario" '. + {scenario: $scenario}' >>"$out"
     done
+    echo "== $backend http, 64 clients" >&2
+    "$bench" --backend "$backend" "${db[@]}" --scenario http --http-clients 64 "${http_concurrent[@]}" --json \
+        | jq -c '. + {scenario: "http-64"}' >>"$out"
 done
+
+echo "== postgres scaleout" >&2
+"$bench" --backend postgres --db "$url" --scenario scaleout "${throughput[@]}" --json \
+    | jq -c '. + {scenario: "scaleout"}' >>"$out"
 
 echo "== peer comparison" >&2
 bench/run-peer-comparison.sh "$peer_executions" "$url" \

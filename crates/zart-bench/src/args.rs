@@ -14,6 +14,14 @@ pub const DEFAULT_SUSPENDED_EXECUTIONS: u64 = 100_000;
 pub const DEFAULT_LATENCY_SAMPLES: u32 = 200;
 /// Measured HTTP requests when `--samples` is not given.
 pub const DEFAULT_HTTP_SAMPLES: u32 = 1000;
+/// Measured requests of each phase of the http scenario with `--http-clients` above 1
+/// (enough for a throughput figure: at 64 clients, 1000 would be 16 requests each).
+pub const DEFAULT_CONCURRENT_HTTP_SAMPLES: u32 = 10_000;
+/// The most concurrent HTTP clients: the server's default connection limit.
+pub const MAX_HTTP_CLIENTS: u32 = 512;
+/// Worker processes of the scaleout scenario's second run when `--processes` is not
+/// given.
+pub const DEFAULT_SCALEOUT_PROCESSES: u32 = 3;
 /// Measured firings of the schedules scenario when `--samples` is not given (one a
 /// second).
 pub const DEFAULT_SCHEDULE_SAMPLES: u32 = 60;
@@ -50,6 +58,9 @@ pub enum Scenario {
     Http,
     /// Lateness of a 1-second schedule's firings on an idle engine.
     Schedules,
+    /// The throughput workload run by one worker process, then by several, on one
+    /// PostgreSQL database, sampling `pg_stat_activity` for lock waits.
+    Scaleout,
 }
 
 impl Scenario {
@@ -61,6 +72,7 @@ impl Scenario {
             Scenario::Suspended => "suspended",
             Scenario::Http => "http",
             Scenario::Schedules => "schedules",
+            Scenario::Scaleout => "scaleout",
         }
     }
 }
@@ -109,6 +121,17 @@ pub struct Args {
     /// firings for schedules).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub samples: Option<u32>,
+    /// Concurrent keep-alive HTTP clients of the http scenario (1: one request at a
+    /// time); the direct `Client::start` phases of the same run use as many tasks.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_HTTP_CLIENTS)))]
+    pub http_clients: u32,
+    /// Worker processes of the scaleout scenario's second run (its first has one).
+    #[arg(long, default_value_t = DEFAULT_SCALEOUT_PROCESSES, value_parser = clap::value_parser!(u32).range(2..=16))]
+    pub processes: u32,
+    /// Internal: run as a worker process of the scaleout scenario on this schema of
+    /// `--db`, until stdin closes.
+    #[arg(long, hide = true)]
+    pub worker_schema: Option<String>,
 }
 
 impl Args {
@@ -123,6 +146,7 @@ impl Args {
     /// `--samples`, or the scenario's default.
     pub fn samples(&self) -> u32 {
         self.samples.unwrap_or(match self.scenario {
+            Scenario::Http if self.http_clients > 1 => DEFAULT_CONCURRENT_HTTP_SAMPLES,
             Scenario::Http => DEFAULT_HTTP_SAMPLES,
             Scenario::Schedules => DEFAULT_SCHEDULE_SAMPLES,
             _ => DEFAULT_LATENCY_SAMPLES,
@@ -169,6 +193,23 @@ mod tests {
         assert_eq!(parse(&["--scenario", "schedules"]).unwrap().samples(), 60);
         let args = parse(&["--scenario", "schedules", "--samples", "5"]).unwrap();
         assert_eq!(args.samples(), 5);
+        assert_eq!(args.http_clients, 1);
+        assert_eq!(args.processes, 3);
+    }
+
+    #[test]
+    fn concurrent_http_measures_ten_thousand_requests_by_default() {
+        let args = parse(&["--scenario", "http", "--http-clients", "64"]).unwrap();
+        assert_eq!((args.http_clients, args.samples()), (64, 10_000));
+        let args = parse(&[
+            "--scenario",
+            "http",
+            "--http-clients",
+            "64",
+            "--samples",
+            "9",
+        ]);
+        assert_eq!(args.unwrap().samples(), 9);
     }
 
     #[test]
@@ -202,7 +243,14 @@ mod tests {
         assert!(args.json);
         assert_eq!(args.scenario, Scenario::Http);
         assert_eq!((args.executions(), args.steps, args.concurrency), (7, 5, 8));
-        for scenario in ["throughput", "latency", "suspended", "http", "schedules"] {
+        for scenario in [
+            "throughput",
+            "latency",
+            "suspended",
+            "http",
+            "schedules",
+            "scaleout",
+        ] {
             assert_eq!(
                 parse(&["--scenario", scenario]).unwrap().scenario.as_str(),
                 scenario
@@ -222,6 +270,9 @@ mod tests {
             &["--executions", "many"],
             &["--executions", "0"],
             &["--scenario", "schedules", "--samples", "0"],
+            &["--scenario", "http", "--http-clients", "0"],
+            &["--scenario", "http", "--http-clients", "513"],
+            &["--scenario", "scaleout", "--processes", "1"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
         }

@@ -179,6 +179,22 @@ impl BenchDb {
         }
     }
 
+    /// The store's batched writes so far and the commits that carried them: the SQLite
+    /// writer's ops and transactions, or PostgreSQL's group-committed execution
+    /// inserts and their statements.
+    pub fn commit_counters(&self) -> Option<(u64, u64)> {
+        match &self.target {
+            Target::Sqlite { sqlite, .. } => {
+                let stats = sqlite.stats();
+                Some((stats.ops, stats.batches))
+            }
+            Target::Postgres { pg, .. } => {
+                let stats = pg.group_commit_stats()?;
+                Some((stats.inserts, stats.insert_batches))
+            }
+        }
+    }
+
     /// Drops the run's PostgreSQL schema (a SQLite temporary file is removed when
     /// the directory is dropped). Call it after the engine has stopped.
     pub async fn close(self) -> BenchResult<()> {

@@ -4,8 +4,9 @@
 //! Scenarios (`--scenario`): `throughput` (steps/s as a multiple of the baseline
 //! commit rate), `latency` (start→complete, event→resume, timer lateness), `suspended`
 //! (many parked executions: memory and wake-up time), `http` (start latency
-//! through the real server) and `schedules` (how late a 1-second schedule's firings
-//! are created and started). Every run gets a fresh database: a new SQLite file, or a
+//! through the real server, one client or many, against direct starts), `schedules`
+//! (how late a 1-second schedule's firings are created and started) and `scaleout`
+//! (one worker process against several on one PostgreSQL database). Every run gets a fresh database: a new SQLite file, or a
 //! new PostgreSQL schema dropped at the end. See `docs/performance.md`.
 //!
 //! This crate depends on the engine and both stores; nothing depends on it.
@@ -47,7 +48,7 @@ pub async fn run(args: &Args) -> BenchResult<Report> {
     if let Some(profile) = &db.profile {
         let executions = match args.scenario {
             Scenario::Throughput | Scenario::Suspended => Some(args.executions()),
-            Scenario::Latency | Scenario::Http | Scenario::Schedules => None,
+            Scenario::Latency | Scenario::Http | Scenario::Schedules | Scenario::Scaleout => None,
         };
         eprint!("{}", profile.render(executions));
         eprint!("{}", db.writer_summary().unwrap_or_default());
@@ -71,5 +72,6 @@ async fn scenario(db: &BenchDb, args: &Args, progress: &Progress) -> BenchResult
         Scenario::Schedules => {
             Report::Schedules(scenarios::schedules::run(db, args, progress).await?)
         }
+        Scenario::Scaleout => Report::Scaleout(scenarios::scaleout::run(db, args, progress).await?),
     })
 }

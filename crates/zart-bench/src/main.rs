@@ -15,6 +15,15 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    if let Some(schema) = &args.worker_schema {
+        return match zart_bench::scenarios::scaleout::worker_process(&args, schema).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("zart-bench worker: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match zart_bench::run(&args).await {
         Ok(report) if args.json => {
             println!("{}", report.to_json());

@@ -71,15 +71,86 @@ pub struct SuspendedReport {
     pub park_all_secs: f64,
 }
 
+/// The JSON keys of the http scenario fixed by the issue (besides `backend`).
+pub const HTTP_KEYS: &[&str] = &[
+    "http_clients",
+    "http_starts_per_sec",
+    "http_start_ms",
+    "direct_starts_per_sec",
+    "direct_start_ms",
+    "http_to_direct_ratio",
+    "samples",
+];
+
 /// `--scenario http`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HttpReport {
     /// `sqlite` or `postgres`.
     pub backend: String,
-    /// `POST /api/v1/executions` round trip over loopback, sequential.
+    /// Concurrent keep-alive HTTP clients (and direct-start tasks).
+    pub http_clients: u32,
+    /// `POST /api/v1/executions` answered per second, first request to last answer.
+    pub http_starts_per_sec: f64,
+    /// `POST /api/v1/executions` round trip over loopback.
     pub http_start_ms: Percentiles,
-    /// Samples measured (after the warm-up).
+    /// `Client::start` calls per second with as many tasks, same workload (the mean of
+    /// the phase before the HTTP phase and the one after it).
+    pub direct_starts_per_sec: f64,
+    /// `Client::start` call latency, both direct phases.
+    pub direct_start_ms: Percentiles,
+    /// `http_starts_per_sec / direct_starts_per_sec`.
+    pub http_to_direct_ratio: f64,
+    /// Requests measured per phase (after the warm-up).
     pub samples: u32,
+}
+
+/// One run of the scaleout scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleoutRun {
+    /// Worker processes.
+    pub processes: u32,
+    /// Executions per second, first start to last completion.
+    pub executions_per_sec: f64,
+    /// First start to last completion, in seconds.
+    pub wall_secs: f64,
+    /// `pg_stat_activity` polls during the run.
+    pub activity_samples: u64,
+    /// Sessions of the workers seen waiting on a heavyweight lock
+    /// (`wait_event_type = 'Lock'`), summed over the polls.
+    pub lock_wait_samples: u64,
+    /// Of those, sessions running a claim.
+    pub claim_lock_wait_samples: u64,
+    /// Sessions of the workers seen running a claim, summed over the polls.
+    pub claim_active_samples: u64,
+    /// Sessions of the workers seen waiting on a lightweight lock (`LWLock`: buffer
+    /// content, WAL insertion), summed over the polls; informational.
+    pub lwlock_wait_samples: u64,
+    /// The most frequent lock waits: `"wait event: start of the statement"` and how
+    /// many times it was seen.
+    pub lock_waits_by_statement: Vec<(String, u64)>,
+}
+
+/// `--scenario scaleout`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleoutReport {
+    /// Always `postgres`.
+    pub backend: String,
+    /// Executions per run.
+    pub executions: u64,
+    /// No-op steps per execution.
+    pub steps_per_execution: u32,
+    /// Worker slots per process, and concurrent starts.
+    pub concurrency: u32,
+    /// PostgreSQL pool size per process.
+    pub pool_size: u32,
+    /// One worker process.
+    pub single: ScaleoutRun,
+    /// `--processes` worker processes.
+    pub multi: ScaleoutRun,
+    /// `multi.executions_per_sec / single.executions_per_sec`.
+    pub scaleout_ratio: f64,
+    /// `claim_lock_wait_samples` of both runs.
+    pub claim_lock_wait_samples: u64,
 }
 
 /// `--scenario schedules`.
@@ -112,6 +183,8 @@ pub enum Report {
     Http(HttpReport),
     /// Lateness of schedule firings.
     Schedules(ScheduleReport),
+    /// One worker process against several.
+    Scaleout(ScaleoutReport),
 }
 
 impl Report {
@@ -161,8 +234,13 @@ impl Report {
             Report::Http(r) => vec![
                 ("scenario", "http".to_owned()),
                 ("backend", r.backend.clone()),
-                ("samples", r.samples.to_string()),
+                ("clients", r.http_clients.to_string()),
+                ("samples per phase", r.samples.to_string()),
                 ("POST /executions", ms(r.http_start_ms)),
+                ("HTTP starts/s", format!("{:.0}", r.http_starts_per_sec)),
+                ("Client::start", ms(r.direct_start_ms)),
+                ("direct starts/s", format!("{:.0}", r.direct_starts_per_sec)),
+                ("HTTP / direct", format!("{:.2}", r.http_to_direct_ratio)),
             ],
             Report::Schedules(r) => vec![
                 ("scenario", "schedules".to_owned()),
@@ -172,6 +250,30 @@ impl Report {
                 ("started − slot", ms_max(r.schedule_lateness_ms)),
                 ("created − slot", ms_max(r.creation_lateness_ms)),
             ],
+            Report::Scaleout(r) => {
+                let mut rows = vec![
+                    ("scenario", "scaleout".to_owned()),
+                    ("backend", r.backend.clone()),
+                    ("executions per run", r.executions.to_string()),
+                    ("steps per execution", r.steps_per_execution.to_string()),
+                    ("slots per process", r.concurrency.to_string()),
+                ];
+                for run in [&r.single, &r.multi] {
+                    rows.push(("processes", run.processes.to_string()));
+                    rows.push(("  executions/s", format!("{:.0}", run.executions_per_sec)));
+                    rows.push((
+                        "  lock waits (claims)",
+                        format!(
+                            "{} ({}) in {} polls",
+                            run.lock_wait_samples,
+                            run.claim_lock_wait_samples,
+                            run.activity_samples
+                        ),
+                    ));
+                }
+                rows.push(("scale-out ratio", format!("{:.2}", r.scaleout_ratio)));
+                rows
+            }
         };
         let width = rows
             .iter()
@@ -265,12 +367,55 @@ mod tests {
         }
         let http = Report::Http(HttpReport {
             backend: "sqlite".into(),
+            http_clients: 64,
+            http_starts_per_sec: 600.0,
             http_start_ms: P,
+            direct_starts_per_sec: 1000.0,
+            direct_start_ms: P,
+            http_to_direct_ratio: 0.6,
             samples: 1000,
         });
         let value: serde_json::Value = serde_json::from_str(&http.to_json()).unwrap();
         assert_eq!(value["http_start_ms"]["p99"], 2.0);
+        assert_eq!(value["http_start_ms"]["p50"], 1.0);
+        assert_eq!(value["http_starts_per_sec"], 600.0);
+        for key in HTTP_KEYS {
+            assert!(keys(&http).iter().any(|k| k == key), "{key}");
+        }
         assert!(http.to_table().contains("p50 1.00 ms, p99 2.00 ms"));
+        assert!(http.to_table().contains("HTTP / direct      0.60"));
+    }
+
+    #[test]
+    fn scaleout_json_has_both_runs_and_the_lock_waits() {
+        let run = |processes, per_sec| ScaleoutRun {
+            processes,
+            executions_per_sec: per_sec,
+            wall_secs: 1.0,
+            activity_samples: 100,
+            lock_wait_samples: 0,
+            claim_lock_wait_samples: 0,
+            claim_active_samples: 5,
+            lwlock_wait_samples: 2,
+            lock_waits_by_statement: Vec::new(),
+        };
+        let report = Report::Scaleout(ScaleoutReport {
+            backend: "postgres".into(),
+            executions: 10,
+            steps_per_execution: 3,
+            concurrency: 64,
+            pool_size: 10,
+            single: run(1, 100.0),
+            multi: run(3, 110.0),
+            scaleout_ratio: 1.1,
+            claim_lock_wait_samples: 0,
+        });
+        let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(value["single"]["processes"], 1);
+        assert_eq!(value["multi"]["executions_per_sec"], 110.0);
+        assert_eq!(value["multi"]["claim_lock_wait_samples"], 0);
+        assert_eq!(value["scaleout_ratio"], 1.1);
+        assert!(report.to_table().contains("scale-out ratio        1.10"));
     }
 
     #[test]

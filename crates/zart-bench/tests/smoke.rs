@@ -5,7 +5,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use zart_bench::report::THROUGHPUT_KEYS;
+use zart_bench::report::{HTTP_KEYS, THROUGHPUT_KEYS};
 
 fn run_json(args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_zart-bench"))
@@ -96,6 +96,102 @@ fn throughput_on_postgres_reports_every_key_positive() {
         "0.4",
     ]);
     assert_throughput_report(&report, "postgres", 30);
+}
+
+#[test]
+fn concurrent_http_on_sqlite_reports_throughput_latency_and_the_direct_figure() {
+    let report = run_json(&[
+        "--scenario",
+        "http",
+        "--http-clients",
+        "4",
+        "--samples",
+        "40",
+        "--concurrency",
+        "8",
+    ]);
+    assert_eq!(report["backend"], "sqlite", "{report}");
+    assert_eq!(report["http_clients"], 4, "{report}");
+    assert_eq!(report["samples"], 40, "{report}");
+    for key in HTTP_KEYS {
+        assert!(!report[key].is_null(), "{key} missing from {report}");
+    }
+    for key in [
+        "http_starts_per_sec",
+        "direct_starts_per_sec",
+        "http_to_direct_ratio",
+    ] {
+        let value = report[key].as_f64().unwrap_or_default();
+        assert!(value > 0.0, "{key} in {report}");
+    }
+    let ratio = report["http_starts_per_sec"].as_f64().unwrap()
+        / report["direct_starts_per_sec"].as_f64().unwrap();
+    let reported = report["http_to_direct_ratio"].as_f64().unwrap();
+    assert!((ratio - reported).abs() < 1e-6 * ratio.max(1.0), "{report}");
+    for key in ["http_start_ms", "direct_start_ms"] {
+        let (p50, p99) = (report[key]["p50"].as_f64(), report[key]["p99"].as_f64());
+        let (Some(p50), Some(p99)) = (p50, p99) else {
+            panic!("{key} lacks p50 or p99 in {report}");
+        };
+        assert!(0.0 < p50 && p50 <= p99, "{key} in {report}");
+    }
+}
+
+#[test]
+fn scaleout_on_postgres_runs_one_worker_process_then_several() {
+    let Some(url) = zart_store_tests::postgres::database_url() else {
+        return;
+    };
+    let report = run_json(&[
+        "--scenario",
+        "scaleout",
+        "--backend",
+        "postgres",
+        "--db",
+        &url,
+        "--executions",
+        "30",
+        "--concurrency",
+        "8",
+        "--pool-size",
+        "4",
+        "--processes",
+        "2",
+    ]);
+    assert_eq!(report["backend"], "postgres", "{report}");
+    assert_eq!(report["executions"], 30, "{report}");
+    assert_eq!(report["single"]["processes"], 1, "{report}");
+    assert_eq!(report["multi"]["processes"], 2, "{report}");
+    for run in ["single", "multi"] {
+        let per_sec = report[run]["executions_per_sec"]
+            .as_f64()
+            .unwrap_or_default();
+        assert!(per_sec > 0.0, "{run} in {report}");
+        assert!(
+            report[run]["activity_samples"].as_u64().is_some(),
+            "{run} in {report}"
+        );
+        assert!(
+            report[run]["claim_lock_wait_samples"].as_u64().is_some(),
+            "{run} in {report}"
+        );
+    }
+    let ratio = report["multi"]["executions_per_sec"].as_f64().unwrap()
+        / report["single"]["executions_per_sec"].as_f64().unwrap();
+    let reported = report["scaleout_ratio"].as_f64().unwrap();
+    assert!((ratio - reported).abs() < 1e-6 * ratio.max(1.0), "{report}");
+}
+
+#[test]
+fn scaleout_on_sqlite_is_refused_with_a_reason() {
+    let output = Command::new(env!("CARGO_BIN_EXE_zart-bench"))
+        .args(["--scenario", "scaleout", "--json"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("needs --backend postgres"), "{stderr}");
 }
 
 #[test]

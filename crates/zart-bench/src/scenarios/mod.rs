@@ -2,6 +2,7 @@
 
 pub mod http;
 pub mod latency;
+pub mod scaleout;
 pub mod schedules;
 pub mod suspended;
 pub mod throughput;

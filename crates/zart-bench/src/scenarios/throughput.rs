@@ -60,7 +60,13 @@ async fn run_engine(db: &BenchDb, args: &Args, progress: &Progress) -> BenchResu
     let signals = db.store.subscribe();
     let timeout = MIN_TIMEOUT.max(Duration::from_secs_f64(executions as f64 * 0.1));
     let started = Instant::now();
-    let starting = start_all(&client, executions, args.steps, args.concurrency as usize);
+    let starting = start_all(
+        &client,
+        "t",
+        executions,
+        args.steps,
+        args.concurrency as usize,
+    );
     let waiting = completion::wait_terminal(&db.store, signals, executions, timeout, progress);
     // The first error (a failed start, or executions not finishing) ends both.
     let outcome = tokio::try_join!(starting, waiting);
@@ -71,16 +77,18 @@ async fn run_engine(db: &BenchDb, args: &Args, progress: &Progress) -> BenchResu
     Ok(wall)
 }
 
-/// Starts `executions` executions, `parallelism` at a time.
-async fn start_all(
+/// Starts `executions` executions of [`NOOP_STEPS`] with ids `{prefix}-{i}`,
+/// `parallelism` at a time.
+pub(crate) async fn start_all(
     client: &Client,
+    prefix: &str,
     executions: u64,
     steps: u32,
     parallelism: usize,
 ) -> BenchResult<()> {
     futures::stream::iter(0..executions)
         .map(|i| {
-            let request = StartRequest::new(NOOP_STEPS, json!(steps)).id(format!("t-{i}"));
+            let request = StartRequest::new(NOOP_STEPS, json!(steps)).id(format!("{prefix}-{i}"));
             client.start(request)
         })
         .buffer_unordered(parallelism)

@@ -1,0 +1,1 @@
+// Not shipped with Zart: its Swagger UI page loads swagger-ui-bundle.js.
