@@ -53,6 +53,8 @@ async fn seeded_app() -> TestApp {
                     run_at: now + chrono::Duration::hours(1),
                     deadline_at: None,
                     parent_id: None,
+                    queue: None,
+                    priority: 0,
                 };
                 store.execution_insert(params).await.expect("seed");
             }

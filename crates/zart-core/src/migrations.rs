@@ -54,6 +54,10 @@ pub const SCHEMA_MIGRATIONS: &[SchemaMigration] = &[
         version: 6,
         name: "schedules",
     },
+    SchemaMigration {
+        version: 7,
+        name: "flow_control",
+    },
 ];
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ fn new_execution(id: &str, payload: serde_json::Value) -> NewExecution {
         run_at: now,
         deadline_at: None,
         parent_id: None,
+        queue: None,
+        priority: 0,
     }
 }
 

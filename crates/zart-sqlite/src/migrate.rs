@@ -17,6 +17,7 @@ const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [
     include_str!("../migrations/0004_child_policy_and_event_keys.sql"),
     include_str!("../migrations/0005_operator_actions.sql"),
     include_str!("../migrations/0006_schedules.sql"),
+    include_str!("../migrations/0007_flow_control.sql"),
 ];
 
 /// The versions of the embedded migrations, ascending.

@@ -46,6 +46,8 @@ fn new_execution(id: &str) -> NewExecution {
         run_at: now,
         deadline_at: None,
         parent_id: None,
+        queue: None,
+        priority: 0,
     }
 }
 

@@ -59,6 +59,8 @@ fn firing(
                 run_at: at(now),
                 deadline_at: None,
                 parent_id: None,
+                queue: None,
+                priority: 0,
             })
             .collect(),
         fired_at: slots.last().map(|s| at(*s)),

@@ -271,6 +271,8 @@ fn new_execution(spec: &ScheduleSpec, slot: Timestamp, now: Timestamp) -> NewExe
         run_at: now,
         deadline_at: None,
         parent_id: None,
+        queue: None,
+        priority: 0,
     }
 }
 

@@ -42,6 +42,8 @@ fn failed_execution(waiting_for: Option<core::WaitingFor>) -> core::ExecutionRec
         updated_at: at(9),
         parent_id: Some("p1".into()),
         deadline_at: None,
+        queue: None,
+        priority: 0,
     }
 }
 
@@ -180,6 +182,8 @@ fn scheduled_execution_has_nulls_not_missing_fields() {
         updated_at: at(0),
         parent_id: None,
         deadline_at: Some(at(3600)),
+        queue: None,
+        priority: 0,
     };
     assert_eq!(
         wire(Execution::from(record)),

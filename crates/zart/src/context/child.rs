@@ -140,6 +140,8 @@ impl Ctx {
                 run_at: now,
                 deadline_at: None,
                 parent_id: Some(self.execution_id().to_owned()),
+                queue: None,
+                priority: 0,
             },
             parent_close: options.parent_close,
         };

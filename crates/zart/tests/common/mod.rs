@@ -130,6 +130,8 @@ pub(crate) async fn insert_unchecked(
             run_at: now,
             deadline_at: None,
             parent_id: None,
+            queue: None,
+            priority: 0,
         })
         .await
         .expect("insert");
