@@ -160,7 +160,10 @@ async fn per_worker_limit_holds_on_one_worker() {
     let worker = zart.start_worker(fast());
     run_all(&zart.client()).await;
     let most = intervals.max_overlap();
-    assert!(most <= 2, "{most} steps ran at once under a per-worker limit of 2");
+    assert!(
+        most <= 2,
+        "{most} steps ran at once under a per-worker limit of 2"
+    );
     worker.shutdown(Duration::from_secs(5)).await;
 }
 
@@ -232,15 +235,29 @@ async fn bad_queue_settings_and_starts_are_refused() {
         .start(StartRequest::new("t", json!(null)).queue("nobody-declared-me"))
         .await
         .unwrap_err();
-    assert!(matches!(unknown, ClientError::Unprocessable(_)), "{unknown:?}");
+    assert!(
+        matches!(unknown, ClientError::Unprocessable(_)),
+        "{unknown:?}"
+    );
     let out_of_range = client
-        .start(StartRequest::new("t", json!(null)).queue("known").priority(1001))
+        .start(
+            StartRequest::new("t", json!(null))
+                .queue("known")
+                .priority(1001),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(out_of_range, ClientError::InvalidInput(_)), "{out_of_range:?}");
+    assert!(
+        matches!(out_of_range, ClientError::InvalidInput(_)),
+        "{out_of_range:?}"
+    );
     // A declared queue is put into the store on first use, before any worker runs.
     let ok = client
-        .start(StartRequest::new("t", json!(null)).queue("known").priority(-5))
+        .start(
+            StartRequest::new("t", json!(null))
+                .queue("known")
+                .priority(-5),
+        )
         .await
         .unwrap();
     assert_eq!(ok.execution.priority, -5);
