@@ -137,7 +137,7 @@ fn waiting_for(row: &PgRow) -> Result<Option<WaitingFor>, PgError> {
         }));
     }
     let Some(kind) = get::<Option<String>>(row, "wait_kind")? else {
-        return Ok(queued(row)?);
+        return queued(row);
     };
     let reference: String = get::<Option<String>>(row, "wait_ref")?
         .ok_or_else(|| corrupt("parked execution without wait_ref"))?;

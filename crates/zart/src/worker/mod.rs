@@ -115,8 +115,8 @@ impl Shared {
         pauses: Arc<PauseRules>,
         config: WorkerConfig,
         hooks: Option<Arc<Hooks>>,
-        queues: Arc<Queues>,
     ) -> Self {
+        let queues = Arc::<Queues>::default();
         let served = Served::new(&config, &queues);
         let worker_id = config
             .worker_id
@@ -142,6 +142,13 @@ impl Shared {
             queues,
             busy_by_queue: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Serves the declared `queues` (see [`WorkerConfig::queues`]).
+    fn with_queues(mut self, queues: Arc<Queues>) -> Self {
+        self.served = Served::new(&self.config, &queues);
+        self.queues = queues;
+        self
     }
 
     fn busy_by_queue(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
@@ -280,9 +287,9 @@ impl WorkerHandle {
             queues,
         } = extras;
         metrics.set_slots(config.concurrency);
-        let shared = Arc::new(Shared::new(
-            store, clock, tasks, metrics, pauses, config, hooks, queues,
-        ));
+        let shared = Arc::new(
+            Shared::new(store, clock, tasks, metrics, pauses, config, hooks).with_queues(queues),
+        );
         let mut tasks = vec![
             tokio::spawn(claim_loop(Arc::clone(&shared))),
             tokio::spawn(signal_loop(Arc::clone(&shared))),

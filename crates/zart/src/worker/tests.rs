@@ -69,7 +69,6 @@ async fn fixture(backend: &str) -> Option<Fixture> {
         Arc::default(),
         config,
         None,
-        Arc::default(),
     );
     Some(Fixture {
         _dir: dir,
