@@ -34,6 +34,15 @@ pub struct StartExecution {
     /// The task's input; `null` when omitted.
     #[serde(default)]
     pub payload: Value,
+    /// The named queue (declared by some process; unknown: 422); default: the task's
+    /// default queue, else `"default"`, the queue without limits.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 64)]
+    pub queue: Option<String>,
+    /// The priority within the queue: lower runs first (-1000 to 1000; default 0).
+    #[serde(default)]
+    #[schema(minimum = -1000, maximum = 1000)]
+    pub priority: Option<i64>,
 }
 
 /// One execution.
@@ -77,6 +86,10 @@ pub struct Execution {
     /// The execution deadline, if any.
     #[schema(required = true)]
     pub deadline_at: Option<DateTime<Utc>>,
+    /// Its queue (`"default"`: the queue without limits).
+    pub queue: String,
+    /// Its priority within the queue (lower runs first).
+    pub priority: i32,
 }
 
 impl From<core::ExecutionRecord> for Execution {
@@ -97,6 +110,8 @@ impl From<core::ExecutionRecord> for Execution {
             updated_at: r.updated_at,
             parent_id: r.parent_id,
             deadline_at: r.deadline_at,
+            queue: r.queue.unwrap_or_else(|| core::DEFAULT_QUEUE.to_owned()),
+            priority: r.priority,
         }
     }
 }
@@ -185,6 +200,15 @@ pub enum WaitingFor {
         #[schema(required = true)]
         expires_at: Option<DateTime<Utc>>,
     },
+    /// Due, but its named queue has no free slot.
+    #[serde(rename_all = "camelCase")]
+    Queue {
+        /// The queue (see `GET /queues`).
+        queue: String,
+        /// Why it is not running: `concurrency` (the queue's limit is reached).
+        #[schema(value_type = String, example = "concurrency")]
+        reason: String,
+    },
 }
 
 impl From<core::WaitingFor> for WaitingFor {
@@ -218,6 +242,10 @@ impl From<core::WaitingFor> for WaitingFor {
             } => Self::Pause {
                 rule_id,
                 expires_at,
+            },
+            W::Queue { queue, reason } => Self::Queue {
+                queue,
+                reason: reason.as_str().to_owned(),
             },
         }
     }
@@ -257,10 +285,12 @@ const _: () = assert!(zart::MAX_REASON_CHARS == 1000);
 const _: () = assert!(zart::MAX_RERUN_NAMES == 1000);
 
 mod actions;
+mod queues;
 pub use actions::{
     Action, RerunExecution, RerunStarted, RestartExecution, Restarted, RetryStep, StaleStep,
     StepRetried,
 };
+pub use queues::Queue;
 
 mod admin;
 pub use admin::{Attempt, ExecutionDetail, Run, Step};

@@ -8,6 +8,7 @@ pub(crate) mod executions;
 pub(crate) mod health;
 pub(crate) mod overview;
 pub(crate) mod pause;
+pub(crate) mod queues;
 pub(crate) mod schedules;
 pub(crate) mod tasks;
 
@@ -20,6 +21,7 @@ pub(crate) fn public() -> OpenApiRouter<AppState> {
     executions::routes()
         .merge(events::routes())
         .merge(tasks::routes())
+        .merge(queues::routes())
         .merge(overview::routes())
 }
 

@@ -54,6 +54,8 @@ async fn seeded_app() -> TestApp {
                     deadline_at: None,
                     parent_id: None,
                     trace_context: None,
+                    queue: None,
+                    priority: 0,
                 };
                 store.execution_insert(params).await.expect("seed");
             }

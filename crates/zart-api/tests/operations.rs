@@ -57,7 +57,7 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
-const MOUNTED: [(&str, &str); 29] = [
+const MOUNTED: [(&str, &str); 30] = [
     ("GET", "/api/v1/executions"),
     ("POST", "/api/v1/executions"),
     ("GET", "/api/v1/executions/{executionId}"),
@@ -66,6 +66,7 @@ const MOUNTED: [(&str, &str); 29] = [
     ("GET", "/api/v1/stats"),
     ("GET", "/api/v1/overview"),
     ("GET", "/api/v1/tasks"),
+    ("GET", "/api/v1/queues"),
     ("POST", "/api/v1/events/{executionId}/{eventName}"),
     ("GET", "/api/v1/executions/{executionId}/events"),
     ("GET", "/zart/admin/v1/executions/{executionId}/detail"),

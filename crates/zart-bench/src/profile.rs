@@ -278,6 +278,15 @@ impl Store for TimedStore {
         self.timed("schedule_fire", self.inner.schedule_fire(params))
             .await
     }
+    async fn queue_put(&self, params: QueuePut) -> StoreResult<QueueRecord> {
+        self.timed("queue_put", self.inner.queue_put(params)).await
+    }
+    async fn queue_get(&self, name: &str) -> StoreResult<Option<QueueRecord>> {
+        self.timed("queue_get", self.inner.queue_get(name)).await
+    }
+    async fn queue_list(&self, now: Timestamp) -> StoreResult<Vec<QueueLoad>> {
+        self.timed("queue_list", self.inner.queue_list(now)).await
+    }
 }
 
 #[cfg(test)]

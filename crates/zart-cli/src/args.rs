@@ -122,6 +122,8 @@ pub enum Command {
     },
     /// Count executions by status.
     Stats,
+    /// List the named queues with their limits, depth and running count.
+    Queues,
     /// Show an execution with its runs, steps and attempts (admin API).
     Detail {
         /// The execution id.

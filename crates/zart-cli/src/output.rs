@@ -77,6 +77,27 @@ pub(crate) fn stats(stats: &Value) -> String {
     table(&["STATUS", "COUNT"], &rows)
 }
 
+/// The named queues, one row each (`-` for no limit).
+pub(crate) fn queues(queues: &Value) -> String {
+    let limit = |v: &Value| if v.is_null() { "-".to_owned() } else { text(v) };
+    let rows = as_list(queues)
+        .iter()
+        .map(|q| {
+            vec![
+                text(&q["name"]),
+                limit(&q["concurrency"]),
+                limit(&q["perWorker"]),
+                text(&q["depth"]),
+                text(&q["running"]),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(
+        &["QUEUE", "CONCURRENCY", "PER WORKER", "DEPTH", "RUNNING"],
+        &rows,
+    )
+}
+
 /// An execution with its runs and the selected run's steps.
 pub(crate) fn detail(detail: &Value) -> String {
     let mut out = execution(&detail["execution"]);

@@ -82,6 +82,12 @@ async fn start_get_wait_list_stats_and_detail_print_tables_and_json() {
     let stats_json = ok_json(&zart(&server, &["stats", "--json"]).await);
     assert_eq!(stats_json["completed"], 1, "{stats_json}");
 
+    // The demo server declares no named queue: a header and no rows.
+    let queues = ok(&zart(&server, &["queues"]).await);
+    assert!(queues.starts_with("QUEUE"), "{queues}");
+    let queues_json = ok_json(&zart(&server, &["queues", "--json"]).await);
+    assert_eq!(queues_json, serde_json::json!([]), "{queues_json}");
+
     let detail = ok(&zart(&server, &["detail", "cli-echo"]).await);
     assert!(
         detail.contains("steps:") && detail.contains("echo#0"),

@@ -20,6 +20,7 @@ mod journal;
 mod migrations;
 #[cfg(feature = "openapi")]
 mod openapi;
+mod queue;
 mod schedule;
 mod store;
 mod transaction;
@@ -30,6 +31,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
 pub use journal::{AttemptWrite, StepHeader, StepSave, StepWrite};
 pub use migrations::{AppliedMigration, SchemaMigration, SCHEMA_MIGRATIONS};
+pub use queue::*;
 pub use schedule::*;
 pub use store::*;
 pub use transaction::TransactionOutcome;

@@ -58,6 +58,10 @@ pub const SCHEMA_MIGRATIONS: &[SchemaMigration] = &[
         version: 7,
         name: "trace_context",
     },
+    SchemaMigration {
+        version: 8,
+        name: "flow_control",
+    },
 ];
 
 #[cfg(test)]

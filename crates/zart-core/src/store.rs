@@ -14,9 +14,9 @@ use serde_json::Value;
 use crate::{
     ActionOutcome, ActivityBucket, ActivityQuery, Clock, EventRecord, ExecutionDetail,
     ExecutionError, ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionStatus,
-    FireOutcome, NewPauseRule, ParentClosePolicy, PauseDelete, PauseRule, RunRecord, ScheduleFire,
-    SchedulePut, SchedulePutOutcome, ScheduleRecord, Stats, StepRecord, StepRetry, StepSave,
-    StepWrite, StoreError, Timestamp, WaitingFor,
+    FireOutcome, NewPauseRule, ParentClosePolicy, PauseDelete, PauseRule, QueueLoad, QueueRecord,
+    RunRecord, ScheduleFire, SchedulePut, SchedulePutOutcome, ScheduleRecord, Stats, StepRecord,
+    StepRetry, StepSave, StepWrite, StoreError, Timestamp, WaitingFor,
 };
 
 /// Result alias for store calls.
@@ -59,6 +59,10 @@ pub struct NewExecution {
     /// the execution and handed back by every claim, so each run continues the
     /// starter's trace. Stores keep it as opaque text; the runtime validates it.
     pub trace_context: Option<String>,
+    /// The named queue (`None`: the default queue, no limits).
+    pub queue: Option<String>,
+    /// The priority within the queue (lower runs first; 0 by default).
+    pub priority: i32,
 }
 
 /// What [`Store::execution_insert`] did.
@@ -205,8 +209,22 @@ pub struct ExecutionClaim {
     pub now: Timestamp,
     /// The lease expiry to set.
     pub lease_expires_at: Timestamp,
-    /// The most executions to claim.
+    /// The most executions to claim, in all.
     pub limit: u32,
+    /// Whether executions of the default queue (no named queue) qualify.
+    pub default_queue: bool,
+    /// The named queues this worker serves, each with its own limit; their global
+    /// concurrency limits are enforced by the claim.
+    pub queues: Vec<crate::QueueClaim>,
+}
+
+/// Parameters of [`Store::queue_put`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePut {
+    /// The settings.
+    pub spec: crate::QueueSpec,
+    /// The declaration time.
+    pub now: Timestamp,
 }
 
 /// An execution a worker now holds.
@@ -230,6 +248,8 @@ pub struct ClaimedExecution {
     pub parent_id: Option<String>,
     /// The trace context stored at creation ([`NewExecution::trace_context`]).
     pub trace_context: Option<String>,
+    /// Its named queue (`None`: the default queue).
+    pub queue: Option<String>,
 }
 
 /// Parameters of [`Store::lease_renew`].
@@ -567,6 +587,15 @@ pub trait Store: Send + Sync + 'static {
     /// leased, or whose lease expired. Each claim increments the fencing token and
     /// marks a `scheduled` execution `running`. Never returns an execution leased by
     /// someone else whose lease is still valid.
+    ///
+    /// Flow control: default-queue executions qualify only with
+    /// [`ExecutionClaim::default_queue`]; a named queue's only when it is listed in
+    /// [`ExecutionClaim::queues`], at most its limit there, and only while fewer of
+    /// its executions hold a lease than its stored concurrency (checked atomically
+    /// with the claim, across every process). Within a named queue, claims go by
+    /// priority (lower first), then due time; an execution due for longer than the
+    /// queue's priority aging goes first. Re-claiming an expired lease of a named
+    /// queue does not change its running count.
     async fn execution_claim(&self, params: ExecutionClaim) -> StoreResult<Vec<ClaimedExecution>>;
 
     /// The earliest instant at which some execution becomes claimable (a due time, or
@@ -715,6 +744,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// The earliest cursor of an unpaused schedule, if any.
     async fn schedule_next_due(&self) -> StoreResult<Option<Timestamp>>;
+
+    /// Creates or replaces a named queue's settings (already validated by the
+    /// caller); the last declaration wins. Executions of the queue are untouched.
+    async fn queue_put(&self, params: QueuePut) -> StoreResult<QueueRecord>;
+
+    /// One named queue by name.
+    async fn queue_get(&self, name: &str) -> StoreResult<Option<QueueRecord>>;
+
+    /// Every named queue, by name, with its depth (executions due at `now`, not
+    /// parked and not leased) and running count (executions holding a lease).
+    async fn queue_list(&self, now: Timestamp) -> StoreResult<Vec<QueueLoad>>;
 
     /// Records a firing: compare-and-set of the cursor (unless it is a manual
     /// trigger), `last_fired_at` and `last_execution_id`, and the inserts of its

@@ -274,6 +274,30 @@ pub enum WaitingFor {
         /// When the rule expires, if ever.
         expires_at: Option<Timestamp>,
     },
+    /// Due, but its named queue has no free slot (flow control).
+    Queue {
+        /// The queue.
+        queue: String,
+        /// Why it is not running: `concurrency` (the queue's limit is reached).
+        reason: QueueWaitReason,
+    },
+}
+
+/// Why a due execution of a named queue is not running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueWaitReason {
+    /// The queue's concurrency limit is reached (or no worker serving the queue has a
+    /// free slot).
+    Concurrency,
+}
+
+impl QueueWaitReason {
+    /// The reason as the HTTP API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueWaitReason::Concurrency => "concurrency",
+        }
+    }
 }
 
 impl WaitingFor {
@@ -287,6 +311,7 @@ impl WaitingFor {
             WaitingFor::Retry { .. } => "retry",
             WaitingFor::Lease { .. } => "lease",
             WaitingFor::Pause { .. } => "pause",
+            WaitingFor::Queue { .. } => "queue",
         }
     }
 }
@@ -324,6 +349,10 @@ pub struct ExecutionRecord {
     pub parent_id: Option<String>,
     /// The execution deadline, if any.
     pub deadline_at: Option<Timestamp>,
+    /// Its named queue (`None`: the default queue).
+    pub queue: Option<String>,
+    /// Its priority within the queue (lower runs first).
+    pub priority: i32,
 }
 
 /// Counts of executions by status.

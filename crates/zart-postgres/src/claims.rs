@@ -10,73 +10,183 @@ use crate::error::PgError;
 use crate::pool::Db;
 use crate::rows::{ms, ts};
 
-/// Expired leases first, then due unleased work, each through its partial index.
-/// Rows locked by a concurrent claim are skipped, not waited for; the CTEs are read
-/// lazily, so `due` locks only the rows the limit still needs. The run rows are
-/// left alone: a live run's status and start are its execution's (see
-/// `executions::runs`), so a claim writes one row per execution.
-const CLAIM: &str = "
-    WITH expired AS (
-        SELECT id FROM {s}.executions
-        WHERE lease_owner IS NOT NULL AND lease_expires_at <= $2
-        ORDER BY lease_expires_at LIMIT $4
-        FOR UPDATE SKIP LOCKED
-    ), due AS (
-        SELECT id FROM {s}.executions
-        WHERE lease_owner IS NULL AND status IN ('scheduled', 'running') AND due_at <= $2
-        ORDER BY due_at LIMIT $4
-        FOR UPDATE SKIP LOCKED
-    ), picked AS (
-        (SELECT id FROM expired) UNION ALL (SELECT id FROM due) LIMIT $4
-    ), claimed AS (
+/// The claim's update of the rows `picked` (a CTE defined before) and its answer.
+/// The run rows are left alone: a live run's status and start are its execution's
+/// (see `executions::runs`), so a claim writes one row per execution.
+const CLAIMED: &str = "
+    claimed AS (
         UPDATE {s}.executions e SET
             status = 'running', lease_owner = $1, leased_at = $2, lease_expires_at = $3,
             fence = e.fence + 1, version = e.version + 1, updated_at = $2,
             started_at = COALESCE(e.started_at, $2), due_at = NULL, wait_kind = NULL,
             wait_ref = NULL, wait_until = NULL, wait_attempt = NULL
         FROM picked WHERE e.id = picked.id
-        RETURNING e.id, e.task_name, e.run_index, e.fence, e.deadline_at, e.parent_id
+        RETURNING e.id, e.task_name, e.run_index, e.fence, e.deadline_at, e.parent_id, e.queue
     )
-    SELECT c.id, c.task_name, c.run_index, c.fence, c.deadline_at, c.parent_id,
+    SELECT c.id, c.task_name, c.run_index, c.fence, c.deadline_at, c.parent_id, c.queue,
            d.payload, d.trace_context
     FROM claimed c JOIN {s}.execution_data d ON d.execution_id = c.id";
 
+/// The default queue's claim: expired leases first, then due unleased work, each
+/// through its partial index. Rows locked by a concurrent claim are skipped, not
+/// waited for; the CTEs are read lazily, so `due` locks only the rows the limit
+/// still needs.
+const CLAIM_DEFAULT: &str = "
+    WITH expired AS (
+        SELECT id FROM {s}.executions
+        WHERE lease_owner IS NOT NULL AND lease_expires_at <= $2 AND queue IS NULL
+        ORDER BY lease_expires_at LIMIT $4
+        FOR UPDATE SKIP LOCKED
+    ), due AS (
+        SELECT id FROM {s}.executions
+        WHERE lease_owner IS NULL AND status IN ('scheduled', 'running') AND queue IS NULL
+          AND due_at <= $2
+        ORDER BY due_at LIMIT $4
+        FOR UPDATE SKIP LOCKED
+    ), picked AS (
+        (SELECT id FROM expired) UNION ALL (SELECT id FROM due) LIMIT $4
+    ), {CLAIMED}";
+
+/// A named queue's claim, run after its row is locked and its free slots counted
+/// (`$6`): its expired leases (already counted as running), then up to `$6` due
+/// executions, those due since before `$7` (priority aging; NULL: none) first, then
+/// by priority and due time.
+const CLAIM_QUEUE: &str = "
+    WITH expired AS (
+        SELECT id FROM {s}.executions
+        WHERE lease_owner IS NOT NULL AND lease_expires_at <= $2 AND queue = $5
+        ORDER BY lease_expires_at LIMIT $4
+        FOR UPDATE SKIP LOCKED
+    ), aged AS (
+        SELECT id, due_at FROM {s}.executions
+        WHERE lease_owner IS NULL AND status IN ('scheduled', 'running')
+          AND queue IS NOT NULL AND due_at <= $7 AND queue = $5
+        ORDER BY due_at LIMIT $6
+        FOR UPDATE SKIP LOCKED
+    ), ranked AS (
+        SELECT id, priority, due_at FROM {s}.executions
+        WHERE lease_owner IS NULL AND status IN ('scheduled', 'running')
+          AND queue IS NOT NULL AND queue = $5 AND due_at <= $2
+        ORDER BY priority, due_at LIMIT $6
+        FOR UPDATE SKIP LOCKED
+    ), due AS (
+        SELECT id FROM (
+            SELECT DISTINCT ON (id) id, a, r FROM (
+                SELECT id, 0 AS a, row_number() OVER (ORDER BY due_at) AS r FROM aged
+                UNION ALL
+                SELECT id, 1 AS a, row_number() OVER (ORDER BY priority, due_at) AS r
+                FROM ranked
+            ) u ORDER BY id, a, r
+        ) d ORDER BY a, r LIMIT $6
+    ), picked AS (
+        (SELECT id FROM expired) UNION ALL (SELECT id FROM due) LIMIT $4
+    ), {CLAIMED}";
+
+/// Locks a named queue's row, so claims of its work run one at a time across every
+/// process, and reads its settings.
+const LOCK_QUEUE: &str = "
+    SELECT concurrency, priority_aging_ms FROM {s}.queues WHERE name = $1 FOR UPDATE";
+
+/// A named queue's running executions. Run after [`LOCK_QUEUE`], in its own
+/// statement: under READ COMMITTED its snapshot is taken after the lock was granted,
+/// so it sees every claim committed by the lock's previous holder.
+const RUNNING: &str = "
+    SELECT count(*) FROM {s}.executions WHERE lease_owner IS NOT NULL AND queue = $1";
+
 pub(crate) async fn claim(db: &Db, p: &ExecutionClaim) -> Result<Vec<ClaimedExecution>, PgError> {
-    if p.limit == 0 {
-        return Ok(Vec::new());
+    let mut claimed = Vec::new();
+    for queue in &p.queues {
+        let room = p
+            .limit
+            .saturating_sub(claimed.len() as u32)
+            .min(queue.limit);
+        if room > 0 {
+            claimed.extend(claim_queue(db, p, &queue.name, room).await?);
+        }
     }
-    let sql = db.sql(CLAIM);
+    let room = p.limit.saturating_sub(claimed.len() as u32);
+    if p.default_queue && room > 0 {
+        let sql = db.sql(&CLAIM_DEFAULT.replace("{CLAIMED}", CLAIMED));
+        let found = sqlx::query(&sql)
+            .bind(p.worker_id.as_str())
+            .bind(ms(p.now))
+            .bind(ms(p.lease_expires_at))
+            .bind(i64::from(room))
+            .fetch_all(&db.pool)
+            .await?;
+        for row in &found {
+            claimed.push(claimed_of(row)?);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Claims up to `limit` executions of the named queue `name` under its row lock.
+async fn claim_queue(
+    db: &Db,
+    p: &ExecutionClaim,
+    name: &str,
+    limit: u32,
+) -> Result<Vec<ClaimedExecution>, PgError> {
+    let mut tx = db.pool.begin().await?;
+    let settings: Option<(Option<i32>, Option<i64>)> = sqlx::query_as(&db.sql(LOCK_QUEUE))
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((concurrency, aging)) = settings else {
+        return Ok(Vec::new());
+    };
+    let mut free = i64::from(limit);
+    if let Some(concurrency) = concurrency {
+        let running: i64 = sqlx::query_scalar(&db.sql(RUNNING))
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        free = free.min(i64::from(concurrency) - running).max(0);
+    }
+    let aged_before = aging.map(|a| ms(p.now).saturating_sub(a));
+    let sql = db.sql(&CLAIM_QUEUE.replace("{CLAIMED}", CLAIMED));
     let found = sqlx::query(&sql)
         .bind(p.worker_id.as_str())
         .bind(ms(p.now))
         .bind(ms(p.lease_expires_at))
-        .bind(i64::from(p.limit))
-        .fetch_all(&db.pool)
+        .bind(i64::from(limit))
+        .bind(name)
+        .bind(free)
+        .bind(aged_before)
+        .fetch_all(&mut *tx)
         .await?;
-    found
-        .iter()
-        .map(|row| {
-            Ok(ClaimedExecution {
-                id: row.try_get("id")?,
-                task_name: row.try_get("task_name")?,
-                payload: row.try_get("payload")?,
-                run_index: row.try_get("run_index")?,
-                fence: row.try_get("fence")?,
-                deadline_at: row
-                    .try_get::<Option<i64>, _>("deadline_at")?
-                    .map(ts)
-                    .transpose()?,
-                parent_id: row.try_get("parent_id")?,
-                trace_context: row.try_get("trace_context")?,
-            })
-        })
-        .collect()
+    tx.commit().await?;
+    found.iter().map(claimed_of).collect()
 }
 
+fn claimed_of(row: &sqlx::postgres::PgRow) -> Result<ClaimedExecution, PgError> {
+    Ok(ClaimedExecution {
+        id: row.try_get("id")?,
+        task_name: row.try_get("task_name")?,
+        payload: row.try_get("payload")?,
+        run_index: row.try_get("run_index")?,
+        fence: row.try_get("fence")?,
+        deadline_at: row
+            .try_get::<Option<i64>, _>("deadline_at")?
+            .map(ts)
+            .transpose()?,
+        parent_id: row.try_get("parent_id")?,
+        queue: row.try_get("queue")?,
+        trace_context: row.try_get("trace_context")?,
+    })
+}
+
+/// The earliest due time of unleased work or expiry of a held lease. A named queue's
+/// due work counts too, though its queue may be full: the worker does not spin on a
+/// due time already past (it waits for a slot's signal or its poll).
 const NEXT_DUE: &str = "
     SELECT LEAST(
         (SELECT min(due_at) FROM {s}.executions
-         WHERE lease_owner IS NULL AND status IN ('scheduled', 'running')),
+         WHERE lease_owner IS NULL AND status IN ('scheduled', 'running') AND queue IS NULL),
+        (SELECT min(due_at) FROM {s}.executions
+         WHERE lease_owner IS NULL AND status IN ('scheduled', 'running')
+           AND queue IS NOT NULL),
         (SELECT min(lease_expires_at) FROM {s}.executions WHERE lease_owner IS NOT NULL)
     )";
 

@@ -20,16 +20,17 @@ use crate::rows::{
 /// Inserts, in id order (so overlapping batches wait rather than deadlock), each row
 /// of a CTE named `source` defined before whose id is new, with its data row and run
 /// 1; nothing for an id that exists. `source` has the columns `id`, `task_name`,
-/// `parent_id`, `now`, `deadline_at`, `run_at`, `payload` (JSON text) and
-/// `trace_context`, its ids distinct; `{PARENT_CLOSE}` is replaced by a policy's SQL literal (see
+/// `parent_id`, `now`, `deadline_at`, `run_at`, `payload` (JSON text), `queue`,
+/// `priority` and `trace_context`, its ids distinct; `{PARENT_CLOSE}` is replaced by a policy's SQL literal (see
 /// [`parent_close_sql`]) and `{CHANNEL}` by the parameter holding the NOTIFY
 /// channel. One `Work` hint covers every execution created.
 pub(crate) const INSERT_CTES: &str = "
     new_execution AS (
         INSERT INTO {s}.executions (id, task_name, status, run_index, parent_id,
-            scheduled_at, updated_at, deadline_at, version, due_at, fence, parent_close)
+            scheduled_at, updated_at, deadline_at, version, due_at, fence, parent_close,
+            queue, priority)
         SELECT id, task_name, 'scheduled', 1, parent_id, now, now, deadline_at, 1,
-            run_at, 0, {PARENT_CLOSE}
+            run_at, 0, {PARENT_CLOSE}, queue, priority
         FROM source ORDER BY id
         ON CONFLICT (id) DO NOTHING
         RETURNING *
@@ -46,10 +47,11 @@ pub(crate) const INSERT_CTES: &str = "
     )";
 
 /// The columns of [`INSERT_CTES`]'s `source` for one execution, from `#1..#7` and
-/// `#9` bound by [`bind_new`] (`#8` is the channel).
+/// `#9..#11` bound by [`bind_new`] (`#8` is the channel).
 pub(crate) const NEW_COLUMNS: &str = "#1::text AS id, #2::text AS task_name,
     #3::text AS parent_id, #4::bigint AS now, #5::bigint AS deadline_at,
-    #6::bigint AS run_at, #7::text AS payload, #9::text AS trace_context";
+    #6::bigint AS run_at, #7::text AS payload, #9::text AS queue, #10::int AS priority,
+    #11::text AS trace_context";
 
 /// `policy` as a SQL literal for `{PARENT_CLOSE}` of [`INSERT_CTES`] (its text is one
 /// of two constants, never user input).
@@ -57,8 +59,8 @@ pub(crate) fn parent_close_sql(policy: ParentClosePolicy) -> String {
     format!("'{}'", policy.as_str())
 }
 
-/// Binds `#1..#7` of [`NEW_COLUMNS`], `#8`, the channel, and `#9`, the trace
-/// context, as the query's next parameters.
+/// Binds `#1..#7` of [`NEW_COLUMNS`], `#8`, the channel, and `#9..#11` (queue,
+/// priority, trace context), as the query's next parameters.
 pub(crate) fn bind_new<'q>(
     query: Query<'q, Postgres, PgArguments>,
     new: &'q NewExecution,
@@ -73,6 +75,8 @@ pub(crate) fn bind_new<'q>(
         .bind(ms(new.run_at))
         .bind(json_text(&new.payload))
         .bind(channel)
+        .bind(new.queue.as_deref())
+        .bind(new.priority)
         .bind(new.trace_context.as_deref())
 }
 
@@ -81,14 +85,16 @@ pub(crate) fn bind_new<'q>(
 const INSERT: &str = "
     WITH source AS (
         SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[],
-            $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])
-        AS i(req, id, task_name, parent_id, now, deadline_at, run_at, payload, trace_context)
+            $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $10::text[], $11::int[],
+            $12::text[])
+        AS i(req, id, task_name, parent_id, now, deadline_at, run_at, payload, queue, priority,
+            trace_context)
     ), {INSERT_CTES}
     SELECT i.req, e.id, e.task_name, e.status, e.run_index, e.parent_id,
         e.scheduled_at, e.started_at, e.updated_at, e.completed_at, e.deadline_at,
         e.version, e.lease_owner, e.leased_at, e.lease_expires_at, e.wait_kind,
         e.wait_ref, e.wait_until, e.wait_attempt, i.payload::json AS payload,
-        NULL::json AS result, NULL::json AS error,
+        NULL::json AS result, NULL::json AS error, e.queue, e.priority, e.due_at,
         (SELECT count(*) FROM new_notify) AS notified
     FROM new_execution e JOIN source i ON i.id = e.id";
 
@@ -99,7 +105,7 @@ fn insert_sql() -> String {
             "{PARENT_CLOSE}",
             &parent_close_sql(ParentClosePolicy::Cancel),
         )
-        .replace("{CHANNEL}", "$10");
+        .replace("{CHANNEL}", "$9");
     INSERT.replace("{INSERT_CTES}", &ctes)
 }
 
@@ -162,8 +168,10 @@ async fn insert_rows(
         .bind(column(news, |n| opt_ms(n.deadline_at)))
         .bind(column(news, |n| ms(n.run_at)))
         .bind(column(news, |n| json_text(&n.payload)))
-        .bind(column(news, |n| n.trace_context.as_deref()))
         .bind(db.channel())
+        .bind(column(news, |n| n.queue.as_deref()))
+        .bind(column(news, |n| n.priority))
+        .bind(column(news, |n| n.trace_context.as_deref()))
         .fetch_all(conn)
         .await?)
 }

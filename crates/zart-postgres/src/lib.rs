@@ -108,6 +108,7 @@ mod options;
 mod parking;
 mod pauses;
 mod pool;
+mod queues;
 mod retention;
 mod rows;
 mod schedules;

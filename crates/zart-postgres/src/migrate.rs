@@ -18,6 +18,7 @@ const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [
     include_str!("../migrations/0005_operator_actions.sql"),
     include_str!("../migrations/0006_schedules.sql"),
     include_str!("../migrations/0007_trace_context.sql"),
+    include_str!("../migrations/0008_flow_control.sql"),
 ];
 
 /// The version numbers of the embedded migrations, oldest first (the SQLite store's

@@ -90,9 +90,9 @@ fn parked_columns(waiting: &WaitingFor) -> Result<Parked<'_>, PgError> {
             rule_id,
             expires_at,
         } => ("pause", rule_id, opt_ms(*expires_at), None),
-        WaitingFor::Lease { .. } => {
+        WaitingFor::Lease { .. } | WaitingFor::Queue { .. } => {
             return Err(PgError::Store(StoreError::InvalidInput(
-                "an execution cannot be suspended waiting for a lease".into(),
+                "an execution cannot be suspended waiting for a lease or a queue".into(),
             )))
         }
     })

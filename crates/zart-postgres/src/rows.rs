@@ -17,7 +17,8 @@ use crate::error::{corrupt, PgError};
 pub(crate) const EXECUTION_COLUMNS: &str = "e.id, e.task_name, e.status, e.run_index, \
     e.parent_id, e.scheduled_at, e.started_at, e.updated_at, e.completed_at, \
     e.deadline_at, e.version, e.lease_owner, e.leased_at, e.lease_expires_at, \
-    e.wait_kind, e.wait_ref, e.wait_until, e.wait_attempt, d.payload, d.result, d.error";
+    e.wait_kind, e.wait_ref, e.wait_until, e.wait_attempt, d.payload, d.result, d.error, \
+    e.queue, e.priority, e.due_at";
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn ms(ts: Timestamp) -> i64 {
@@ -106,10 +107,27 @@ pub(crate) fn execution(row: &PgRow) -> Result<ExecutionRecord, PgError> {
         updated_at: ts(get(row, "updated_at")?)?,
         parent_id: get(row, "parent_id")?,
         deadline_at: opt_ts(get(row, "deadline_at")?)?,
+        queue: get(row, "queue")?,
+        priority: get(row, "priority")?,
     })
 }
 
-/// A held lease, else the parked-on columns.
+/// A due, unleased, unparked execution of a named queue waits for a slot of its
+/// queue (the default queue has no limits, so its due work is simply not claimed
+/// yet).
+fn queued(row: &PgRow) -> Result<Option<WaitingFor>, PgError> {
+    let Some(queue) = get::<Option<String>>(row, "queue")? else {
+        return Ok(None);
+    };
+    Ok(
+        get::<Option<i64>>(row, "due_at")?.map(|_| WaitingFor::Queue {
+            queue,
+            reason: zart_core::QueueWaitReason::Concurrency,
+        }),
+    )
+}
+
+/// A held lease, else the parked-on columns, else a queue's slot.
 fn waiting_for(row: &PgRow) -> Result<Option<WaitingFor>, PgError> {
     if let Some(worker_id) = get::<Option<String>>(row, "lease_owner")? {
         return Ok(Some(WaitingFor::Lease {
@@ -119,7 +137,7 @@ fn waiting_for(row: &PgRow) -> Result<Option<WaitingFor>, PgError> {
         }));
     }
     let Some(kind) = get::<Option<String>>(row, "wait_kind")? else {
-        return Ok(None);
+        return queued(row);
     };
     let reference: String = get::<Option<String>>(row, "wait_ref")?
         .ok_or_else(|| corrupt("parked execution without wait_ref"))?;

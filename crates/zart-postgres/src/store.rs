@@ -15,9 +15,9 @@ use zart_core::{
     ExecutionClaim, ExecutionDetail, ExecutionFinish, ExecutionPurge, ExecutionQuery,
     ExecutionRecord, ExecutionRerun, ExecutionRestart, ExecutionSuspend, FireOutcome,
     InsertOutcome, LeaseGuard, LeaseRenew, NewExecution, NewPauseRule, OfferOutcome, PauseDelete,
-    PauseRule, RunRecord, ScheduleFire, SchedulePut, SchedulePutOutcome, ScheduleRecord, Signal,
-    SpawnOutcome, Stats, StepRecord, StepRetry, StepSave, Store, StoreError, StoreResult,
-    Subscription, Timestamp,
+    PauseRule, QueueLoad, QueuePut, QueueRecord, RunRecord, ScheduleFire, SchedulePut,
+    SchedulePutOutcome, ScheduleRecord, Signal, SpawnOutcome, Stats, StepRecord, StepRetry,
+    StepSave, Store, StoreError, StoreResult, Subscription, Timestamp,
 };
 
 use crate::clock::{self, DbClock};
@@ -28,7 +28,7 @@ use crate::listen::{self, PgSubscription};
 use crate::pool::{Db, Written};
 use crate::{
     actions, activity, cancel, children, claims, detail, events, executions, journal, migrate,
-    options, parking, pauses, retention, schedules, PgOptions,
+    options, parking, pauses, queues, retention, schedules, PgOptions,
 };
 
 /// A [`Store`](zart_core::Store) on PostgreSQL. Cheap to clone: clones share the
@@ -422,6 +422,18 @@ impl Store for PgStore {
     async fn schedule_fire(&self, params: ScheduleFire) -> StoreResult<FireOutcome> {
         let written = self.run(|| schedules::fire(self.db(), &params)).await?;
         Ok(self.signalled(written))
+    }
+
+    async fn queue_put(&self, params: QueuePut) -> StoreResult<QueueRecord> {
+        self.run(|| queues::put(self.db(), &params)).await
+    }
+
+    async fn queue_get(&self, name: &str) -> StoreResult<Option<QueueRecord>> {
+        self.run(|| queues::get(self.db(), name)).await
+    }
+
+    async fn queue_list(&self, now: Timestamp) -> StoreResult<Vec<QueueLoad>> {
+        self.run(|| queues::list(self.db(), now)).await
     }
 }
 

@@ -8,40 +8,142 @@ use crate::error::SqlResultExt;
 use crate::guard::GUARD;
 use crate::rows::{self, ms, opt_ts, value_of};
 
-/// Leases up to `limit` claimable executions, earliest due first: unleased ones due
-/// at or before `now`, and those whose lease expired (due at their expiry).
+/// Leases up to `limit` claimable executions: first from each named queue served
+/// (see [`queue_ids`]), then from the default queue, earliest due first.
 ///
-/// Each arm walks its partial index in order with its own limit, so a large backlog
-/// costs no sort; `+status` keeps the planner off the status index (terminal rows
-/// have neither a due time nor a lease, so the check is only a safety net).
+/// The writer thread is the only writer, so a named queue's running count read here
+/// cannot change before its claims are written: the count and the claim are atomic.
 pub(crate) fn claim(
     conn: &Connection,
     claim: &ExecutionClaim,
 ) -> StoreResult<Vec<ClaimedExecution>> {
+    let mut picked: Vec<String> = Vec::new();
+    for queue in &claim.queues {
+        let room = (claim.limit as usize).saturating_sub(picked.len());
+        if room == 0 {
+            break;
+        }
+        let limit = room.min(queue.limit as usize);
+        picked.extend(queue_ids(conn, &queue.name, ms(claim.now), limit)?);
+    }
+    let room = (claim.limit as usize).saturating_sub(picked.len());
+    if claim.default_queue && room > 0 {
+        picked.extend(default_ids(conn, ms(claim.now), room)?);
+    }
+    picked.iter().map(|id| lease(conn, id, claim)).collect()
+}
+
+/// Due unleased default-queue work and expired default-queue leases, earliest first.
+///
+/// Each arm walks its partial index in order with its own limit, so a large backlog
+/// costs no sort; `+status` keeps the planner off the status index (terminal rows
+/// have neither a due time nor a lease, so the check is only a safety net).
+fn default_ids(conn: &Connection, now: i64, limit: usize) -> StoreResult<Vec<String>> {
     let mut select = conn
         .prepare_cached(
             "SELECT id FROM ( \
                SELECT * FROM (SELECT id, due_at AS t FROM executions \
-                 WHERE lease_owner IS NULL AND due_at IS NOT NULL AND due_at <= ?1 \
+                 WHERE lease_owner IS NULL AND due_at IS NOT NULL AND queue IS NULL \
+                   AND due_at <= ?1 \
                    AND +status IN ('scheduled', 'running') ORDER BY due_at, id LIMIT ?2) \
                UNION ALL \
                SELECT * FROM (SELECT id, lease_expires_at AS t FROM executions \
-                 WHERE lease_owner IS NOT NULL AND lease_expires_at <= ?1 \
+                 WHERE lease_owner IS NOT NULL AND lease_expires_at <= ?1 AND queue IS NULL \
                    AND +status IN ('scheduled', 'running') ORDER BY lease_expires_at, id LIMIT ?2) \
              ) ORDER BY t, id LIMIT ?2",
         )
         .db()?;
-    let ids = rows::collect(&mut select, params![ms(claim.now), claim.limit], |r| {
+    rows::collect(&mut select, params![now, limit as i64], |r| {
         r.get::<_, String>(0).db()
-    })?;
-    ids.iter().map(|id| lease(conn, id, claim)).collect()
+    })
+}
+
+/// Up to `limit` executions of the named queue `name`: its expired leases (already
+/// counted as running), then due work while the queue's running count is under its
+/// concurrency: executions due for longer than the priority aging first, then by
+/// priority and due time.
+fn queue_ids(conn: &Connection, name: &str, now: i64, limit: usize) -> StoreResult<Vec<String>> {
+    let settings: Option<(Option<i64>, Option<i64>)> = conn
+        .prepare_cached("SELECT concurrency, priority_aging_ms FROM queues WHERE name = ?1")
+        .db()?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .db()?;
+    let Some((concurrency, aging)) = settings else {
+        return Ok(Vec::new());
+    };
+    let mut ids = rows::collect(
+        &mut conn
+            .prepare_cached(
+                "SELECT id FROM executions WHERE lease_owner IS NOT NULL \
+                   AND lease_expires_at <= ?1 AND queue = ?2 \
+                   AND +status IN ('scheduled', 'running') \
+                 ORDER BY lease_expires_at, id LIMIT ?3",
+            )
+            .db()?,
+        params![now, name, limit as i64],
+        |r| r.get::<_, String>(0).db(),
+    )?;
+    let mut room = limit - ids.len();
+    if let Some(concurrency) = concurrency {
+        let running: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM executions WHERE lease_owner IS NOT NULL AND queue = ?1",
+            )
+            .db()?
+            .query_row([name], |r| r.get(0))
+            .db()?;
+        room = room.min(usize::try_from(concurrency - running).unwrap_or(0));
+    }
+    if room == 0 {
+        return Ok(ids);
+    }
+    let mut due = Vec::new();
+    if let Some(aging) = aging {
+        due = rows::collect(
+            &mut conn
+                .prepare_cached(
+                    "SELECT id FROM executions WHERE lease_owner IS NULL AND due_at IS NOT NULL \
+                       AND queue IS NOT NULL AND due_at <= ?1 AND queue = ?2 \
+                       AND +status IN ('scheduled', 'running') \
+                     ORDER BY due_at, id LIMIT ?3",
+                )
+                .db()?,
+            params![now.saturating_sub(aging), name, room as i64],
+            |r| r.get::<_, String>(0).db(),
+        )?;
+    }
+    if due.len() < room {
+        let ranked = rows::collect(
+            &mut conn
+                .prepare_cached(
+                    "SELECT id FROM executions WHERE lease_owner IS NULL AND due_at IS NOT NULL \
+                       AND queue IS NOT NULL AND queue = ?1 AND due_at <= ?2 \
+                       AND +status IN ('scheduled', 'running') \
+                     ORDER BY priority, due_at, id LIMIT ?3",
+                )
+                .db()?,
+            params![name, now, room as i64],
+            |r| r.get::<_, String>(0).db(),
+        )?;
+        for id in ranked {
+            if due.len() == room {
+                break;
+            }
+            if !due.contains(&id) {
+                due.push(id);
+            }
+        }
+    }
+    ids.extend(due);
+    Ok(ids)
 }
 
 fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<ClaimedExecution> {
     let now = ms(claim.now);
     // Read, then update by key (the writer thread is the only writer; RETURNING would
     // cost SQLite a temporary table per row).
-    let (fence, task_name, run_index, deadline_at, parent_id, payload, trace_context): (
+    let (fence, task_name, run_index, deadline_at, parent_id, payload, queue, trace_context): (
         i64,
         String,
         i32,
@@ -49,10 +151,12 @@ fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<Cla
         Option<String>,
         String,
         Option<String>,
+        Option<String>,
     ) = conn
         .prepare_cached(
             "SELECT e.fence, e.task_name, e.run_index, e.deadline_at, e.parent_id, d.payload, \
-             d.trace_context FROM executions e JOIN execution_data d ON d.execution_id = e.id WHERE e.id = ?1",
+               e.queue, d.trace_context \
+             FROM executions e JOIN execution_data d ON d.execution_id = e.id WHERE e.id = ?1",
         )
         .db()?
         .query_row([id], |r| {
@@ -64,6 +168,7 @@ fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<Cla
                 r.get(4)?,
                 r.get(5)?,
                 r.get(6)?,
+                r.get(7)?,
             ))
         })
         .db()?;
@@ -94,17 +199,24 @@ fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<Cla
         fence,
         deadline_at: opt_ts(deadline_at)?,
         parent_id,
+        queue,
         trace_context,
     })
 }
 
-/// The earliest due time of unleased work or expiry of a held lease.
+/// The earliest due time of unleased work or expiry of a held lease. A named queue's
+/// due work counts too, though its queue may be full: the worker does not spin on a
+/// due time already past (it waits for a slot's signal or its poll).
 pub(crate) fn next_due(conn: &Connection) -> StoreResult<Option<Timestamp>> {
     let earliest: Option<i64> = conn
         .prepare_cached(
             "SELECT min(t) FROM ( \
                SELECT min(due_at) AS t FROM executions \
-                 WHERE lease_owner IS NULL AND due_at IS NOT NULL \
+                 WHERE lease_owner IS NULL AND due_at IS NOT NULL AND queue IS NULL \
+                   AND +status IN ('scheduled', 'running') \
+               UNION ALL \
+               SELECT min(due_at) AS t FROM executions \
+                 WHERE lease_owner IS NULL AND due_at IS NOT NULL AND queue IS NOT NULL \
                    AND +status IN ('scheduled', 'running') \
                UNION ALL \
                SELECT min(lease_expires_at) AS t FROM executions \

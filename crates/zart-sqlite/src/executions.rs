@@ -24,8 +24,8 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
     let payload = json_text(&new.payload)?;
     conn.prepare_cached(
         "INSERT INTO executions (id, task_name, status, run_index, parent_id, scheduled_at, \
-         updated_at, deadline_at, version, due_at, fence) \
-         VALUES (?1, ?2, 'scheduled', 1, ?3, ?4, ?4, ?5, 1, ?6, 0)",
+         updated_at, deadline_at, version, due_at, fence, queue, priority) \
+         VALUES (?1, ?2, 'scheduled', 1, ?3, ?4, ?4, ?5, 1, ?6, 0, ?7, ?8)",
     )
     .db()?
     .execute(params![
@@ -34,7 +34,9 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         new.parent_id,
         ms(new.now),
         opt_ms(new.deadline_at),
-        ms(new.run_at)
+        ms(new.run_at),
+        new.queue,
+        new.priority
     ])
     .db()?;
     conn.prepare_cached(
@@ -68,6 +70,8 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         payload: new.payload.clone(),
         result: None,
         error: None,
+        queue: new.queue.clone(),
+        priority: new.priority,
     }))
 }
 

@@ -22,6 +22,8 @@ fn new_execution(id: &str, payload: serde_json::Value) -> NewExecution {
         deadline_at: None,
         parent_id: None,
         trace_context: None,
+        queue: None,
+        priority: 0,
     }
 }
 

@@ -84,6 +84,7 @@ mod options;
 mod owner;
 mod parking;
 mod pauses;
+mod queues;
 mod readers;
 mod retention;
 mod rows;

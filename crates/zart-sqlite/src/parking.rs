@@ -151,9 +151,9 @@ pub(crate) fn wait_columns(waiting_for: &WaitingFor) -> StoreResult<WaitColumns>
             rule_id,
             expires_at,
         } => ("pause", rule_id.clone(), opt_ms(*expires_at), None),
-        WaitingFor::Lease { .. } => {
+        WaitingFor::Lease { .. } | WaitingFor::Queue { .. } => {
             return Err(StoreError::InvalidInput(
-                "an execution cannot be suspended waiting for a lease".into(),
+                "an execution cannot be suspended waiting for a lease or a queue".into(),
             ))
         }
     };

@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use zart_core::{
-    AttemptRecord, ExecutionRecord, ExecutionStatus, RunRecord, StepRecord, StoreError,
-    StoreResult, Timestamp, WaitingFor,
+    AttemptRecord, ExecutionRecord, ExecutionStatus, QueueWaitReason, RunRecord, StepRecord,
+    StoreError, StoreResult, Timestamp, WaitingFor,
 };
 
 use crate::error::SqlResultExt;
@@ -122,7 +122,7 @@ pub(crate) fn waiting_from_columns(
 pub(crate) const SELECT_EXECUTION: &str = "SELECT e.id, e.task_name, e.status, e.run_index, \
     e.parent_id, e.scheduled_at, e.started_at, e.updated_at, e.completed_at, e.deadline_at, \
     e.version, e.lease_owner, e.leased_at, e.lease_expires_at, e.wait_kind, e.wait_ref, \
-    e.wait_until, e.wait_attempt, r.payload, d.result, d.error \
+    e.wait_until, e.wait_attempt, r.payload, d.result, d.error, e.queue, e.priority, e.due_at \
     FROM executions e \
     JOIN runs r ON r.execution_id = e.id AND r.run_index = e.run_index \
     JOIN execution_data d ON d.execution_id = e.id";
@@ -141,12 +141,14 @@ pub(crate) fn execution(row: &Row<'_>) -> StoreResult<ExecutionRecord> {
         })
     } else {
         let kind: Option<String> = row.get(14).db()?;
-        waiting_from_columns(
+        let parked = waiting_from_columns(
             kind.as_deref(),
             row.get(15).db()?,
             row.get(16).db()?,
             row.get(17).db()?,
-        )?
+        )?;
+        let due: Option<i64> = row.get(23).db()?;
+        parked.or(queued(row.get(21).db()?, due))
     };
     Ok(ExecutionRecord {
         id: row.get(0).db()?,
@@ -164,6 +166,20 @@ pub(crate) fn execution(row: &Row<'_>) -> StoreResult<ExecutionRecord> {
         payload: value_of(&row.get::<_, String>(18).db()?)?,
         result: opt_from_json(row.get(19).db()?)?,
         error: opt_from_json(row.get(20).db()?)?,
+        queue: row.get(21).db()?,
+        priority: row.get(22).db()?,
+    })
+}
+
+/// A due, unleased, unparked execution of a named queue waits for a slot of its
+/// queue (the default queue has no limits, so its due work is simply not claimed
+/// yet).
+pub(crate) fn queued(queue: Option<String>, due_at: Option<i64>) -> Option<WaitingFor> {
+    let queue = queue?;
+    due_at?;
+    Some(WaitingFor::Queue {
+        queue,
+        reason: QueueWaitReason::Concurrency,
     })
 }
 

@@ -14,7 +14,7 @@ use crate::signals::Signals;
 use crate::writer::{Counters, Writer};
 use crate::{
     actions, activity, cancel, children, claims, detail, events, executions, finish, journal,
-    parking, pauses, retention, schedules,
+    parking, pauses, queues, retention, schedules,
 };
 
 /// The embedded SQLite [`Store`](zart_core::Store).
@@ -255,6 +255,20 @@ impl Store for SqliteStore {
     async fn schedule_fire(&self, params: ScheduleFire) -> StoreResult<FireOutcome> {
         self.write(move |conn, signals| schedules::fire(conn, &params, signals))
             .await
+    }
+
+    async fn queue_put(&self, params: QueuePut) -> StoreResult<QueueRecord> {
+        self.write(move |conn, _| queues::put(conn, &params)).await
+    }
+
+    async fn queue_get(&self, name: &str) -> StoreResult<Option<QueueRecord>> {
+        let name = name.to_owned();
+        self.read(move |conn| queues::get(conn, &name)).await
+    }
+
+    async fn queue_list(&self, now: Timestamp) -> StoreResult<Vec<QueueLoad>> {
+        let now = now.timestamp_millis();
+        self.read(move |conn| queues::list(conn, now)).await
     }
 }
 

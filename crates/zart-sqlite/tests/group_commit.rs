@@ -18,6 +18,8 @@ async fn concurrent_step_saves_share_transactions() {
         now: at(0),
         lease_expires_at: at(60_000),
         limit: 1,
+        default_queue: true,
+        queues: Vec::new(),
     };
     let claimed = store.execution_claim(claim).await.unwrap().remove(0);
     let before = store.stats();

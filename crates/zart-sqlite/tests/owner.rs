@@ -36,6 +36,8 @@ async fn insert_and_lease(store: &dyn Store, id: &str, worker: &str) -> ClaimedE
             deadline_at: None,
             parent_id: None,
             trace_context: None,
+            queue: None,
+            priority: 0,
         })
         .await
         .expect("insert");
@@ -54,6 +56,8 @@ async fn claim_now(store: &dyn Store, worker: &str, lease_ms: i64) -> Vec<Claime
             now,
             lease_expires_at: now + chrono::Duration::milliseconds(lease_ms),
             limit: 10,
+            default_queue: true,
+            queues: Vec::new(),
         })
         .await
         .expect("claim")

@@ -47,6 +47,8 @@ fn new_execution(id: &str) -> NewExecution {
         deadline_at: None,
         parent_id: None,
         trace_context: None,
+        queue: None,
+        priority: 0,
     }
 }
 

@@ -111,6 +111,8 @@ pub async fn lease_renew_reports_lost_leases(store: DynStore) {
             now: at(3),
             lease_expires_at: at(10),
             limit: 1,
+            default_queue: true,
+            queues: Vec::new(),
         })
         .await
         .unwrap()

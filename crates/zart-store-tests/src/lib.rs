@@ -54,6 +54,7 @@ pub mod parking;
 pub mod pauses;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod queues;
 pub mod races;
 pub mod reruns;
 pub mod retention;

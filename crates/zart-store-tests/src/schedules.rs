@@ -60,6 +60,8 @@ fn firing(
                 deadline_at: None,
                 parent_id: None,
                 trace_context: None,
+                queue: None,
+                priority: 0,
             })
             .collect(),
         fired_at: slots.last().map(|s| at(*s)),

@@ -43,6 +43,8 @@ pub fn new_execution(id: &str) -> NewExecution {
         deadline_at: None,
         parent_id: None,
         trace_context: None,
+        queue: None,
+        priority: 0,
     }
 }
 
@@ -77,6 +79,8 @@ pub async fn claim(store: &DynStore, worker: &str, now: i64, limit: u32) -> Vec<
             now: at(now),
             lease_expires_at: at(now + LEASE_MS),
             limit,
+            default_queue: true,
+            queues: Vec::new(),
         })
         .await
         .unwrap_or_else(|e| panic!("claim by {worker}: {e}"))

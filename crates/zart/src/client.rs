@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
+use crate::queue::Queues;
 use crate::trace_context::TraceContext;
 use crate::{ClientError, TaskRegistry};
 
@@ -42,6 +43,10 @@ pub struct StartRequest {
     /// The trace to start it in. When `None`, the current `tracing` span's trace, if
     /// an OpenTelemetry layer records one. See [`StartRequest::trace_context`].
     pub trace_context: Option<TraceContext>,
+    /// The named queue (`None`: the task's default queue, else the default queue).
+    pub queue: Option<String>,
+    /// The priority within the queue: lower runs first; 0 by default.
+    pub priority: i32,
 }
 
 impl StartRequest {
@@ -77,6 +82,24 @@ impl StartRequest {
         self.trace_context = Some(context);
         self
     }
+
+    /// Starts the execution on the named queue `queue` (one some process declared
+    /// with [`ZartBuilder::queue`](crate::ZartBuilder::queue); `"default"` is the
+    /// default queue). An unknown queue is refused by [`Client::start`] with
+    /// [`ClientError::Unprocessable`].
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Sets the priority within the queue: lower runs first, equal priorities in due
+    /// order; from [`MIN_PRIORITY`](zart_core::MIN_PRIORITY) to
+    /// [`MAX_PRIORITY`](zart_core::MAX_PRIORITY). Ordering applies on named queues;
+    /// the default queue runs in due order.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
 }
 
 /// The outcome of [`Client::start`].
@@ -102,6 +125,8 @@ pub struct Client {
     /// The pause rules of the workers this client was built with, refreshed when it
     /// changes a rule.
     pauses: Option<Arc<PauseRules>>,
+    /// The queues of the engine this client was built with.
+    queues: Arc<Queues>,
 }
 
 impl std::fmt::Debug for Client {
@@ -128,7 +153,14 @@ impl Client {
             metrics,
             max_pending_events: Some(DEFAULT_MAX_PENDING_EVENTS),
             pauses: None,
+            queues: Arc::default(),
         }
+    }
+
+    /// Shares the declared queues of the same [`Zart`](crate::Zart).
+    pub(crate) fn with_queues(mut self, queues: Arc<Queues>) -> Self {
+        self.queues = queues;
+        self
     }
 
     /// Shares `pauses` with the workers of the same [`Zart`](crate::Zart).
@@ -195,6 +227,7 @@ impl Client {
             let new = self.new_execution(&request)?;
             let span = tracing::Span::current();
             span.record("execution_id", new.id.as_str());
+            self.ensure_queue(&new).await?;
             let outcome = self.store.execution_insert(new).await?;
             let started = started(&request, outcome)?;
             if started.created {
@@ -239,6 +272,18 @@ impl Client {
             crate::time::within_range(deadline)
                 .map_err(|e| ClientError::InvalidInput(format!("deadlineAt: {e}")))?;
         }
+        zart_core::validate_priority(request.priority).map_err(ClientError::InvalidInput)?;
+        let queue = match request
+            .queue
+            .as_deref()
+            .or_else(|| self.queues.task_default(&request.task_name))
+        {
+            Some(name) => {
+                zart_core::validate_queue_name(name).map_err(ClientError::InvalidInput)?;
+                (name != zart_core::DEFAULT_QUEUE).then(|| name.to_owned())
+            }
+            None => None,
+        };
         let now = self.clock.now();
         Ok(NewExecution {
             id,
@@ -249,7 +294,36 @@ impl Client {
             deadline_at: request.deadline_at,
             parent_id: None,
             trace_context: stored_trace_context(request),
+            queue,
+            priority: request.priority,
         })
+    }
+
+    /// Checks that the queue `new` names exists (see [`Queues::ensure`]).
+    pub(crate) async fn ensure_queue(&self, new: &NewExecution) -> Result<(), ClientError> {
+        match &new.queue {
+            Some(name) => self.queues.ensure(self.store.as_ref(), name, new.now).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Checks, without reading the store, that the queue `new` names is declared on
+    /// this client's engine or already known to exist (for a start inside a
+    /// transaction that cannot wait for the store).
+    pub(crate) fn ensure_queue_declared(&self, new: &NewExecution) -> Result<(), ClientError> {
+        match &new.queue {
+            Some(name) if !self.queues.is_declared_or_known(name) => {
+                Err(ClientError::Unprocessable(format!(
+                    "unknown queue {name:?}: declare it on this engine to start on it in a transaction"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Every named queue with its limits, depth and running count.
+    pub async fn queues(&self) -> Result<Vec<zart_core::QueueLoad>, ClientError> {
+        Ok(self.store.queue_list(self.clock.now()).await?)
     }
 
     /// One execution.

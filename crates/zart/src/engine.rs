@@ -10,6 +10,7 @@ use zart_core::{Clock, ScheduleSpec, Store, StoreError, SystemClock};
 
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
+use crate::queue::{Queue, Queues};
 use crate::testing::Hooks;
 use crate::{
     Client, ClientError, Ctx, Task, TaskError, TaskRegistry, WorkerConfig, WorkerHandle,
@@ -46,6 +47,8 @@ pub struct Zart {
     pauses: Arc<PauseRules>,
     /// The schedules declared in code, put at each worker start.
     schedules: Arc<Vec<ScheduleSpec>>,
+    /// The queues declared in code and the tasks' default queues.
+    queues: Arc<Queues>,
     /// Set only by `zart::testing::TestEnv`: faults, crashes and idleness signals.
     hooks: Option<Arc<Hooks>>,
 }
@@ -67,6 +70,7 @@ pub struct ZartBuilder {
     metrics: Option<Metrics>,
     max_pending_events: Option<u32>,
     schedules: Vec<ScheduleSpec>,
+    queues: Queues,
 }
 
 impl std::fmt::Debug for ZartBuilder {
@@ -88,6 +92,7 @@ impl Zart {
             metrics: None,
             max_pending_events: Some(DEFAULT_MAX_PENDING_EVENTS),
             schedules: Vec::new(),
+            queues: Queues::default(),
         }
     }
 
@@ -100,6 +105,7 @@ impl Zart {
             self.metrics.clone(),
         )
         .with_pauses(Arc::clone(&self.pauses))
+        .with_queues(Arc::clone(&self.queues))
         .with_max_pending_events(self.max_pending_events)
     }
 
@@ -118,6 +124,7 @@ impl Zart {
             crate::worker::WorkerExtras {
                 scheduler,
                 hooks: self.hooks.clone(),
+                queues: Arc::clone(&self.queues),
             },
         )
     }
@@ -206,6 +213,23 @@ impl ZartBuilder {
         Ok(self)
     }
 
+    /// Declares a named queue with its limits (see [`Queue`]). Each worker puts the
+    /// declared queues into the store when it starts (the last declaration of a name
+    /// wins) and serves them; a start on a queue no process declared is refused. An
+    /// empty or invalid name, the default queue's name, a zero limit or a second
+    /// declaration of a name is an error here.
+    pub fn queue(mut self, queue: Queue) -> Result<Self, ClientError> {
+        self.queues.declare(queue)?;
+        Ok(self)
+    }
+
+    /// Starts executions of `task` on `queue` (a queue declared before with
+    /// [`ZartBuilder::queue`], or `"default"`) when their start names no queue.
+    pub fn task_queue(mut self, task: &str, queue: &str) -> Result<Self, ClientError> {
+        self.queues.set_task_default(task, queue)?;
+        Ok(self)
+    }
+
     /// Limits the unconsumed events an execution may hold: its clients refuse an
     /// offer past it (default [`DEFAULT_MAX_PENDING_EVENTS`]; `None`: no limit).
     pub fn max_pending_events(mut self, limit: Option<u32>) -> Self {
@@ -223,6 +247,7 @@ impl ZartBuilder {
             max_pending_events: self.max_pending_events,
             pauses: Arc::default(),
             schedules: Arc::new(self.schedules),
+            queues: Arc::new(self.queues),
             hooks: None,
         }
     }

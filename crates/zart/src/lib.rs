@@ -63,6 +63,7 @@ mod offer;
 mod operator;
 mod outbox;
 mod pauses;
+mod queue;
 mod registry;
 mod retry;
 mod retry_store;
@@ -87,6 +88,7 @@ pub use offer::{OfferOptions, Offered};
 pub use operator::{
     ActionOptions, PauseRequest, DEFAULT_TRIGGERED_BY, MAX_REASON_CHARS, MAX_RERUN_NAMES,
 };
+pub use queue::{Queue, DEFAULT_PRIORITY_AGING};
 pub use registry::TaskRegistry;
 pub use retry::{RetryPolicy, StepOptions};
 pub use schedules::{Schedule, NEXT_FIRE_TIMES, POLL_EVERY};
@@ -112,7 +114,7 @@ pub use zart_postgres as postgres;
 /// Everything a workflow author needs.
 pub mod prelude {
     pub use crate::{
-        ChildHandle, ChildOptions, Client, ClientError, Ctx, RetryPolicy, StartRequest,
+        ChildHandle, ChildOptions, Client, ClientError, Ctx, Queue, RetryPolicy, StartRequest,
         StepOptions, Task, TaskError, TaskRegistry, TaskResult, WorkerConfig, WorkerHandle, Zart,
     };
     pub use zart_core::{

@@ -51,6 +51,7 @@ impl Client {
             )));
         }
         let new = self.new_execution(&request)?;
+        self.ensure_queue_declared(&new)?;
         let outcome = tx.execution_insert(&new)?;
         started(&request, outcome)
     }
@@ -98,6 +99,7 @@ impl Client {
                 ))
             })?;
         let new = self.new_execution(&request)?;
+        self.ensure_queue(&new).await?;
         let outcome = store.execution_insert_in(&mut *tx, &new).await?;
         started(&request, outcome)
     }

@@ -272,6 +272,8 @@ fn new_execution(spec: &ScheduleSpec, slot: Timestamp, now: Timestamp) -> NewExe
         deadline_at: None,
         parent_id: None,
         trace_context: None,
+        queue: None,
+        priority: 0,
     }
 }
 

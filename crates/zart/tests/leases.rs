@@ -80,6 +80,8 @@ async fn a_worker_that_lost_its_lease_writes_nothing() {
             now: later,
             lease_expires_at: later + chrono::Duration::hours(1),
             limit: 1,
+            default_queue: true,
+            queues: Vec::new(),
         })
         .await
         .unwrap();

@@ -165,6 +165,8 @@ async fn pg_a_worker_that_lost_its_lease_cannot_commit_user_writes() {
             now: later,
             lease_expires_at: later + chrono::Duration::hours(1),
             limit: 1,
+            default_queue: true,
+            queues: Vec::new(),
         })
         .await
         .unwrap();

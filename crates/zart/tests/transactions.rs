@@ -231,6 +231,8 @@ async fn a_fenced_out_worker_cannot_commit_user_writes_on_sqlite() {
         now,
         lease_expires_at: now + chrono::Duration::minutes(1),
         limit: 1,
+        default_queue: true,
+        queues: Vec::new(),
     };
     let mine = db.store.execution_claim(claim("me", now)).await.unwrap();
     let later = now + chrono::Duration::minutes(2);

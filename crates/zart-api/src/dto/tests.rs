@@ -42,6 +42,8 @@ fn failed_execution(waiting_for: Option<core::WaitingFor>) -> core::ExecutionRec
         updated_at: at(9),
         parent_id: Some("p1".into()),
         deadline_at: None,
+        queue: None,
+        priority: 0,
     }
 }
 
@@ -66,7 +68,9 @@ fn failed_execution_json(waiting_for: Value) -> Value {
         "startedAt": "2023-11-14T22:13:21Z",
         "updatedAt": "2023-11-14T22:13:29Z",
         "parentId": "p1",
-        "deadlineAt": null
+        "deadlineAt": null,
+        "queue": "default",
+        "priority": 0
     })
 }
 
@@ -135,6 +139,13 @@ fn execution_with_each_waiting_for_kind() {
             },
             json!({"kind": "pause", "ruleId": "r1", "expiresAt": "2023-11-14T22:14:20Z"}),
         ),
+        (
+            core::WaitingFor::Queue {
+                queue: "payments".into(),
+                reason: core::QueueWaitReason::Concurrency,
+            },
+            json!({"kind": "queue", "queue": "payments", "reason": "concurrency"}),
+        ),
     ];
     for (wait, expected) in waits {
         let body = wire(Execution::from(failed_execution(Some(wait))));
@@ -180,6 +191,8 @@ fn scheduled_execution_has_nulls_not_missing_fields() {
         updated_at: at(0),
         parent_id: None,
         deadline_at: Some(at(3600)),
+        queue: None,
+        priority: 0,
     };
     assert_eq!(
         wire(Execution::from(record)),
@@ -198,7 +211,9 @@ fn scheduled_execution_has_nulls_not_missing_fields() {
             "startedAt": null,
             "updatedAt": "2023-11-14T22:13:20Z",
             "parentId": null,
-            "deadlineAt": "2023-11-14T23:13:20Z"
+            "deadlineAt": "2023-11-14T23:13:20Z",
+            "queue": "default",
+            "priority": 0
         })
     );
 }

@@ -58,7 +58,7 @@ pub(crate) async fn list_executions(
         (status = 409, description = "The id exists with another task or payload", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not `application/json`", body = ErrorBody),
-        (status = 422, description = "Unknown task name", body = ErrorBody),
+        (status = 422, description = "Unknown task name or queue", body = ErrorBody),
     )
 )]
 pub(crate) async fn start_execution(
@@ -66,12 +66,27 @@ pub(crate) async fn start_execution(
     headers: HeaderMap,
     ApiJson(body): ApiJson<StartExecution>,
 ) -> Result<(StatusCode, Json<Execution>), ApiError> {
+    let priority = match body.priority {
+        None => 0,
+        Some(p) => i32::try_from(p)
+            .ok()
+            .filter(|p| zart::core::validate_priority(*p).is_ok())
+            .ok_or_else(|| {
+                zart::ClientError::InvalidInput(format!(
+                    "priority must be between {} and {}, got {p}",
+                    zart::core::MIN_PRIORITY,
+                    zart::core::MAX_PRIORITY
+                ))
+            })?,
+    };
     let request = StartRequest {
         id: body.execution_id,
         task_name: body.task_name,
         payload: body.payload,
         deadline_at: None,
         trace_context: super::trace_context(&headers),
+        queue: body.queue,
+        priority,
     };
     let started = state.client.start(request).await?;
     let status = if started.created {

@@ -118,7 +118,11 @@ pub(crate) async fn app_with(config: ApiConfig) -> TestApp {
 
 /// An engine over `store` with the test tasks, a worker and the router.
 pub(crate) fn app_on(store: Arc<dyn Store>, dir: TempDir, config: ApiConfig) -> TestApp {
-    let zart = Zart::builder(store).tasks(tasks()).build();
+    let zart = Zart::builder(store)
+        .tasks(tasks())
+        .queue(zart::Queue::new("payments").concurrency(2))
+        .expect("a valid queue")
+        .build();
     let worker = zart.start_worker(
         WorkerConfig::default()
             .concurrency(8)

@@ -59,6 +59,10 @@ pub(crate) async fn run_command(client: &ApiClient, command: Command) -> anyhow:
             let reply = client.send(get(client, &["stats"])).await?;
             render(&reply.body, json, output::stats)
         }
+        Command::Queues => {
+            let reply = client.send(get(client, &["queues"])).await?;
+            render(&reply.body, json, output::queues)
+        }
         Command::Detail { id } => {
             let url = client.url(Scope::Admin, &["executions", &id, "detail"]);
             let reply = client

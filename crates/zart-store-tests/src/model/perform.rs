@@ -99,6 +99,8 @@ async fn insert(store: &DynStore, now: i64, exec: usize, run_at: i64) -> StoreRe
         deadline_at: None,
         parent_id: None,
         trace_context: None,
+        queue: None,
+        priority: 0,
     };
     Ok(matches!(
         store.execution_insert(params).await?,
@@ -117,6 +119,8 @@ async fn claim(
         now: at(now),
         lease_expires_at: at(now + LEASE_MS),
         limit,
+        default_queue: true,
+        queues: Vec::new(),
     };
     store.execution_claim(params).await
 }

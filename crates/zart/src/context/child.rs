@@ -166,6 +166,8 @@ impl Ctx {
                 deadline_at: None,
                 parent_id: Some(self.execution_id().to_owned()),
                 trace_context,
+                queue: None,
+                priority: 0,
             },
             parent_close: options.parent_close,
         };

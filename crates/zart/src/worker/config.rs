@@ -28,6 +28,11 @@ pub struct WorkerConfig {
     /// and fires every schedule in the store when it is due. Any number of workers
     /// may do so against one database; each slot fires once.
     pub schedules: bool,
+    /// The queues this worker serves, by name (`"default"` is the default queue);
+    /// `None`, the default, serves the default queue and every queue declared with
+    /// [`ZartBuilder::queue`](crate::ZartBuilder::queue). A named queue declared only
+    /// by another process may be listed too: its limits are read from the store.
+    pub queues: Option<Vec<String>>,
 }
 
 /// The default retention of each terminal status: 7 days.
@@ -90,11 +95,18 @@ impl Default for WorkerConfig {
             worker_id: None,
             retention: Retention::default(),
             schedules: true,
+            queues: None,
         }
     }
 }
 
 impl WorkerConfig {
+    /// Serves only the queues named (see [`WorkerConfig::queues`]).
+    pub fn serve_queues<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.queues = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Sets the concurrency limit (at least 1).
     pub fn concurrency(mut self, slots: usize) -> Self {
         self.concurrency = slots.max(1);

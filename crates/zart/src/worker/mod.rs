@@ -21,6 +21,7 @@ pub use config::{Retention, WorkerConfig, DEFAULT_RETENTION};
 
 use crate::metrics::Metrics;
 use crate::pauses::PauseRules;
+use crate::queue::Queues;
 use crate::testing::Hooks;
 use crate::TaskRegistry;
 
@@ -69,6 +70,40 @@ struct Shared {
     claims: AtomicU64,
     /// A test environment's hooks (`None` outside `zart::testing`).
     hooks: Option<Arc<Hooks>>,
+    /// The queues served: whether the default queue is, and the named ones.
+    served: Served,
+    /// The declared queues, put into the store when the claim loop starts.
+    queues: Arc<Queues>,
+    /// Slots in use per named queue (handlers of that queue's executions running).
+    busy_by_queue: Mutex<HashMap<String, usize>>,
+}
+
+/// The queues a worker serves.
+struct Served {
+    default_queue: bool,
+    /// Each named queue with this worker's limit for it.
+    named: Vec<(String, Option<u32>)>,
+}
+
+impl Served {
+    fn new(config: &WorkerConfig, queues: &Queues) -> Self {
+        let names: Vec<String> = match &config.queues {
+            Some(names) => names.clone(),
+            None => std::iter::once(zart_core::DEFAULT_QUEUE.to_owned())
+                .chain(queues.declared().iter().map(|q| q.name.clone()))
+                .collect(),
+        };
+        let mut named: Vec<(String, Option<u32>)> = Vec::new();
+        for name in names.iter().filter(|n| *n != zart_core::DEFAULT_QUEUE) {
+            if !named.iter().any(|(n, _)| n == name) {
+                named.push((name.clone(), queues.spec(name).and_then(|q| q.per_worker)));
+            }
+        }
+        Served {
+            default_queue: names.iter().any(|n| n == zart_core::DEFAULT_QUEUE),
+            named,
+        }
+    }
 }
 
 impl Shared {
@@ -81,6 +116,8 @@ impl Shared {
         config: WorkerConfig,
         hooks: Option<Arc<Hooks>>,
     ) -> Self {
+        let queues = Arc::<Queues>::default();
+        let served = Served::new(&config, &queues);
         let worker_id = config
             .worker_id
             .clone()
@@ -101,7 +138,42 @@ impl Shared {
             claiming: AtomicUsize::new(0),
             claims: AtomicU64::new(0),
             hooks,
+            served,
+            queues,
+            busy_by_queue: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Serves the declared `queues` (see [`WorkerConfig::queues`]).
+    fn with_queues(mut self, queues: Arc<Queues>) -> Self {
+        self.served = Served::new(&self.config, &queues);
+        self.queues = queues;
+        self
+    }
+
+    fn busy_by_queue(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.busy_by_queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What a claim of up to `free` executions may take from each named queue served.
+    fn queue_claims(&self, free: usize) -> Vec<zart_core::QueueClaim> {
+        let busy = self.busy_by_queue();
+        self.served
+            .named
+            .iter()
+            .filter_map(|(name, per_worker)| {
+                let room = match per_worker {
+                    Some(limit) => (*limit as usize)
+                        .saturating_sub(busy.get(name).copied().unwrap_or(0))
+                        .min(free),
+                    None => free,
+                };
+                (room > 0).then(|| zart_core::QueueClaim {
+                    name: name.clone(),
+                    limit: room as u32,
+                })
+            })
+            .collect()
     }
 
     /// Tells a test harness that this worker may have become idle.
@@ -181,6 +253,8 @@ pub(crate) struct WorkerExtras {
     pub(crate) scheduler: Option<(crate::Client, Arc<Vec<zart_core::ScheduleSpec>>)>,
     /// A test environment's hooks.
     pub(crate) hooks: Option<Arc<Hooks>>,
+    /// The declared queues.
+    pub(crate) queues: Arc<Queues>,
 }
 
 /// A running worker. Dropping it does not stop it; call [`WorkerHandle::shutdown`].
@@ -207,11 +281,15 @@ impl WorkerHandle {
         config: WorkerConfig,
         extras: WorkerExtras,
     ) -> Self {
-        let WorkerExtras { scheduler, hooks } = extras;
+        let WorkerExtras {
+            scheduler,
+            hooks,
+            queues,
+        } = extras;
         metrics.set_slots(config.concurrency);
-        let shared = Arc::new(Shared::new(
-            store, clock, tasks, metrics, pauses, config, hooks,
-        ));
+        let shared = Arc::new(
+            Shared::new(store, clock, tasks, metrics, pauses, config, hooks).with_queues(queues),
+        );
         let mut tasks = vec![
             tokio::spawn(claim_loop(Arc::clone(&shared))),
             tokio::spawn(signal_loop(Arc::clone(&shared))),
@@ -317,8 +395,36 @@ async fn drained(shared: &Shared) {
     }
 }
 
-async fn claim_loop(shared: Arc<Shared>) {
+/// Puts the declared queues into the store, retrying until it answers (or the
+/// worker shuts down): their limits must be there before their work is claimed.
+async fn put_queues(shared: &Shared) {
     let mut backoff = Duration::from_millis(100);
+    loop {
+        let put = shared
+            .queues
+            .put_all(shared.store.as_ref(), shared.clock.now())
+            .await;
+        match put {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "declaring the queues failed; retrying in {backoff:?}");
+            }
+        }
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn claim_loop(shared: Arc<Shared>) {
+    put_queues(&shared).await;
+    let mut backoff = Duration::from_millis(100);
+    // A next due time already past after a short claim means due work this worker
+    // cannot take now (a full queue): it is looked for once more at once (it may
+    // have just become due), then on a wake-up or the poll.
+    let mut looked_again = false;
     loop {
         if shared.shutdown.is_cancelled() {
             return;
@@ -343,11 +449,22 @@ async fn claim_loop(shared: Arc<Shared>) {
                 backoff = Duration::from_millis(100);
             }
             match claimed {
-                Ok(claimed) if claimed == free => continue,
-                Ok(_) => {
+                Ok(claimed) if claimed == free => {
+                    looked_again = false;
+                    continue;
+                }
+                Ok(claimed) => {
+                    if claimed > 0 {
+                        looked_again = false;
+                    }
                     if let Ok(Some(due)) = shared.store.execution_next_due().await {
                         let until = (due - shared.clock.now()).to_std().unwrap_or_default();
-                        wait = wait.min(until);
+                        if !until.is_zero() {
+                            wait = wait.min(until);
+                        } else if !looked_again {
+                            looked_again = true;
+                            wait = Duration::ZERO;
+                        }
                     }
                 }
                 Err(e) => {
@@ -388,6 +505,8 @@ async fn claim(shared: &Arc<Shared>, free: usize) -> Result<usize, zart_core::St
             now,
             lease_expires_at: shared.lease_expiry(now),
             limit: free as u32,
+            default_queue: shared.served.default_queue,
+            queues: shared.queue_claims(free),
         })
         .await?;
     let count = claimed.len();
@@ -417,7 +536,7 @@ fn spawn_run(shared: &Arc<Shared>, claimed: ClaimedExecution) {
             reason,
         },
     );
-    let slot = WorkerSlot::take(shared);
+    let slot = WorkerSlot::take(shared, claimed.queue.clone());
     let shared = Arc::clone(shared);
     tokio::spawn(async move {
         let task = tokio::spawn(run::run_execution(Arc::clone(&shared), claimed, stop, slot));
@@ -439,14 +558,20 @@ fn spawn_run(shared: &Arc<Shared>, claimed: ClaimedExecution) {
 /// or when its task panicked or was aborted) frees the slot and wakes the claim loop.
 pub(crate) struct WorkerSlot {
     shared: Arc<Shared>,
+    /// The named queue whose per-worker slot this also is.
+    queue: Option<String>,
 }
 
 impl WorkerSlot {
-    fn take(shared: &Arc<Shared>) -> WorkerSlot {
+    fn take(shared: &Arc<Shared>, queue: Option<String>) -> WorkerSlot {
         shared.busy.fetch_add(1, Ordering::SeqCst);
+        if let Some(queue) = &queue {
+            *shared.busy_by_queue().entry(queue.clone()).or_default() += 1;
+        }
         shared.metrics.slot_taken();
         WorkerSlot {
             shared: Arc::clone(shared),
+            queue,
         }
     }
 }
@@ -454,6 +579,11 @@ impl WorkerSlot {
 impl Drop for WorkerSlot {
     fn drop(&mut self) {
         self.shared.busy.fetch_sub(1, Ordering::SeqCst);
+        if let Some(queue) = &self.queue {
+            if let Some(busy) = self.shared.busy_by_queue().get_mut(queue) {
+                *busy = busy.saturating_sub(1);
+            }
+        }
         self.shared.metrics.slot_freed();
         self.shared.work.notify_one();
     }
@@ -475,9 +605,18 @@ async fn signal_loop(shared: Arc<Shared>) {
             }
             Signal::Finished {
                 execution_id,
-                status: ExecutionStatus::Cancelled,
-            } => shared.stop(&execution_id, StopReason::Cancelled),
-            Signal::Finished { .. } | Signal::Schedules => {}
+                status,
+            } => {
+                if status == ExecutionStatus::Cancelled {
+                    shared.stop(&execution_id, StopReason::Cancelled);
+                }
+                // An execution finishing anywhere may free a slot of a named queue
+                // served here (the default queue's work needs no such hint).
+                if !shared.served.named.is_empty() {
+                    shared.work.notify_one();
+                }
+            }
+            Signal::Schedules => {}
         }
     }
 }

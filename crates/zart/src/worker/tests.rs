@@ -57,6 +57,8 @@ async fn fixture(backend: &str) -> Option<Fixture> {
         deadline_at: None,
         parent_id: None,
         trace_context: None,
+        queue: None,
+        priority: 0,
     };
     store.execution_insert(insert).await.expect("insert");
     let config = WorkerConfig::default().worker_id("w1");
@@ -101,6 +103,8 @@ async fn claim_as(
         now: at,
         lease_expires_at: at + chrono::Duration::minutes(10),
         limit: 1,
+        default_queue: true,
+        queues: Vec::new(),
     };
     let claimed = shared.store.execution_claim(claim).await.expect("claim");
     assert_eq!(claimed.len(), 1, "e1 was not claimable");

@@ -190,4 +190,13 @@ impl Store for Faulty {
     async fn schedule_fire(&self, params: ScheduleFire) -> StoreResult<FireOutcome> {
         self.inner.schedule_fire(params).await
     }
+    async fn queue_put(&self, params: QueuePut) -> StoreResult<QueueRecord> {
+        self.inner.queue_put(params).await
+    }
+    async fn queue_get(&self, name: &str) -> StoreResult<Option<QueueRecord>> {
+        self.inner.queue_get(name).await
+    }
+    async fn queue_list(&self, now: Timestamp) -> StoreResult<Vec<QueueLoad>> {
+        self.inner.queue_list(now).await
+    }
 }

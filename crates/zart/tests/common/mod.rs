@@ -131,6 +131,8 @@ pub(crate) async fn insert_unchecked(
             deadline_at: None,
             parent_id: None,
             trace_context: None,
+            queue: None,
+            priority: 0,
         })
         .await
         .expect("insert");

@@ -1,0 +1,170 @@
+//! Named queues: the flow-control settings every process sharing a database sees.
+//!
+//! An execution with no queue is on the *default queue*: it has no limits and is
+//! claimed by the same statement as before queues existed, so flow control costs
+//! nothing when unused. A named queue's settings live in the `queues` table; the
+//! claim of a named queue's work reads them under a lock of the queue's row, so its
+//! global concurrency limit holds across every process.
+
+use crate::Timestamp;
+
+/// The name the API accepts for the default queue (stored as no queue).
+pub const DEFAULT_QUEUE: &str = "default";
+/// The longest queue name, in characters.
+pub const MAX_QUEUE_NAME_CHARS: usize = 64;
+/// The lowest priority value (runs first).
+pub const MIN_PRIORITY: i32 = -1000;
+/// The highest priority value (runs last).
+pub const MAX_PRIORITY: i32 = 1000;
+
+/// A queue's settings, as declared by a process and stored in the `queues` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    /// The queue name: 1 to [`MAX_QUEUE_NAME_CHARS`] of `A-Z a-z 0-9 _ - . :`.
+    pub name: String,
+    /// The most executions of this queue running at once across all processes
+    /// (`None`: no global limit).
+    pub concurrency: Option<u32>,
+    /// The most executions of this queue one worker runs at once (`None`: only the
+    /// worker's own concurrency).
+    pub per_worker: Option<u32>,
+    /// Milliseconds after which a due execution is claimed before every
+    /// higher-priority one (ages out of its priority), so none starves.
+    pub priority_aging_ms: Option<u64>,
+}
+
+impl QueueSpec {
+    /// Checks the settings: a valid name that is not the default queue's, and limits
+    /// of at least 1.
+    pub fn validate(&self) -> Result<(), String> {
+        validate_queue_name(&self.name)?;
+        if self.name == DEFAULT_QUEUE {
+            return Err(format!(
+                "queue {DEFAULT_QUEUE:?} is the default queue, which has no limits; \
+                 declare a queue with another name"
+            ));
+        }
+        if self.concurrency == Some(0) {
+            return Err(format!(
+                "queue {:?}: concurrency must be at least 1",
+                self.name
+            ));
+        }
+        if self.per_worker == Some(0) {
+            return Err(format!(
+                "queue {:?}: per-worker limit must be at least 1",
+                self.name
+            ));
+        }
+        if self.priority_aging_ms == Some(0) {
+            return Err(format!(
+                "queue {:?}: priority aging must be positive",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a queue name: 1 to [`MAX_QUEUE_NAME_CHARS`] characters of ASCII letters,
+/// digits, `_`, `-`, `.` and `:`.
+pub fn validate_queue_name(name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_QUEUE_NAME_CHARS {
+        return Err(format!(
+            "queue name must be 1 to {MAX_QUEUE_NAME_CHARS} characters, got {chars}"
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+    {
+        return Err(format!(
+            "queue name {name:?} contains {bad:?}; use letters, digits, '_', '-', '.' or ':'"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a priority: [`MIN_PRIORITY`] to [`MAX_PRIORITY`].
+pub fn validate_priority(priority: i32) -> Result<(), String> {
+    if (MIN_PRIORITY..=MAX_PRIORITY).contains(&priority) {
+        Ok(())
+    } else {
+        Err(format!(
+            "priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}, got {priority}"
+        ))
+    }
+}
+
+/// A stored queue: its settings and when they were last declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecord {
+    /// The settings.
+    pub spec: QueueSpec,
+    /// When a process last declared them.
+    pub updated_at: Timestamp,
+}
+
+/// A queue with its current load, as [`Store::queue_list`](crate::Store::queue_list)
+/// reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLoad {
+    /// The queue.
+    pub queue: QueueRecord,
+    /// Executions of the queue that are due and not running (waiting for a slot).
+    pub depth: u64,
+    /// Executions of the queue holding a lease (running).
+    pub running: u64,
+}
+
+/// One named queue a claim may take work from, with how many of its executions this
+/// worker can still take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueClaim {
+    /// The queue name.
+    pub name: String,
+    /// The most executions of this queue to claim (the worker's free per-queue slots).
+    pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> QueueSpec {
+        QueueSpec {
+            name: name.into(),
+            concurrency: Some(2),
+            per_worker: None,
+            priority_aging_ms: None,
+        }
+    }
+
+    #[test]
+    fn queue_settings_reject_empty_long_odd_reserved_names_and_zero_limits() {
+        assert!(spec("payments").validate().is_ok());
+        assert!(spec("").validate().is_err());
+        assert!(spec(&"q".repeat(65)).validate().is_err());
+        assert!(spec("with space").validate().is_err());
+        assert!(spec(DEFAULT_QUEUE).validate().is_err());
+        let zero = QueueSpec {
+            concurrency: Some(0),
+            ..spec("q")
+        };
+        assert!(zero.validate().unwrap_err().contains("concurrency"));
+        let zero = QueueSpec {
+            per_worker: Some(0),
+            ..spec("q")
+        };
+        assert!(zero.validate().unwrap_err().contains("per-worker"));
+    }
+
+    #[test]
+    fn priorities_outside_the_range_are_rejected() {
+        assert!(validate_priority(0).is_ok());
+        assert!(validate_priority(MIN_PRIORITY).is_ok());
+        assert!(validate_priority(MAX_PRIORITY + 1).is_err());
+        assert!(validate_priority(MIN_PRIORITY - 1).is_err());
+    }
+}

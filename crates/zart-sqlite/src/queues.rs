@@ -1,0 +1,73 @@
+//! Named queues: their settings and their load.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use zart_core::{QueueLoad, QueuePut, QueueRecord, QueueSpec, StoreResult};
+
+use crate::error::SqlResultExt;
+use crate::rows::{self, ms, ts};
+
+const COLUMNS: &str = "name, concurrency, per_worker, priority_aging_ms, updated_at";
+
+/// Creates or replaces a queue's settings.
+pub(crate) fn put(conn: &Connection, put: &QueuePut) -> StoreResult<QueueRecord> {
+    let spec = &put.spec;
+    conn.prepare_cached(
+        "INSERT INTO queues (name, concurrency, per_worker, priority_aging_ms, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET \
+         concurrency = excluded.concurrency, per_worker = excluded.per_worker, \
+         priority_aging_ms = excluded.priority_aging_ms, updated_at = excluded.updated_at",
+    )
+    .db()?
+    .execute(params![
+        spec.name,
+        spec.concurrency,
+        spec.per_worker,
+        spec.priority_aging_ms.map(|a| a as i64),
+        ms(put.now)
+    ])
+    .db()?;
+    Ok(QueueRecord {
+        spec: spec.clone(),
+        updated_at: ts(ms(put.now))?,
+    })
+}
+
+/// One queue by name.
+pub(crate) fn get(conn: &Connection, name: &str) -> StoreResult<Option<QueueRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM queues WHERE name = ?1");
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let row = stmt.query_row([name], |r| Ok(record(r))).optional().db()?;
+    row.transpose()
+}
+
+/// Every queue by name, with its depth and running count.
+pub(crate) fn list(conn: &Connection, now: i64) -> StoreResult<Vec<QueueLoad>> {
+    let sql = format!(
+        "SELECT {COLUMNS}, \
+           (SELECT count(*) FROM executions e WHERE e.lease_owner IS NULL \
+              AND e.due_at IS NOT NULL AND e.queue IS NOT NULL AND e.queue = q.name \
+              AND e.due_at <= ?1 AND e.wait_kind IS NULL), \
+           (SELECT count(*) FROM executions e WHERE e.lease_owner IS NOT NULL \
+              AND e.queue = q.name) \
+         FROM queues q ORDER BY name"
+    );
+    rows::collect(&mut conn.prepare_cached(&sql).db()?, [now], |r| {
+        Ok(QueueLoad {
+            queue: record(r)?,
+            depth: r.get::<_, i64>(5).db()?.max(0) as u64,
+            running: r.get::<_, i64>(6).db()?.max(0) as u64,
+        })
+    })
+}
+
+fn record(r: &Row<'_>) -> StoreResult<QueueRecord> {
+    Ok(QueueRecord {
+        spec: QueueSpec {
+            name: r.get(0).db()?,
+            concurrency: r.get(1).db()?,
+            per_worker: r.get(2).db()?,
+            priority_aging_ms: r.get::<_, Option<i64>>(3).db()?.map(|a| a.max(0) as u64),
+        },
+        updated_at: ts(r.get(4).db()?)?,
+    })
+}

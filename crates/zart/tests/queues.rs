@@ -1,0 +1,271 @@
+//! Flow control through the runtime: a named queue's global concurrency limit holds
+//! across several workers and (on PostgreSQL) several engines, each with its own
+//! connection pool, sharing one database; the per-worker limit holds; a parked
+//! execution gives its slot back; bad queue settings and starts are refused.
+//!
+//! Every step records its start and end on one monotonic clock; the most intervals
+//! open at once is the concurrency actually reached.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use zart::core::Store;
+use zart::prelude::*;
+use zart_postgres::{PgOptions, PgStore};
+use zart_store_tests::postgres::FreshSchema;
+
+use common::{db, fast, finish};
+
+const EXECUTIONS: usize = 24;
+
+/// The (start, end) of every step run, in microseconds since `base`.
+#[derive(Clone)]
+struct Intervals {
+    base: Instant,
+    seen: Arc<Mutex<Vec<(u128, u128)>>>,
+}
+
+impl Intervals {
+    fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            seen: Arc::default(),
+        }
+    }
+
+    /// The most intervals open at one instant.
+    fn max_overlap(&self) -> usize {
+        let seen = self.seen.lock().unwrap();
+        let mut edges: Vec<(u128, i32)> = Vec::new();
+        for (start, end) in seen.iter() {
+            edges.push((*start, 1));
+            edges.push((*end, -1));
+        }
+        // An end at the same instant as a start closes first.
+        edges.sort();
+        let (mut open, mut most) = (0i32, 0i32);
+        for (_, delta) in edges {
+            open += delta;
+            most = most.max(open);
+        }
+        most as usize
+    }
+}
+
+fn engine(store: Arc<dyn Store>, queue: Queue, intervals: Intervals) -> Zart {
+    Zart::builder(store)
+        .queue(queue)
+        .expect("valid queue")
+        .task("charge", move |ctx: Ctx, _: serde_json::Value| {
+            let intervals = intervals.clone();
+            async move {
+                ctx.step("call-provider", || {
+                    let intervals = intervals.clone();
+                    async move {
+                        let start = intervals.base.elapsed().as_micros();
+                        tokio::time::sleep(Duration::from_millis(15)).await;
+                        let end = intervals.base.elapsed().as_micros();
+                        intervals.seen.lock().unwrap().push((start, end));
+                        Ok(())
+                    }
+                })
+                .await?;
+                Ok(())
+            }
+        })
+        .task_queue("charge", "payments")
+        .expect("declared queue")
+        .build()
+}
+
+/// Starts `EXECUTIONS` charges (on the task's default queue) and waits for them all.
+async fn run_all(client: &Client) {
+    let mut ids = Vec::new();
+    for _ in 0..EXECUTIONS {
+        let started = client
+            .start(StartRequest::new("charge", json!(null)))
+            .await
+            .expect("start");
+        assert_eq!(started.execution.queue.as_deref(), Some("payments"));
+        ids.push(started.execution.id);
+    }
+    for id in ids {
+        assert_eq!(finish(client, &id).await.status, ExecutionStatus::Completed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_global_limit_holds_across_three_workers() {
+    let db = db().await;
+    let intervals = Intervals::new();
+    let zart = engine(
+        Arc::clone(&db.store),
+        Queue::new("payments").concurrency(3),
+        intervals.clone(),
+    );
+    let workers: Vec<_> = (0..3).map(|_| zart.start_worker(fast())).collect();
+    run_all(&zart.client()).await;
+    let most = intervals.max_overlap();
+    assert!(most <= 3, "{most} steps ran at once under a limit of 3");
+    assert!(most >= 2, "the workers never ran two charges at once");
+    assert_eq!(intervals.seen.lock().unwrap().len(), EXECUTIONS);
+    for w in workers {
+        w.shutdown(Duration::from_secs(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_global_limit_holds_across_three_engines_with_their_own_pools() {
+    let Some(fresh) = FreshSchema::new("queues") else {
+        return;
+    };
+    let intervals = Intervals::new();
+    let mut engines = Vec::new();
+    for _ in 0..3 {
+        let store = PgStore::connect_with(
+            fresh.database_url(),
+            PgOptions::default().schema(fresh.name()),
+        )
+        .await
+        .expect("connect store");
+        engines.push(engine(
+            Arc::new(store),
+            Queue::new("payments").concurrency(3),
+            intervals.clone(),
+        ));
+    }
+    let workers: Vec<_> = engines.iter().map(|z| z.start_worker(fast())).collect();
+    run_all(&engines[0].client()).await;
+    let most = intervals.max_overlap();
+    assert!(most <= 3, "{most} steps ran at once under a limit of 3");
+    assert!(most >= 2, "the workers never ran two charges at once");
+    assert_eq!(intervals.seen.lock().unwrap().len(), EXECUTIONS);
+    for w in workers {
+        w.shutdown(Duration::from_secs(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_worker_limit_holds_on_one_worker() {
+    let db = db().await;
+    let intervals = Intervals::new();
+    let zart = engine(
+        Arc::clone(&db.store),
+        Queue::new("payments").per_worker(2),
+        intervals.clone(),
+    );
+    let worker = zart.start_worker(fast());
+    run_all(&zart.client()).await;
+    let most = intervals.max_overlap();
+    assert!(
+        most <= 2,
+        "{most} steps ran at once under a per-worker limit of 2"
+    );
+    worker.shutdown(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn sleeping_execution_gives_its_slot_to_another() {
+    let db = db().await;
+    let zart = Zart::builder(Arc::clone(&db.store))
+        .queue(Queue::new("solo").concurrency(1))
+        .expect("valid queue")
+        .task("nap", |ctx: Ctx, ms: u64| async move {
+            ctx.sleep("nap", Duration::from_millis(ms)).await;
+            Ok(ms)
+        })
+        .build();
+    let client = zart.client();
+    let worker = zart.start_worker(fast());
+    let long = client
+        .start(StartRequest::new("nap", json!(3_000)).queue("solo"))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    common::until(&client, &long, |e| {
+        matches!(e.waiting_for, Some(zart::core::WaitingFor::Timer { .. }))
+    })
+    .await;
+    let short = client
+        .start(StartRequest::new("nap", json!(1)).queue("solo"))
+        .await
+        .unwrap()
+        .execution
+        .id;
+    // The short one runs while the long one sleeps, though the queue has one slot.
+    let done = finish(&client, &short).await;
+    assert_eq!(done.status, ExecutionStatus::Completed);
+    assert!(!client.get(&long).await.unwrap().status.is_terminal());
+    worker.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn bad_queue_settings_and_starts_are_refused() {
+    let db = db().await;
+    let builder = || Zart::builder(Arc::clone(&db.store));
+    for bad in [
+        Queue::new(""),
+        Queue::new("x".repeat(65)),
+        Queue::new("has space"),
+        Queue::new("default"),
+        Queue::new("q").concurrency(0),
+        Queue::new("q").per_worker(0),
+    ] {
+        let err = builder().queue(bad).unwrap_err();
+        assert!(matches!(err, ClientError::InvalidInput(_)), "{err:?}");
+    }
+    let twice = builder()
+        .queue(Queue::new("q"))
+        .unwrap()
+        .queue(Queue::new("q"));
+    assert!(twice.is_err());
+    assert!(builder().task_queue("t", "undeclared").is_err());
+
+    let zart = builder()
+        .queue(Queue::new("known"))
+        .unwrap()
+        .task("t", |_ctx: Ctx, _: serde_json::Value| async move { Ok(()) })
+        .build();
+    let client = zart.client();
+    let unknown = client
+        .start(StartRequest::new("t", json!(null)).queue("nobody-declared-me"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unknown, ClientError::Unprocessable(_)),
+        "{unknown:?}"
+    );
+    let out_of_range = client
+        .start(
+            StartRequest::new("t", json!(null))
+                .queue("known")
+                .priority(1001),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(out_of_range, ClientError::InvalidInput(_)),
+        "{out_of_range:?}"
+    );
+    // A declared queue is put into the store on first use, before any worker runs.
+    let ok = client
+        .start(
+            StartRequest::new("t", json!(null))
+                .queue("known")
+                .priority(-5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.execution.priority, -5);
+    assert!(db.store.queue_get("known").await.unwrap().is_some());
+    // "default" names the default queue, stored as no queue.
+    let plain = client
+        .start(StartRequest::new("t", json!(null)).queue("default"))
+        .await
+        .unwrap();
+    assert_eq!(plain.execution.queue, None);
+}
