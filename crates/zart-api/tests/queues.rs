@@ -56,6 +56,22 @@ async fn unknown_queue_is_422_and_bad_priority_or_name_is_400() {
             .error(StatusCode::BAD_REQUEST);
         assert!(message.contains("queue name"), "{message}");
     }
+    // Not built yet: refused, never silently dropped.
+    for (field, value) in [
+        ("concurrencyKey", json!("customer-7")),
+        ("deduplicationId", json!("d1")),
+    ] {
+        let mut body = json!({"taskName": "echo", "queue": "payments"});
+        body[field] = value;
+        let message = t
+            .post_json("/api/v1/executions", &body)
+            .await
+            .error(StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            message.contains(field) && message.contains("not supported"),
+            "{message}"
+        );
+    }
     let listed = t.get("/api/v1/executions").await.expect(StatusCode::OK);
     assert_eq!(listed, json!([]), "a refused start created nothing");
 }

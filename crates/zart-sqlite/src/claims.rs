@@ -139,20 +139,24 @@ fn queue_ids(conn: &Connection, name: &str, now: i64, limit: usize) -> StoreResu
     Ok(ids)
 }
 
+/// What a claim reads of the row it leases: fence, task, run, deadline, parent,
+/// payload, queue and trace context.
+type LeaseRow = (
+    i64,
+    String,
+    i32,
+    Option<i64>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 fn lease(conn: &Connection, id: &str, claim: &ExecutionClaim) -> StoreResult<ClaimedExecution> {
     let now = ms(claim.now);
     // Read, then update by key (the writer thread is the only writer; RETURNING would
     // cost SQLite a temporary table per row).
-    let (fence, task_name, run_index, deadline_at, parent_id, payload, queue, trace_context): (
-        i64,
-        String,
-        i32,
-        Option<i64>,
-        Option<String>,
-        String,
-        Option<String>,
-        Option<String>,
-    ) = conn
+    let (fence, task_name, run_index, deadline_at, parent_id, payload, queue, trace_context): LeaseRow = conn
         .prepare_cached(
             "SELECT e.fence, e.task_name, e.run_index, e.deadline_at, e.parent_id, d.payload, \
                e.queue, d.trace_context \

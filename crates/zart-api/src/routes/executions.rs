@@ -66,6 +66,20 @@ pub(crate) async fn start_execution(
     headers: HeaderMap,
     ApiJson(body): ApiJson<StartExecution>,
 ) -> Result<(StatusCode, Json<Execution>), ApiError> {
+    for (field, set) in [
+        ("concurrencyKey", body.concurrency_key.is_some()),
+        ("deduplicationId", body.deduplication_id.is_some()),
+    ] {
+        if set {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{field} is not supported by this server yet; start without it \
+                     (nothing was created)"
+                ),
+            ));
+        }
+    }
     let priority = match body.priority {
         None => 0,
         Some(p) => i32::try_from(p)
