@@ -97,6 +97,18 @@ async fn run_all(client: &Client) {
     }
 }
 
+/// The global-limit tests' check: at most 3 charges overlapped (and at least 2, so
+/// the workers did run side by side), every execution ran, then the workers stop.
+async fn held_a_limit_of_three(intervals: &Intervals, workers: Vec<WorkerHandle>) {
+    let most = intervals.max_overlap();
+    assert!(most <= 3, "{most} steps ran at once under a limit of 3");
+    assert!(most >= 2, "the workers never ran two charges at once");
+    assert_eq!(intervals.seen.lock().unwrap().len(), EXECUTIONS);
+    for w in workers {
+        w.shutdown(Duration::from_secs(5)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_global_limit_holds_across_three_workers() {
     let db = db().await;
@@ -108,13 +120,7 @@ async fn sqlite_global_limit_holds_across_three_workers() {
     );
     let workers: Vec<_> = (0..3).map(|_| zart.start_worker(fast())).collect();
     run_all(&zart.client()).await;
-    let most = intervals.max_overlap();
-    assert!(most <= 3, "{most} steps ran at once under a limit of 3");
-    assert!(most >= 2, "the workers never ran two charges at once");
-    assert_eq!(intervals.seen.lock().unwrap().len(), EXECUTIONS);
-    for w in workers {
-        w.shutdown(Duration::from_secs(5)).await;
-    }
+    held_a_limit_of_three(&intervals, workers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,13 +145,7 @@ async fn postgres_global_limit_holds_across_three_engines_with_their_own_pools()
     }
     let workers: Vec<_> = engines.iter().map(|z| z.start_worker(fast())).collect();
     run_all(&engines[0].client()).await;
-    let most = intervals.max_overlap();
-    assert!(most <= 3, "{most} steps ran at once under a limit of 3");
-    assert!(most >= 2, "the workers never ran two charges at once");
-    assert_eq!(intervals.seen.lock().unwrap().len(), EXECUTIONS);
-    for w in workers {
-        w.shutdown(Duration::from_secs(5)).await;
-    }
+    held_a_limit_of_three(&intervals, workers).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
