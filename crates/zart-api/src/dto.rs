@@ -43,16 +43,18 @@ pub struct StartExecution {
     #[serde(default)]
     #[schema(minimum = -1000, maximum = 1000)]
     pub priority: Option<i64>,
-    /// `concurrencyKey` and `deduplicationId` (API.md) are not built yet: a start
-    /// naming either is refused with a 422 rather than run without the guarantee it
-    /// asks for. Not in the OpenAPI document until they work.
+    /// `concurrencyKey` (API.md) is not built yet: a start naming it is refused with
+    /// a 422 rather than run without the guarantee it asks for. Not in the OpenAPI
+    /// document until it works.
     #[serde(default, skip_serializing)]
     #[schema(ignore)]
     pub concurrency_key: Option<Value>,
-    /// See `concurrency_key`.
-    #[serde(default, skip_serializing)]
-    #[schema(ignore)]
-    pub deduplication_id: Option<Value>,
+    /// The deduplication id (1–255 characters, no control characters): while an
+    /// execution of the same queue started with it is scheduled or running, this
+    /// start creates nothing and answers 200 with that execution.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    pub deduplication_id: Option<String>,
 }
 
 /// One execution.

@@ -56,6 +56,7 @@ async fn seeded_app() -> TestApp {
                     trace_context: None,
                     queue: None,
                     priority: 0,
+                    deduplication_id: None,
                 };
                 store.execution_insert(params).await.expect("seed");
             }

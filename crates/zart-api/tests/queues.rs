@@ -1,5 +1,5 @@
-//! Flow-control fields over HTTP: `queue` and `priority` on `POST /executions`, their
-//! bad values, and `GET /queues`.
+//! Flow-control fields over HTTP: `queue`, `priority` and `deduplicationId` on
+//! `POST /executions`, their bad values, and `GET /queues`.
 
 mod common;
 
@@ -57,20 +57,27 @@ async fn unknown_queue_is_422_and_bad_priority_or_name_is_400() {
         assert!(message.contains("queue name"), "{message}");
     }
     // Not built yet: refused, never silently dropped.
-    for (field, value) in [
-        ("concurrencyKey", json!("customer-7")),
-        ("deduplicationId", json!("d1")),
+    let body = json!({"taskName": "echo", "queue": "payments", "concurrencyKey": "customer-7"});
+    let message = t
+        .post_json("/api/v1/executions", &body)
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        message.contains("concurrencyKey") && message.contains("not supported"),
+        "{message}"
+    );
+    for dedup in [
+        json!(""),
+        json!("d".repeat(256)),
+        json!("a\u{7}b"),
+        json!(7),
     ] {
-        let mut body = json!({"taskName": "echo", "queue": "payments"});
-        body[field] = value;
+        let body = json!({"taskName": "echo", "queue": "payments", "deduplicationId": dedup});
         let message = t
             .post_json("/api/v1/executions", &body)
             .await
-            .error(StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(
-            message.contains(field) && message.contains("not supported"),
-            "{message}"
-        );
+            .error(StatusCode::BAD_REQUEST);
+        assert!(message.contains("deduplicationId"), "{dedup}: {message}");
     }
     let listed = t.get("/api/v1/executions").await.expect(StatusCode::OK);
     assert_eq!(listed, json!([]), "a refused start created nothing");
@@ -94,4 +101,47 @@ async fn queues_lists_limits_depth_and_running() {
     assert_eq!(q["perWorker"], serde_json::Value::Null);
     assert_eq!(q["depth"], 0);
     assert_eq!(q["running"], 0);
+}
+
+#[tokio::test]
+async fn deduplicated_start_returns_the_unfinished_execution_with_200() {
+    let t = app().await;
+    for queue in [json!("payments"), json!(null)] {
+        let body = json!({"taskName": "approval", "queue": queue, "payload": 1,
+                          "deduplicationId": "nightly-report"});
+        let first = t
+            .post_json("/api/v1/executions", &body)
+            .await
+            .expect(StatusCode::CREATED);
+        let id = first["durableExecutionId"].as_str().unwrap().to_owned();
+        // Another payload and a generated id: still the same execution, unchanged.
+        let again = json!({"taskName": "approval", "queue": queue, "payload": 2,
+                           "deduplicationId": "nightly-report"});
+        let second = t
+            .post_json("/api/v1/executions", &again)
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(second["durableExecutionId"], id.as_str());
+        assert_eq!(second["payload"], 1);
+        // Still held once it runs and parks on its event.
+        t.until_waiting_for_event(&id).await;
+        let third = t
+            .post_json("/api/v1/executions", &again)
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(third["durableExecutionId"], id.as_str());
+        t.post_json(&format!("/api/v1/events/{id}/approved"), &json!("yes"))
+            .await
+            .expect(StatusCode::ACCEPTED);
+        t.finish(&id).await;
+        // Finished: the next start creates a new execution.
+        let fresh = t
+            .post_json("/api/v1/executions", &again)
+            .await
+            .expect(StatusCode::CREATED);
+        assert_ne!(fresh["durableExecutionId"], id.as_str());
+        assert_eq!(fresh["payload"], 2);
+    }
+    let listed = t.get("/api/v1/executions").await.expect(StatusCode::OK);
+    assert_eq!(listed.as_array().map(Vec::len), Some(4), "{listed}");
 }

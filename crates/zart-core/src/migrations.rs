@@ -62,6 +62,10 @@ pub const SCHEMA_MIGRATIONS: &[SchemaMigration] = &[
         version: 8,
         name: "flow_control",
     },
+    SchemaMigration {
+        version: 9,
+        name: "deduplication",
+    },
 ];
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub struct NewExecution {
     pub queue: Option<String>,
     /// The priority within the queue (lower runs first; 0 by default).
     pub priority: i32,
+    /// The deduplication id: while an execution of the same queue with this id is
+    /// scheduled or running, the insert creates nothing and answers
+    /// [`InsertOutcome::Deduplicated`] with it.
+    pub deduplication_id: Option<String>,
 }
 
 /// What [`Store::execution_insert`] did.
@@ -73,6 +77,25 @@ pub enum InsertOutcome {
     /// An execution with that id already existed; it is returned unchanged. The caller
     /// decides whether that is an idempotent replay or a conflict.
     Existing(ExecutionRecord),
+    /// An unfinished execution of the same queue had the same deduplication id; it is
+    /// returned unchanged and nothing was created.
+    Deduplicated(ExecutionRecord),
+}
+
+impl InsertOutcome {
+    /// The execution the insert created or found.
+    pub fn execution(&self) -> &ExecutionRecord {
+        match self {
+            Self::Created(e) | Self::Existing(e) | Self::Deduplicated(e) => e,
+        }
+    }
+
+    /// The execution the insert created or found, by value.
+    pub fn into_execution(self) -> ExecutionRecord {
+        match self {
+            Self::Created(e) | Self::Existing(e) | Self::Deduplicated(e) => e,
+        }
+    }
 }
 
 /// Sort field of [`ExecutionQuery`].

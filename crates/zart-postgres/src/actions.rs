@@ -140,9 +140,12 @@ async fn record(
 
 /// Makes execution `$1` due at `$2` for a fresh claim: unleased (the fence moves on,
 /// so a worker still holding it cannot write), not parked.
+/// A finished execution being requeued gives up its deduplication id, so the new
+/// run never collides with a live execution that took the id meanwhile.
 const REQUEUE: &str = "lease_owner = NULL, leased_at = NULL, lease_expires_at = NULL,
     fence = fence + 1, due_at = $2, updated_at = $2, version = version + 1,
-    wait_kind = NULL, wait_ref = NULL, wait_until = NULL, wait_attempt = NULL";
+    wait_kind = NULL, wait_ref = NULL, wait_until = NULL, wait_attempt = NULL,
+    dedup_id = CASE WHEN status IN ('scheduled', 'running') THEN dedup_id END";
 
 /// Schedules the dead entries `($4, $5)` (names, occurrences) of run `$3` of
 /// execution `$1` again, each with a fresh budget, and makes the execution and the

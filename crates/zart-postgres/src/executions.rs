@@ -21,18 +21,21 @@ use crate::rows::{
 /// of a CTE named `source` defined before whose id is new, with its data row and run
 /// 1; nothing for an id that exists. `source` has the columns `id`, `task_name`,
 /// `parent_id`, `now`, `deadline_at`, `run_at`, `payload` (JSON text), `queue`,
-/// `priority` and `trace_context`, its ids distinct; `{PARENT_CLOSE}` is replaced by a policy's SQL literal (see
-/// [`parent_close_sql`]) and `{CHANNEL}` by the parameter holding the NOTIFY
-/// channel. One `Work` hint covers every execution created.
+/// `priority`, `trace_context` and `dedup_id`, its ids distinct; `{PARENT_CLOSE}`
+/// is replaced by a policy's SQL literal (see [`parent_close_sql`]) and `{CHANNEL}`
+/// by the parameter holding the NOTIFY channel. One `Work` hint covers every
+/// execution created. A row whose deduplication id an unfinished execution of its
+/// queue holds (the unique index `executions_dedup`, here or in a concurrent
+/// transaction, which `ON CONFLICT` waits for) is skipped like an existing id.
 pub(crate) const INSERT_CTES: &str = "
     new_execution AS (
         INSERT INTO {s}.executions (id, task_name, status, run_index, parent_id,
             scheduled_at, updated_at, deadline_at, version, due_at, fence, parent_close,
-            queue, priority)
+            queue, priority, dedup_id)
         SELECT id, task_name, 'scheduled', 1, parent_id, now, now, deadline_at, 1,
-            run_at, 0, {PARENT_CLOSE}, queue, priority
+            run_at, 0, {PARENT_CLOSE}, queue, priority, dedup_id
         FROM source ORDER BY id
-        ON CONFLICT (id) DO NOTHING
+        ON CONFLICT DO NOTHING
         RETURNING *
     ), new_data AS (
         INSERT INTO {s}.execution_data (execution_id, payload, trace_context)
@@ -47,11 +50,11 @@ pub(crate) const INSERT_CTES: &str = "
     )";
 
 /// The columns of [`INSERT_CTES`]'s `source` for one execution, from `#1..#7` and
-/// `#9..#11` bound by [`bind_new`] (`#8` is the channel).
+/// `#9..#12` bound by [`bind_new`] (`#8` is the channel).
 pub(crate) const NEW_COLUMNS: &str = "#1::text AS id, #2::text AS task_name,
     #3::text AS parent_id, #4::bigint AS now, #5::bigint AS deadline_at,
     #6::bigint AS run_at, #7::text AS payload, #9::text AS queue, #10::int AS priority,
-    #11::text AS trace_context";
+    #11::text AS trace_context, #12::text AS dedup_id";
 
 /// `policy` as a SQL literal for `{PARENT_CLOSE}` of [`INSERT_CTES`] (its text is one
 /// of two constants, never user input).
@@ -59,8 +62,8 @@ pub(crate) fn parent_close_sql(policy: ParentClosePolicy) -> String {
     format!("'{}'", policy.as_str())
 }
 
-/// Binds `#1..#7` of [`NEW_COLUMNS`], `#8`, the channel, and `#9..#11` (queue,
-/// priority, trace context), as the query's next parameters.
+/// Binds `#1..#7` of [`NEW_COLUMNS`], `#8`, the channel, and `#9..#12` (queue,
+/// priority, trace context, deduplication id), as the query's next parameters.
 pub(crate) fn bind_new<'q>(
     query: Query<'q, Postgres, PgArguments>,
     new: &'q NewExecution,
@@ -78,6 +81,7 @@ pub(crate) fn bind_new<'q>(
         .bind(new.queue.as_deref())
         .bind(new.priority)
         .bind(new.trace_context.as_deref())
+        .bind(new.deduplication_id.as_deref())
 }
 
 /// The execution insert, for a batch of new executions (ids distinct): returns the
@@ -86,9 +90,9 @@ const INSERT: &str = "
     WITH source AS (
         SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[],
             $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $10::text[], $11::int[],
-            $12::text[])
+            $12::text[], $13::text[])
         AS i(req, id, task_name, parent_id, now, deadline_at, run_at, payload, queue, priority,
-            trace_context)
+            trace_context, dedup_id)
     ), {INSERT_CTES}
     SELECT i.req, e.id, e.task_name, e.status, e.run_index, e.parent_id,
         e.scheduled_at, e.started_at, e.updated_at, e.completed_at, e.deadline_at,
@@ -110,16 +114,25 @@ fn insert_sql() -> String {
 }
 
 /// Writes `news` (distinct ids) in one statement; returns each one's outcome, in
-/// order. Ids that existed are read after the commit (a concurrent insert of one
-/// has committed by then: `ON CONFLICT` waited for it).
+/// order. Ids that existed, and the executions holding a refused deduplication id,
+/// are read after the commit (a concurrent insert of one has committed by then:
+/// `ON CONFLICT` waited for it).
 pub(crate) async fn insert(
     db: &Db,
     news: &[&NewExecution],
 ) -> Result<Vec<Written<InsertOutcome>>, PgError> {
-    let created_rows = insert_rows(db, db.writes(), news).await?;
-    let missing = missing(news, &created_rows)?;
-    let existing = existing(db, &db.pool, &missing).await?;
-    outcomes(news, created_rows, existing)
+    let mut inserts = Inserts::new(news);
+    while let Some(batch) = inserts.next_round()? {
+        let created = insert_rows(db, db.writes(), &batch).await?;
+        let missing = missing(&created, batch.len())?;
+        let found = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            found(db, &mut *db.pool.acquire().await?, &batch, &missing).await?
+        };
+        inserts.settle(created, found)?;
+    }
+    Ok(inserts.finish())
 }
 
 /// [`insert`] of one execution in the application's own transaction
@@ -130,11 +143,7 @@ pub(crate) async fn insert_in(
     conn: &mut sqlx::PgConnection,
     new: &NewExecution,
 ) -> Result<Written<InsertOutcome>, PgError> {
-    let news = [new];
-    let created_rows = insert_rows(db, &mut *conn, &news).await?;
-    let missing = missing(&news, &created_rows)?;
-    let existing = existing(db, &mut *conn, &missing).await?;
-    let mut outcomes = outcomes(&news, created_rows, existing)?;
+    let mut outcomes = insert_on(db, conn, &[new]).await?;
     outcomes
         .pop()
         .ok_or_else(|| corrupt(format!("execution {} vanished", new.id)))
@@ -147,10 +156,87 @@ pub(crate) async fn insert_on(
     conn: &mut sqlx::PgConnection,
     news: &[&NewExecution],
 ) -> Result<Vec<Written<InsertOutcome>>, PgError> {
-    let created_rows = insert_rows(db, &mut *conn, news).await?;
-    let missing = missing(news, &created_rows)?;
-    let existing = existing(db, &mut *conn, &missing).await?;
-    outcomes(news, created_rows, existing)
+    let mut inserts = Inserts::new(news);
+    while let Some(batch) = inserts.next_round()? {
+        let created = insert_rows(db, &mut *conn, &batch).await?;
+        let missing = missing(&created, batch.len())?;
+        let found = found(db, conn, &batch, &missing).await?;
+        inserts.settle(created, found)?;
+    }
+    Ok(inserts.finish())
+}
+
+/// Rounds of [`INSERT`] before a start whose deduplication id keeps being refused
+/// and released (its holder finishing before it can be read) gives up.
+const INSERT_ROUNDS: usize = 3;
+
+/// The outcomes of a batch of inserts, settled over rounds: a request refused for a
+/// deduplication id whose holder finished before it was read is inserted again in
+/// the next round (the id is free by then, unless another start took it).
+struct Inserts<'a> {
+    news: &'a [&'a NewExecution],
+    outcomes: Vec<Option<Written<InsertOutcome>>>,
+    /// The requests (indexes into `news`) of the round under way.
+    pending: Vec<usize>,
+    rounds: usize,
+}
+
+impl<'a> Inserts<'a> {
+    fn new(news: &'a [&'a NewExecution]) -> Self {
+        Self {
+            news,
+            outcomes: news.iter().map(|_| None).collect(),
+            pending: (0..news.len()).collect(),
+            rounds: 0,
+        }
+    }
+
+    /// The requests of the next round, or `None` when every one is settled.
+    fn next_round(&mut self) -> Result<Option<Vec<&'a NewExecution>>, PgError> {
+        self.pending.retain(|&i| self.outcomes[i].is_none());
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        if self.rounds == INSERT_ROUNDS {
+            let id = &self.news[self.pending[0]].id;
+            return Err(corrupt(format!(
+                "execution {id}: its deduplication id kept being taken and released"
+            )));
+        }
+        self.rounds += 1;
+        Ok(Some(self.pending.iter().map(|&i| self.news[i]).collect()))
+    }
+
+    /// Records the round's outcomes: `created` rows from [`insert_rows`] and what
+    /// [`found`] read, both by position in the round's batch.
+    fn settle(
+        &mut self,
+        created: Vec<sqlx::postgres::PgRow>,
+        mut found: HashMap<usize, InsertOutcome>,
+    ) -> Result<(), PgError> {
+        let mut made: HashMap<usize, ExecutionRecord> = HashMap::new();
+        for row in &created {
+            made.insert(request_of(row)?, rows::execution(row)?);
+        }
+        for (at, &i) in self.pending.iter().enumerate() {
+            let outcome = match made.remove(&at) {
+                Some(record) => (InsertOutcome::Created(record), work_if(true)),
+                None => match found.remove(&at) {
+                    Some(outcome) => (outcome, Vec::new()),
+                    // Refused for its deduplication id, whose holder has finished
+                    // since: the next round inserts it again.
+                    None if self.news[i].deduplication_id.is_some() => continue,
+                    None => return Err(corrupt(format!("execution {} vanished", self.news[i].id))),
+                },
+            };
+            self.outcomes[i] = Some(outcome);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Vec<Written<InsertOutcome>> {
+        self.outcomes.into_iter().flatten().collect()
+    }
 }
 
 /// Runs [`INSERT`] for `news` on `conn`: the rows created.
@@ -172,66 +258,90 @@ async fn insert_rows(
         .bind(column(news, |n| n.queue.as_deref()))
         .bind(column(news, |n| n.priority))
         .bind(column(news, |n| n.trace_context.as_deref()))
+        .bind(column(news, |n| n.deduplication_id.as_deref()))
         .fetch_all(conn)
         .await?)
 }
 
-/// The ids of `news` that [`insert_rows`] did not create.
-fn missing<'a>(
-    news: &[&'a NewExecution],
-    created_rows: &[sqlx::postgres::PgRow],
-) -> Result<Vec<&'a str>, PgError> {
+/// The positions in a batch of `len` requests that [`insert_rows`] did not create.
+fn missing(created_rows: &[sqlx::postgres::PgRow], len: usize) -> Result<Vec<usize>, PgError> {
     let created = created_rows
         .iter()
         .map(request_of)
         .collect::<Result<std::collections::HashSet<usize>, PgError>>()?;
-    Ok((0..news.len())
-        .filter(|i| !created.contains(i))
-        .map(|i| news[i].id.as_str())
-        .collect())
+    Ok((0..len).filter(|i| !created.contains(i)).collect())
 }
 
-/// Each request's outcome, in order: created, or the existing execution.
-fn outcomes(
-    news: &[&NewExecution],
-    created_rows: Vec<sqlx::postgres::PgRow>,
-    mut existing: HashMap<String, ExecutionRecord>,
-) -> Result<Vec<Written<InsertOutcome>>, PgError> {
-    let mut created: HashMap<usize, ExecutionRecord> = HashMap::new();
-    for row in &created_rows {
-        created.insert(request_of(row)?, rows::execution(row)?);
-    }
-    let mut outcomes = Vec::with_capacity(news.len());
-    for (i, new) in news.iter().enumerate() {
-        let outcome = match created.remove(&i) {
-            Some(record) => (InsertOutcome::Created(record), work_if(true)),
-            None => match existing.remove(new.id.as_str()) {
-                Some(record) => (InsertOutcome::Existing(record), Vec::new()),
-                None => return Err(corrupt(format!("execution {} vanished", new.id))),
-            },
-        };
-        outcomes.push(outcome);
-    }
-    Ok(outcomes)
-}
-
-async fn existing(
+/// The outcome of each `missing` request of `news`, by position: the execution that
+/// already has its id, else the unfinished execution of its queue holding its
+/// deduplication id. A request with neither is left out (a deduplication holder
+/// that finished before this read).
+async fn found(
     db: &Db,
-    conn: impl sqlx::PgExecutor<'_>,
-    ids: &[&str],
-) -> Result<HashMap<String, ExecutionRecord>, PgError> {
-    if ids.is_empty() {
+    conn: &mut sqlx::PgConnection,
+    news: &[&NewExecution],
+    missing: &[usize],
+) -> Result<HashMap<usize, InsertOutcome>, PgError> {
+    if missing.is_empty() {
         return Ok(HashMap::new());
     }
+    let ids: Vec<&str> = missing.iter().map(|&i| news[i].id.as_str()).collect();
     let sql = db.sql(&format!(
         "SELECT {EXECUTION_COLUMNS} FROM {{s}}.executions e
          JOIN {{s}}.execution_data d ON d.execution_id = e.id WHERE e.id = ANY($1)"
     ));
-    let found = sqlx::query(&sql).bind(ids).fetch_all(conn).await?;
-    found
+    let mut by_id: HashMap<String, ExecutionRecord> = HashMap::new();
+    for row in sqlx::query(&sql).bind(&ids).fetch_all(&mut *conn).await? {
+        let record = rows::execution(&row)?;
+        by_id.insert(record.id.clone(), record);
+    }
+    let mut found = HashMap::new();
+    let mut refused = Vec::new();
+    for &i in missing {
+        match by_id.remove(news[i].id.as_str()) {
+            Some(record) => {
+                found.insert(i, InsertOutcome::Existing(record));
+            }
+            None if news[i].deduplication_id.is_some() => refused.push(i),
+            None => {}
+        }
+    }
+    if refused.is_empty() {
+        return Ok(found);
+    }
+    // The same predicate as the unique index `executions_dedup`, so it is used.
+    let sql = db.sql(&format!(
+        "SELECT coalesce(e.queue, '') AS dedup_queue, e.dedup_id, {EXECUTION_COLUMNS}
+         FROM {{s}}.executions e JOIN {{s}}.execution_data d ON d.execution_id = e.id
+         WHERE (coalesce(e.queue, ''), e.dedup_id) IN
+             (SELECT * FROM unnest($1::text[], $2::text[]))
+           AND e.dedup_id IS NOT NULL AND e.status IN ('scheduled', 'running')"
+    ));
+    let queues: Vec<&str> = refused
         .iter()
-        .map(|row| rows::execution(row).map(|r| (r.id.clone(), r)))
-        .collect()
+        .map(|&i| news[i].queue.as_deref().unwrap_or(""))
+        .collect();
+    let dedups: Vec<&str> = refused
+        .iter()
+        .map(|&i| news[i].deduplication_id.as_deref().unwrap_or(""))
+        .collect();
+    let mut holders: HashMap<(String, String), ExecutionRecord> = HashMap::new();
+    let rows = sqlx::query(&sql)
+        .bind(&queues)
+        .bind(&dedups)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in rows {
+        let key = (row.try_get("dedup_queue")?, row.try_get("dedup_id")?);
+        holders.insert(key, rows::execution(&row)?);
+    }
+    for (at, &i) in refused.iter().enumerate() {
+        let key = (queues[at].to_owned(), dedups[at].to_owned());
+        if let Some(holder) = holders.get(&key) {
+            found.insert(i, InsertOutcome::Deduplicated(holder.clone()));
+        }
+    }
+    Ok(found)
 }
 
 pub(crate) async fn get(db: &Db, id: &str) -> Result<Option<ExecutionRecord>, PgError> {

@@ -19,6 +19,7 @@ const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [
     include_str!("../migrations/0006_schedules.sql"),
     include_str!("../migrations/0007_trace_context.sql"),
     include_str!("../migrations/0008_flow_control.sql"),
+    include_str!("../migrations/0009_deduplication.sql"),
 ];
 
 /// The version numbers of the embedded migrations, oldest first (the SQLite store's

@@ -1,6 +1,6 @@
 //! Creating, reading, listing and counting executions.
 
-use rusqlite::{params, types::Value as SqlValue, Connection};
+use rusqlite::{params, types::Value as SqlValue, Connection, OptionalExtension};
 use zart_core::{
     ExecutionQuery, ExecutionRecord, ExecutionStatus, InsertOutcome, NewExecution, SortBy,
     SortOrder, Stats, StoreError, StoreResult,
@@ -9,7 +9,8 @@ use zart_core::{
 use crate::error::SqlResultExt;
 use crate::rows::{self, json_text, ms, opt_ms, opt_ts, parse_enum, ts, SELECT_EXECUTION};
 
-/// Creates the execution, its data row and run 1, or returns the existing one.
+/// Creates the execution, its data row and run 1, or returns the existing one (by
+/// id, or the unfinished one of the queue with the same deduplication id).
 pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<InsertOutcome> {
     let exists = conn
         .prepare_cached("SELECT 1 FROM executions WHERE id = ?1")
@@ -21,11 +22,29 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
             .ok_or_else(|| StoreError::Internal("execution without its run or data".into()))?;
         return Ok(InsertOutcome::Existing(existing));
     }
+    if let Some(dedup) = &new.deduplication_id {
+        // The same predicate as the unique index `executions_dedup`, so it is used.
+        let holder: Option<String> = conn
+            .prepare_cached(
+                "SELECT id FROM executions WHERE ifnull(queue, '') = ifnull(?1, '') \
+                 AND dedup_id = ?2 AND dedup_id IS NOT NULL \
+                 AND status IN ('scheduled', 'running')",
+            )
+            .db()?
+            .query_row(params![new.queue, dedup], |r| r.get(0))
+            .optional()
+            .db()?;
+        if let Some(holder) = holder {
+            let existing = get(conn, &holder)?
+                .ok_or_else(|| StoreError::Internal("execution without its run or data".into()))?;
+            return Ok(InsertOutcome::Deduplicated(existing));
+        }
+    }
     let payload = json_text(&new.payload)?;
     conn.prepare_cached(
         "INSERT INTO executions (id, task_name, status, run_index, parent_id, scheduled_at, \
-         updated_at, deadline_at, version, due_at, fence, queue, priority) \
-         VALUES (?1, ?2, 'scheduled', 1, ?3, ?4, ?4, ?5, 1, ?6, 0, ?7, ?8)",
+         updated_at, deadline_at, version, due_at, fence, queue, priority, dedup_id) \
+         VALUES (?1, ?2, 'scheduled', 1, ?3, ?4, ?4, ?5, 1, ?6, 0, ?7, ?8, ?9)",
     )
     .db()?
     .execute(params![
@@ -36,7 +55,8 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         opt_ms(new.deadline_at),
         ms(new.run_at),
         new.queue,
-        new.priority
+        new.priority,
+        new.deduplication_id
     ])
     .db()?;
     conn.prepare_cached(
@@ -66,7 +86,7 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         completed_at: None,
         deadline_at: opt_ts(opt_ms(new.deadline_at))?,
         version: 1,
-        waiting_for: None,
+        waiting_for: rows::queued(new.queue.clone(), Some(ms(new.run_at))),
         payload: new.payload.clone(),
         result: None,
         error: None,

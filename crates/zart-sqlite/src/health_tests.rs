@@ -24,6 +24,7 @@ fn new_execution(id: &str, payload: serde_json::Value) -> NewExecution {
         trace_context: None,
         queue: None,
         priority: 0,
+        deduplication_id: None,
     }
 }
 

@@ -38,6 +38,7 @@ async fn insert_and_lease(store: &dyn Store, id: &str, worker: &str) -> ClaimedE
             trace_context: None,
             queue: None,
             priority: 0,
+            deduplication_id: None,
         })
         .await
         .expect("insert");

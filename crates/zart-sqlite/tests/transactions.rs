@@ -49,6 +49,7 @@ fn new_execution(id: &str) -> NewExecution {
         trace_context: None,
         queue: None,
         priority: 0,
+        deduplication_id: None,
     }
 }
 

@@ -67,8 +67,8 @@ pub async fn concurrent_inserts_with_duplicates_create_each_id_once(store: DynSt
     assert_eq!(first, 1, "dup created {first} times: {dups:?}");
     let stored = get(&store, "dup").await;
     for outcome in &dups {
-        let (InsertOutcome::Created(record) | InsertOutcome::Existing(record)) = outcome;
-        assert_eq!(record, &stored);
+        assert!(!matches!(outcome, InsertOutcome::Deduplicated(_)));
+        assert_eq!(outcome.execution(), &stored);
     }
     for id in &created {
         assert_eq!(get(&store, id).await.payload, json!({ "id": id }));

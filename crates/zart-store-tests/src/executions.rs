@@ -188,6 +188,7 @@ pub async fn concurrent_inserts_of_same_id_create_once(store: DynStore) {
         match joined.expect("insert task").expect("insert") {
             InsertOutcome::Created(_) => created += 1,
             InsertOutcome::Existing(record) => assert_eq!(record.id, "same"),
+            other => panic!("no deduplication id, yet {other:?}"),
         }
     }
     assert_eq!(created, 1);

@@ -41,6 +41,7 @@ pub mod children;
 pub mod claims;
 pub mod concurrency;
 pub mod concurrent_writes;
+pub mod deduplication;
 pub mod events;
 pub mod executions;
 pub mod inbox;

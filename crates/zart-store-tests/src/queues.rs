@@ -31,6 +31,7 @@ async fn insert_on(store: &DynStore, id: &str, queue: &str, priority: i32, run_a
         NewExecution {
             queue: Some(queue.into()),
             priority,
+            deduplication_id: None,
             run_at: at(run_at),
             ..new_execution(id)
         },

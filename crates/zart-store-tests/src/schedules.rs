@@ -62,6 +62,7 @@ fn firing(
                 trace_context: None,
                 queue: None,
                 priority: 0,
+                deduplication_id: None,
             })
             .collect(),
         fired_at: slots.last().map(|s| at(*s)),

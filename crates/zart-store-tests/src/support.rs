@@ -45,6 +45,7 @@ pub fn new_execution(id: &str) -> NewExecution {
         trace_context: None,
         queue: None,
         priority: 0,
+        deduplication_id: None,
     }
 }
 

@@ -47,6 +47,8 @@ pub struct StartRequest {
     pub queue: Option<String>,
     /// The priority within the queue: lower runs first; 0 by default.
     pub priority: i32,
+    /// The deduplication id: see [`StartRequest::deduplication_id`].
+    pub deduplication_id: Option<String>,
 }
 
 impl StartRequest {
@@ -100,6 +102,18 @@ impl StartRequest {
         self.priority = priority;
         self
     }
+
+    /// Deduplicates the start by `id` within its queue: while an execution of the
+    /// queue started with the same id is scheduled or running (sleeping and waiting
+    /// count as running), [`Client::start`] creates nothing and returns that
+    /// execution with [`Started::created`] `false`, whatever this request's payload.
+    /// Once it has finished, the next start with the id creates a new execution. The
+    /// id is 1 to 255 characters without control characters; it is independent of
+    /// the execution id (which stays the idempotency key).
+    pub fn deduplication_id(mut self, id: impl Into<String>) -> Self {
+        self.deduplication_id = Some(id.into());
+        self
+    }
 }
 
 /// The outcome of [`Client::start`].
@@ -107,7 +121,8 @@ impl StartRequest {
 pub struct Started {
     /// The execution.
     pub execution: ExecutionRecord,
-    /// `true` if this call created it, `false` for an idempotent replay.
+    /// `true` if this call created it, `false` for an idempotent replay or a
+    /// deduplicated start.
     pub created: bool,
 }
 
@@ -273,6 +288,9 @@ impl Client {
                 .map_err(|e| ClientError::InvalidInput(format!("deadlineAt: {e}")))?;
         }
         zart_core::validate_priority(request.priority).map_err(ClientError::InvalidInput)?;
+        if let Some(dedup) = &request.deduplication_id {
+            validate_name("deduplicationId", dedup)?;
+        }
         let queue = match request
             .queue
             .as_deref()
@@ -296,6 +314,7 @@ impl Client {
             trace_context: stored_trace_context(request),
             queue,
             priority: request.priority,
+            deduplication_id: request.deduplication_id.clone(),
         })
     }
 
@@ -468,8 +487,9 @@ impl Client {
     }
 }
 
-/// What a start did: created, an idempotent replay (the same task and payload), or
-/// a conflict with the execution holding the id.
+/// What a start did: created, an idempotent replay (the same task and payload), the
+/// unfinished execution holding its deduplication id, or a conflict with the
+/// execution holding the id.
 pub(crate) fn started(
     request: &StartRequest,
     outcome: InsertOutcome,
@@ -497,6 +517,12 @@ pub(crate) fn started(
                 created: false,
             })
         }
+        // Deduplication answers with the holder whatever its payload: the point is
+        // that many starts of the same work become one.
+        InsertOutcome::Deduplicated(execution) => Ok(Started {
+            execution,
+            created: false,
+        }),
     }
 }
 

@@ -248,7 +248,7 @@ impl Client {
                     self.metrics().execution_started(&e.task_name);
                     Ok(e)
                 }
-                Some(InsertOutcome::Existing(e)) => Ok(e),
+                Some(InsertOutcome::Existing(e) | InsertOutcome::Deduplicated(e)) => Ok(e),
                 None => Err(not_found(&id)),
             },
             FireOutcome::NotFound | FireOutcome::Stale => Err(schedule_not_found(schedule_id)),
@@ -274,6 +274,7 @@ fn new_execution(spec: &ScheduleSpec, slot: Timestamp, now: Timestamp) -> NewExe
         trace_context: None,
         queue: None,
         priority: 0,
+        deduplication_id: None,
     }
 }
 
@@ -467,8 +468,8 @@ async fn fire_one(
     };
     let mut latest = schedule.last_execution_id.clone();
     for outcome in &outcomes {
-        let (InsertOutcome::Created(e) | InsertOutcome::Existing(e)) = outcome;
-        if let InsertOutcome::Created(e) = outcome {
+        let e = outcome.execution();
+        if let InsertOutcome::Created(_) = outcome {
             client.metrics().execution_started(&e.task_name);
         }
         latest = Some(e.id.clone());

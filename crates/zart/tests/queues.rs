@@ -1,7 +1,8 @@
 //! Flow control through the runtime: a named queue's global concurrency limit holds
 //! across several workers and (on PostgreSQL) several engines, each with its own
 //! connection pool, sharing one database; the per-worker limit holds; a parked
-//! execution gives its slot back; bad queue settings and starts are refused.
+//! execution gives its slot back; bad queue settings and starts are refused;
+//! deduplicated starts run the work once.
 //!
 //! Every step records its start and end on one monotonic clock; the most intervals
 //! open at once is the concurrency actually reached.
@@ -268,4 +269,61 @@ async fn bad_queue_settings_and_starts_are_refused() {
         .await
         .unwrap();
     assert_eq!(plain.execution.queue, None);
+}
+
+#[tokio::test]
+async fn deduplicated_starts_run_the_work_once() {
+    let db = db().await;
+    let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    let zart = Zart::builder(Arc::clone(&db.store))
+        .queue(Queue::new("reports"))
+        .unwrap()
+        .task("report", move |ctx: Ctx, day: serde_json::Value| {
+            let counted = Arc::clone(&counted);
+            async move {
+                ctx.step("build", || async {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(())
+                })
+                .await?;
+                Ok(day)
+            }
+        })
+        .task_queue("report", "reports")
+        .unwrap()
+        .build();
+    let client = zart.client();
+    let start = |day: i32| {
+        client.start(StartRequest::new("report", json!(day)).deduplication_id("nightly"))
+    };
+    let first = start(1).await.unwrap();
+    assert!(first.created);
+    for day in 2..=10 {
+        let again = start(day).await.unwrap();
+        assert!(!again.created, "day {day} must be deduplicated");
+        assert_eq!(again.execution.id, first.execution.id);
+        assert_eq!(again.execution.payload, json!(1));
+    }
+    let worker = zart.start_worker(fast());
+    let done = finish(&client, &first.execution.id).await;
+    assert_eq!(done.result, Some(json!(1)));
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // Finished: the next start is new work.
+    let next = start(11).await.unwrap();
+    assert!(next.created);
+    assert_ne!(next.execution.id, first.execution.id);
+    finish(&client, &next.execution.id).await;
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+    for bad in [String::new(), "d".repeat(256), "a\nb".to_owned()] {
+        let err = client
+            .start(StartRequest::new("report", json!(0)).deduplication_id(bad))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ClientError::InvalidInput(ref m) if m.contains("deduplicationId")),
+            "{err:?}"
+        );
+    }
+    worker.shutdown(Duration::from_secs(5)).await;
 }

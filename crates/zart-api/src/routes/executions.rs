@@ -41,7 +41,8 @@ pub(crate) async fn list_executions(
     Ok(Json(executions.into_iter().map(Into::into).collect()))
 }
 
-/// Starts an execution, idempotently by `executionId`.
+/// Starts an execution, idempotently by `executionId`, deduplicated by
+/// `deduplicationId`.
 #[utoipa::path(
     post,
     path = "/executions",
@@ -53,7 +54,7 @@ pub(crate) async fn list_executions(
     ),
     responses(
         (status = 201, description = "Created", body = Execution),
-        (status = 200, description = "Idempotent replay: same id, task and payload", body = Execution),
+        (status = 200, description = "Idempotent replay (same id, task and payload), or deduplicated: an unfinished execution of the queue holds the `deduplicationId`", body = Execution),
         (status = 400, description = "Malformed body, invalid id or payload", body = ErrorBody),
         (status = 409, description = "The id exists with another task or payload", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -66,19 +67,12 @@ pub(crate) async fn start_execution(
     headers: HeaderMap,
     ApiJson(body): ApiJson<StartExecution>,
 ) -> Result<(StatusCode, Json<Execution>), ApiError> {
-    for (field, set) in [
-        ("concurrencyKey", body.concurrency_key.is_some()),
-        ("deduplicationId", body.deduplication_id.is_some()),
-    ] {
-        if set {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "{field} is not supported by this server yet; start without it \
-                     (nothing was created)"
-                ),
-            ));
-        }
+    if body.concurrency_key.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "concurrencyKey is not supported by this server yet; start without it \
+             (nothing was created)",
+        ));
     }
     let priority = match body.priority {
         None => 0,
@@ -101,6 +95,7 @@ pub(crate) async fn start_execution(
         trace_context: super::trace_context(&headers),
         queue: body.queue,
         priority,
+        deduplication_id: body.deduplication_id,
     };
     let started = state.client.start(request).await?;
     let status = if started.created {

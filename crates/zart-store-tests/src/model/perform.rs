@@ -101,6 +101,7 @@ async fn insert(store: &DynStore, now: i64, exec: usize, run_at: i64) -> StoreRe
         trace_context: None,
         queue: None,
         priority: 0,
+        deduplication_id: None,
     };
     Ok(matches!(
         store.execution_insert(params).await?,

@@ -168,6 +168,7 @@ impl Ctx {
                 trace_context,
                 queue: None,
                 priority: 0,
+                deduplication_id: None,
             },
             parent_close: options.parent_close,
         };

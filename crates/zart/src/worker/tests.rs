@@ -59,6 +59,7 @@ async fn fixture(backend: &str) -> Option<Fixture> {
         trace_context: None,
         queue: None,
         priority: 0,
+        deduplication_id: None,
     };
     store.execution_insert(insert).await.expect("insert");
     let config = WorkerConfig::default().worker_id("w1");

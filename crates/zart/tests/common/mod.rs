@@ -133,6 +133,7 @@ pub(crate) async fn insert_unchecked(
             trace_context: None,
             queue: None,
             priority: 0,
+            deduplication_id: None,
         })
         .await
         .expect("insert");
