@@ -212,12 +212,13 @@ pub enum WaitingFor {
         #[schema(required = true)]
         expires_at: Option<DateTime<Utc>>,
     },
-    /// Due, but its named queue has no free slot.
+    /// Due, but its named queue has no free slot or no rate-limit token.
     #[serde(rename_all = "camelCase")]
     Queue {
         /// The queue (see `GET /queues`).
         queue: String,
-        /// Why it is not running: `concurrency` (the queue's limit is reached).
+        /// Why it is not running: `concurrency` (the queue's limit is reached) or
+        /// `rate` (its rate limit is used up for now).
         #[schema(value_type = String, example = "concurrency")]
         reason: String,
     },

@@ -94,11 +94,14 @@ async fn queues_lists_limits_depth_and_running() {
         .expect(StatusCode::CREATED);
     t.finish("q1").await;
     let queues = t.get("/api/v1/queues").await.expect(StatusCode::OK);
-    assert_eq!(queues.as_array().map(Vec::len), Some(1), "{queues}");
-    let q = &queues[0];
+    assert_eq!(queues.as_array().map(Vec::len), Some(2), "{queues}");
+    assert_eq!(queues[0]["name"], "metered", "sorted by name");
+    let q = &queues[1];
     assert_eq!(q["name"], "payments");
     assert_eq!(q["concurrency"], 2);
     assert_eq!(q["perWorker"], serde_json::Value::Null);
+    assert_eq!(q["rateLimit"], serde_json::Value::Null);
+    assert_eq!(q["ratePeriodMs"], serde_json::Value::Null);
     assert_eq!(q["depth"], 0);
     assert_eq!(q["running"], 0);
 }
@@ -144,4 +147,31 @@ async fn deduplicated_start_returns_the_unfinished_execution_with_200() {
     }
     let listed = t.get("/api/v1/executions").await.expect(StatusCode::OK);
     assert_eq!(listed.as_array().map(Vec::len), Some(4), "{listed}");
+}
+
+#[tokio::test]
+async fn a_rate_limited_queue_shows_its_limit_and_why_work_waits() {
+    let t = app().await;
+    // One claim an hour: the first runs, the second waits for a token.
+    let first = json!({"executionId": "m1", "taskName": "echo", "queue": "metered"});
+    t.post_json("/api/v1/executions", &first)
+        .await
+        .expect(StatusCode::CREATED);
+    t.finish("m1").await;
+    let second = json!({"executionId": "m2", "taskName": "echo", "queue": "metered"});
+    let created = t
+        .post_json("/api/v1/executions", &second)
+        .await
+        .expect(StatusCode::CREATED);
+    let waiting = json!({"kind": "queue", "queue": "metered", "reason": "rate"});
+    assert_eq!(created["waitingFor"], waiting, "{created}");
+    let fetched = t.get("/api/v1/executions/m2").await.expect(StatusCode::OK);
+    assert_eq!(fetched["waitingFor"], waiting, "{fetched}");
+    assert_eq!(fetched["status"], "scheduled");
+    let queues = t.get("/api/v1/queues").await.expect(StatusCode::OK);
+    let metered = &queues[0];
+    assert_eq!(metered["name"], "metered");
+    assert_eq!(metered["rateLimit"], 1);
+    assert_eq!(metered["ratePeriodMs"], 3_600_000);
+    assert_eq!(metered["depth"], 1);
 }

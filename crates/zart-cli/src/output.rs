@@ -77,9 +77,14 @@ pub(crate) fn stats(stats: &Value) -> String {
     table(&["STATUS", "COUNT"], &rows)
 }
 
-/// The named queues, one row each (`-` for no limit).
+/// The named queues, one row each (`-` for no limit; a rate as `20/1s`).
 pub(crate) fn queues(queues: &Value) -> String {
     let limit = |v: &Value| if v.is_null() { "-".to_owned() } else { text(v) };
+    let rate = |q: &Value| match (q["rateLimit"].as_u64(), q["ratePeriodMs"].as_u64()) {
+        (Some(n), Some(ms)) if ms % 1000 == 0 => format!("{n}/{}s", ms / 1000),
+        (Some(n), Some(ms)) => format!("{n}/{ms}ms"),
+        _ => "-".to_owned(),
+    };
     let rows = as_list(queues)
         .iter()
         .map(|q| {
@@ -87,13 +92,21 @@ pub(crate) fn queues(queues: &Value) -> String {
                 text(&q["name"]),
                 limit(&q["concurrency"]),
                 limit(&q["perWorker"]),
+                rate(q),
                 text(&q["depth"]),
                 text(&q["running"]),
             ]
         })
         .collect::<Vec<_>>();
     table(
-        &["QUEUE", "CONCURRENCY", "PER WORKER", "DEPTH", "RUNNING"],
+        &[
+            "QUEUE",
+            "CONCURRENCY",
+            "PER WORKER",
+            "RATE",
+            "DEPTH",
+            "RUNNING",
+        ],
         &rows,
     )
 }

@@ -66,6 +66,10 @@ pub const SCHEMA_MIGRATIONS: &[SchemaMigration] = &[
         version: 9,
         name: "deduplication",
     },
+    SchemaMigration {
+        version: 10,
+        name: "rate_limits",
+    },
 ];
 
 #[cfg(test)]

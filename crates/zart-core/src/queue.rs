@@ -31,6 +31,45 @@ pub struct QueueSpec {
     /// Milliseconds after which a due execution is claimed before every
     /// higher-priority one (ages out of its priority), so none starves.
     pub priority_aging_ms: Option<u64>,
+    /// The most claims of this queue's work per period, across all processes
+    /// (`None`: no rate limit).
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// The longest rate-limit period, 31 days.
+pub const MAX_RATE_PERIOD_MS: u64 = 31 * 24 * 3_600_000;
+
+/// A queue's rate limit: at most `limit` claims of its work (a start, a resume after a
+/// park, or a takeover of an expired lease) per `period_ms`, held in the database as
+/// a token bucket of capacity `limit` refilled at `limit` per period, so it is global
+/// across processes. Over any span of time T at most `limit * (1 + T / period)`
+/// claims happen: the long-run rate is exact, with one period's burst of tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Claims per period (at least 1).
+    pub limit: u32,
+    /// The period in milliseconds (1 to [`MAX_RATE_PERIOD_MS`]).
+    pub period_ms: u64,
+}
+
+impl RateLimit {
+    /// The tokens in the bucket at `now_ms`, given `tokens` left at `at_ms`:
+    /// refilled at `limit` per period, never above `limit`. A clock that moved
+    /// backwards refills nothing.
+    pub fn refill(&self, tokens: f64, at_ms: i64, now_ms: i64) -> f64 {
+        let elapsed = now_ms.saturating_sub(at_ms).max(0) as f64;
+        let limit = f64::from(self.limit);
+        (tokens + elapsed * limit / self.period_ms.max(1) as f64).min(limit)
+    }
+
+    /// How many claims `tokens` allow now (whole tokens).
+    pub fn allowed(tokens: f64) -> u32 {
+        if tokens >= 1.0 {
+            tokens.floor().min(f64::from(u32::MAX)) as u32
+        } else {
+            0
+        }
+    }
 }
 
 impl QueueSpec {
@@ -61,6 +100,20 @@ impl QueueSpec {
                 "queue {:?}: priority aging must be positive",
                 self.name
             ));
+        }
+        if let Some(rate) = self.rate_limit {
+            if rate.limit == 0 {
+                return Err(format!(
+                    "queue {:?}: rate limit must allow at least 1 per period",
+                    self.name
+                ));
+            }
+            if rate.period_ms == 0 || rate.period_ms > MAX_RATE_PERIOD_MS {
+                return Err(format!(
+                    "queue {:?}: rate-limit period must be 1 ms to 31 days, got {} ms",
+                    self.name, rate.period_ms
+                ));
+            }
         }
         Ok(())
     }
@@ -138,6 +191,7 @@ mod tests {
             concurrency: Some(2),
             per_worker: None,
             priority_aging_ms: None,
+            rate_limit: None,
         }
     }
 
@@ -158,6 +212,26 @@ mod tests {
             ..spec("q")
         };
         assert!(zero.validate().unwrap_err().contains("per-worker"));
+        for (limit, period_ms) in [(0, 1000), (5, 0), (5, MAX_RATE_PERIOD_MS + 1)] {
+            let bad = QueueSpec {
+                rate_limit: Some(RateLimit { limit, period_ms }),
+                ..spec("q")
+            };
+            assert!(bad.validate().unwrap_err().contains("rate"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_bucket_refills_at_the_rate_up_to_the_limit() {
+        let rate = RateLimit {
+            limit: 20,
+            period_ms: 1000,
+        };
+        assert_eq!(rate.refill(0.0, 0, 500), 10.0);
+        assert_eq!(rate.refill(0.0, 0, 5_000), 20.0);
+        assert_eq!(rate.refill(3.5, 1000, 900), 3.5);
+        assert_eq!(RateLimit::allowed(0.99), 0);
+        assert_eq!(RateLimit::allowed(2.7), 2);
     }
 
     #[test]

@@ -278,7 +278,8 @@ pub enum WaitingFor {
     Queue {
         /// The queue.
         queue: String,
-        /// Why it is not running: `concurrency` (the queue's limit is reached).
+        /// Why it is not running: `concurrency` (the queue's limit is reached) or
+        /// `rate` (its rate limit is used up for now).
         reason: QueueWaitReason,
     },
 }
@@ -289,6 +290,8 @@ pub enum QueueWaitReason {
     /// The queue's concurrency limit is reached (or no worker serving the queue has a
     /// free slot).
     Concurrency,
+    /// The queue's rate limit is used up for now (its last claim left no token).
+    Rate,
 }
 
 impl QueueWaitReason {
@@ -296,6 +299,7 @@ impl QueueWaitReason {
     pub fn as_str(self) -> &'static str {
         match self {
             QueueWaitReason::Concurrency => "concurrency",
+            QueueWaitReason::Rate => "rate",
         }
     }
 }

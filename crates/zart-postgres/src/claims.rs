@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use sqlx::Row;
-use zart_core::{ClaimedExecution, ExecutionClaim, LeaseRenew, Timestamp};
+use zart_core::{ClaimedExecution, ExecutionClaim, LeaseRenew, RateLimit, Timestamp};
 
 use crate::error::PgError;
 use crate::pool::Db;
@@ -85,7 +85,21 @@ const CLAIM_QUEUE: &str = "
 /// Locks a named queue's row, so claims of its work run one at a time across every
 /// process, and reads its settings.
 const LOCK_QUEUE: &str = "
-    SELECT concurrency, priority_aging_ms FROM {s}.queues WHERE name = $1 FOR UPDATE";
+    SELECT concurrency, priority_aging_ms, rate_limit, rate_period_ms, rate_tokens, rate_at
+    FROM {s}.queues WHERE name = $1 FOR UPDATE";
+
+/// A named queue's row as [`LOCK_QUEUE`] reads it.
+type QueueRow = (
+    Option<i32>,
+    Option<i64>,
+    Option<i32>,
+    Option<i64>,
+    Option<f64>,
+    Option<i64>,
+);
+
+/// Stores a rate-limited queue's bucket after a claim, under the row lock.
+const TAKE_TOKENS: &str = "UPDATE {s}.queues SET rate_tokens = $2, rate_at = $3 WHERE name = $1";
 
 /// A named queue's running executions. Run after [`LOCK_QUEUE`], in its own
 /// statement: under READ COMMITTED its snapshot is taken after the lock was granted,
@@ -121,7 +135,9 @@ pub(crate) async fn claim(db: &Db, p: &ExecutionClaim) -> Result<Vec<ClaimedExec
     Ok(claimed)
 }
 
-/// Claims up to `limit` executions of the named queue `name` under its row lock.
+/// Claims up to `limit` executions of the named queue `name` under its row lock. A
+/// rate limit caps the claim at the bucket's whole tokens, and the claim takes one
+/// token per execution, in the same transaction.
 async fn claim_queue(
     db: &Db,
     p: &ExecutionClaim,
@@ -129,13 +145,33 @@ async fn claim_queue(
     limit: u32,
 ) -> Result<Vec<ClaimedExecution>, PgError> {
     let mut tx = db.pool.begin().await?;
-    let settings: Option<(Option<i32>, Option<i64>)> = sqlx::query_as(&db.sql(LOCK_QUEUE))
+    let settings: Option<QueueRow> = sqlx::query_as(&db.sql(LOCK_QUEUE))
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
-    let Some((concurrency, aging)) = settings else {
+    let Some((concurrency, aging, rate_limit, rate_period, tokens, rate_at)) = settings else {
         return Ok(Vec::new());
     };
+    let now = ms(p.now);
+    let bucket = match (rate_limit, rate_period) {
+        (Some(limit), Some(period)) => {
+            let rate = RateLimit {
+                limit: limit.max(1) as u32,
+                period_ms: period.max(1) as u64,
+            };
+            let stored = tokens.unwrap_or(f64::from(rate.limit));
+            Some((stored, rate.refill(stored, rate_at.unwrap_or(now), now)))
+        }
+        _ => None,
+    };
+    let limit = match bucket {
+        Some((_, available)) => limit.min(RateLimit::allowed(available)),
+        None => limit,
+    };
+    if limit == 0 {
+        // Nothing to write: the refill is recomputed from the same base next time.
+        return Ok(Vec::new());
+    }
     let mut free = i64::from(limit);
     if let Some(concurrency) = concurrency {
         let running: i64 = sqlx::query_scalar(&db.sql(RUNNING))
@@ -156,6 +192,19 @@ async fn claim_queue(
         .bind(aged_before)
         .fetch_all(&mut *tx)
         .await?;
+    if let Some((stored, available)) = bucket {
+        let left = available - found.len() as f64;
+        // As in the SQLite store: written when tokens were taken or the bucket has
+        // refilled from empty (what `waitingFor` reads).
+        if !found.is_empty() || (stored < 1.0 && left >= 1.0) {
+            sqlx::query(&db.sql(TAKE_TOKENS))
+                .bind(name)
+                .bind(left)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
     tx.commit().await?;
     found.iter().map(claimed_of).collect()
 }

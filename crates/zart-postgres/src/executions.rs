@@ -99,6 +99,7 @@ const INSERT: &str = "
         e.version, e.lease_owner, e.leased_at, e.lease_expires_at, e.wait_kind,
         e.wait_ref, e.wait_until, e.wait_attempt, i.payload::json AS payload,
         NULL::json AS result, NULL::json AS error, e.queue, e.priority, e.due_at,
+        (SELECT q.rate_tokens < 1 FROM {s}.queues q WHERE q.name = e.queue) AS rate_limited,
         (SELECT count(*) FROM new_notify) AS notified
     FROM new_execution e JOIN source i ON i.id = e.id";
 

@@ -8,14 +8,26 @@ use crate::error::{corrupt, PgError};
 use crate::pool::Db;
 use crate::rows::{ms, ts};
 
-const COLUMNS: &str = "name, concurrency, per_worker, priority_aging_ms, updated_at";
+const COLUMNS: &str =
+    "name, concurrency, per_worker, priority_aging_ms, updated_at, rate_limit, rate_period_ms";
 
+/// Creates or replaces a queue's settings. A new rate limit starts with a full
+/// bucket; a re-declaration (every worker's start) keeps the tokens left, capped at
+/// the new limit, so a restart grants no fresh burst.
 const PUT: &str = "
-    INSERT INTO {s}.queues (name, concurrency, per_worker, priority_aging_ms, updated_at)
-    VALUES ($1, $2, $3, $4, $5)
+    INSERT INTO {s}.queues (name, concurrency, per_worker, priority_aging_ms, updated_at,
+        rate_limit, rate_period_ms, rate_tokens, rate_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $6::double precision, CASE WHEN $6 IS NOT NULL THEN $5 END)
     ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency,
         per_worker = excluded.per_worker, priority_aging_ms = excluded.priority_aging_ms,
-        updated_at = excluded.updated_at";
+        updated_at = excluded.updated_at, rate_limit = excluded.rate_limit,
+        rate_period_ms = excluded.rate_period_ms,
+        rate_tokens = CASE WHEN excluded.rate_limit IS NULL THEN NULL
+            WHEN queues.rate_tokens IS NULL THEN excluded.rate_tokens
+            ELSE least(queues.rate_tokens, excluded.rate_tokens) END,
+        rate_at = CASE WHEN excluded.rate_limit IS NULL THEN NULL
+            WHEN queues.rate_tokens IS NULL THEN excluded.rate_at
+            ELSE queues.rate_at END";
 
 /// Creates or replaces a queue's settings.
 pub(crate) async fn put(db: &Db, put: &QueuePut) -> Result<QueueRecord, PgError> {
@@ -29,6 +41,11 @@ pub(crate) async fn put(db: &Db, put: &QueuePut) -> Result<QueueRecord, PgError>
                 .map(|a| i64::try_from(a).unwrap_or(i64::MAX)),
         )
         .bind(ms(put.now))
+        .bind(limit(spec.rate_limit.map(|r| r.limit))?)
+        .bind(
+            spec.rate_limit
+                .map(|r| i64::try_from(r.period_ms).unwrap_or(i64::MAX)),
+        )
         .execute(&db.pool)
         .await?;
     Ok(QueueRecord {
@@ -90,6 +107,16 @@ fn record(r: &PgRow) -> Result<QueueRecord, PgError> {
             priority_aging_ms: r
                 .try_get::<Option<i64>, _>("priority_aging_ms")?
                 .map(|a| a.max(0) as u64),
+            rate_limit: match (
+                count("rate_limit")?,
+                r.try_get::<Option<i64>, _>("rate_period_ms")?,
+            ) {
+                (Some(limit), Some(period)) => Some(zart_core::RateLimit {
+                    limit,
+                    period_ms: period.max(0) as u64,
+                }),
+                _ => None,
+            },
         },
         updated_at: ts(r.try_get("updated_at")?)?,
     })

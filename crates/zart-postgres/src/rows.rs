@@ -18,7 +18,8 @@ pub(crate) const EXECUTION_COLUMNS: &str = "e.id, e.task_name, e.status, e.run_i
     e.parent_id, e.scheduled_at, e.started_at, e.updated_at, e.completed_at, \
     e.deadline_at, e.version, e.lease_owner, e.leased_at, e.lease_expires_at, \
     e.wait_kind, e.wait_ref, e.wait_until, e.wait_attempt, d.payload, d.result, d.error, \
-    e.queue, e.priority, e.due_at";
+    e.queue, e.priority, e.due_at, \
+    (SELECT q.rate_tokens < 1 FROM {s}.queues q WHERE q.name = e.queue) AS rate_limited";
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn ms(ts: Timestamp) -> i64 {
@@ -113,18 +114,22 @@ pub(crate) fn execution(row: &PgRow) -> Result<ExecutionRecord, PgError> {
 }
 
 /// A due, unleased, unparked execution of a named queue waits for a slot of its
-/// queue (the default queue has no limits, so its due work is simply not claimed
-/// yet).
+/// queue, or for a token when the queue's last claim left its rate limit's bucket
+/// empty (`rate_limited`). The default queue has no limits, so its due work is
+/// simply not claimed yet.
 fn queued(row: &PgRow) -> Result<Option<WaitingFor>, PgError> {
     let Some(queue) = get::<Option<String>>(row, "queue")? else {
         return Ok(None);
     };
-    Ok(
-        get::<Option<i64>>(row, "due_at")?.map(|_| WaitingFor::Queue {
-            queue,
-            reason: zart_core::QueueWaitReason::Concurrency,
-        }),
-    )
+    if get::<Option<i64>>(row, "due_at")?.is_none() {
+        return Ok(None);
+    }
+    let reason = if get::<Option<bool>>(row, "rate_limited")?.unwrap_or(false) {
+        zart_core::QueueWaitReason::Rate
+    } else {
+        zart_core::QueueWaitReason::Concurrency
+    };
+    Ok(Some(WaitingFor::Queue { queue, reason }))
 }
 
 /// A held lease, else the parked-on columns, else a queue's slot.

@@ -2,7 +2,7 @@
 //! every lease at open.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use zart_core::{ClaimedExecution, ExecutionClaim, LeaseRenew, StoreResult, Timestamp};
+use zart_core::{ClaimedExecution, ExecutionClaim, LeaseRenew, RateLimit, StoreResult, Timestamp};
 
 use crate::error::SqlResultExt;
 use crate::guard::GUARD;
@@ -58,20 +58,89 @@ fn default_ids(conn: &Connection, now: i64, limit: usize) -> StoreResult<Vec<Str
     })
 }
 
+/// A named queue's row as a claim reads it: concurrency, priority aging, and the
+/// rate limit with its bucket (tokens left at a time).
+type QueueRow = (
+    Option<i64>,
+    Option<i64>,
+    Option<u32>,
+    Option<i64>,
+    Option<f64>,
+    Option<i64>,
+);
+
 /// Up to `limit` executions of the named queue `name`: its expired leases (already
 /// counted as running), then due work while the queue's running count is under its
 /// concurrency: executions due for longer than the priority aging first, then by
-/// priority and due time.
+/// priority and due time. A rate limit caps the whole claim at the bucket's whole
+/// tokens, and the claim takes one token per execution.
 fn queue_ids(conn: &Connection, name: &str, now: i64, limit: usize) -> StoreResult<Vec<String>> {
-    let settings: Option<(Option<i64>, Option<i64>)> = conn
-        .prepare_cached("SELECT concurrency, priority_aging_ms FROM queues WHERE name = ?1")
+    let settings: Option<QueueRow> = conn
+        .prepare_cached(
+            "SELECT concurrency, priority_aging_ms, rate_limit, rate_period_ms, rate_tokens, \
+               rate_at FROM queues WHERE name = ?1",
+        )
         .db()?
-        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([name], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
         .optional()
         .db()?;
-    let Some((concurrency, aging)) = settings else {
+    let Some((concurrency, aging, rate_limit, rate_period, tokens, rate_at)) = settings else {
         return Ok(Vec::new());
     };
+    let bucket = match (rate_limit, rate_period) {
+        (Some(limit), Some(period)) => {
+            let rate = RateLimit {
+                limit,
+                period_ms: period.max(1) as u64,
+            };
+            let stored = tokens.unwrap_or(f64::from(limit));
+            Some((stored, rate.refill(stored, rate_at.unwrap_or(now), now)))
+        }
+        _ => None,
+    };
+    let ids = queue_picks(conn, name, now, limit, concurrency, aging, bucket)?;
+    if let Some((stored, available)) = bucket {
+        let left = available - ids.len() as f64;
+        // Written when tokens were taken, or when the bucket has refilled from empty
+        // (what `waitingFor` reads); otherwise the refill is recomputed next time
+        // from the same base.
+        if !ids.is_empty() || (stored < 1.0 && left >= 1.0) {
+            conn.prepare_cached("UPDATE queues SET rate_tokens = ?2, rate_at = ?3 WHERE name = ?1")
+                .db()?
+                .execute(params![name, left, now])
+                .db()?;
+        }
+    }
+    Ok(ids)
+}
+
+/// The picks of [`queue_ids`], `bucket` being the rate limit's (stored, available)
+/// tokens.
+fn queue_picks(
+    conn: &Connection,
+    name: &str,
+    now: i64,
+    limit: usize,
+    concurrency: Option<i64>,
+    aging: Option<i64>,
+    bucket: Option<(f64, f64)>,
+) -> StoreResult<Vec<String>> {
+    let limit = match bucket {
+        Some((_, available)) => limit.min(RateLimit::allowed(available) as usize),
+        None => limit,
+    };
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
     let mut ids = rows::collect(
         &mut conn
             .prepare_cached(

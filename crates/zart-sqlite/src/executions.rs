@@ -86,7 +86,11 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         completed_at: None,
         deadline_at: opt_ts(opt_ms(new.deadline_at))?,
         version: 1,
-        waiting_for: rows::queued(new.queue.clone(), Some(ms(new.run_at))),
+        waiting_for: rows::queued(
+            new.queue.clone(),
+            Some(ms(new.run_at)),
+            rows::rate_limited(conn, new.queue.as_deref())?,
+        ),
         payload: new.payload.clone(),
         result: None,
         error: None,

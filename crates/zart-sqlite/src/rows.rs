@@ -122,7 +122,8 @@ pub(crate) fn waiting_from_columns(
 pub(crate) const SELECT_EXECUTION: &str = "SELECT e.id, e.task_name, e.status, e.run_index, \
     e.parent_id, e.scheduled_at, e.started_at, e.updated_at, e.completed_at, e.deadline_at, \
     e.version, e.lease_owner, e.leased_at, e.lease_expires_at, e.wait_kind, e.wait_ref, \
-    e.wait_until, e.wait_attempt, r.payload, d.result, d.error, e.queue, e.priority, e.due_at \
+    e.wait_until, e.wait_attempt, r.payload, d.result, d.error, e.queue, e.priority, e.due_at, \
+    (SELECT q.rate_tokens < 1 FROM queues q WHERE q.name = e.queue) \
     FROM executions e \
     JOIN runs r ON r.execution_id = e.id AND r.run_index = e.run_index \
     JOIN execution_data d ON d.execution_id = e.id";
@@ -148,7 +149,12 @@ pub(crate) fn execution(row: &Row<'_>) -> StoreResult<ExecutionRecord> {
             row.get(17).db()?,
         )?;
         let due: Option<i64> = row.get(23).db()?;
-        parked.or(queued(row.get(21).db()?, due))
+        let rate_limited: Option<bool> = row.get(24).db()?;
+        parked.or(queued(
+            row.get(21).db()?,
+            due,
+            rate_limited.unwrap_or(false),
+        ))
     };
     Ok(ExecutionRecord {
         id: row.get(0).db()?,
@@ -172,15 +178,38 @@ pub(crate) fn execution(row: &Row<'_>) -> StoreResult<ExecutionRecord> {
 }
 
 /// A due, unleased, unparked execution of a named queue waits for a slot of its
-/// queue (the default queue has no limits, so its due work is simply not claimed
-/// yet).
-pub(crate) fn queued(queue: Option<String>, due_at: Option<i64>) -> Option<WaitingFor> {
+/// queue, or for a token when the queue's last claim left its rate limit's bucket
+/// empty (`rate_limited`). The default queue has no limits, so its due work is
+/// simply not claimed yet.
+pub(crate) fn queued(
+    queue: Option<String>,
+    due_at: Option<i64>,
+    rate_limited: bool,
+) -> Option<WaitingFor> {
     let queue = queue?;
     due_at?;
     Some(WaitingFor::Queue {
         queue,
-        reason: QueueWaitReason::Concurrency,
+        reason: if rate_limited {
+            QueueWaitReason::Rate
+        } else {
+            QueueWaitReason::Concurrency
+        },
     })
+}
+
+/// Whether the named queue's last claim left its rate limit's bucket empty.
+pub(crate) fn rate_limited(conn: &Connection, queue: Option<&str>) -> StoreResult<bool> {
+    let Some(queue) = queue else {
+        return Ok(false);
+    };
+    let limited: Option<Option<bool>> = conn
+        .prepare_cached("SELECT rate_tokens < 1 FROM queues WHERE name = ?1")
+        .db()?
+        .query_row([queue], |r| r.get(0))
+        .optional()
+        .db()?;
+    Ok(limited.flatten().unwrap_or(false))
 }
 
 /// The status of an execution, if it exists.

@@ -164,6 +164,7 @@ async fn put_queues(store: &DynStore, names: &[&str]) {
                     concurrency: None,
                     per_worker: None,
                     priority_aging_ms: None,
+                    rate_limit: None,
                 },
                 now: at(0),
             })

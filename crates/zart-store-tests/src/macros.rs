@@ -71,6 +71,8 @@ macro_rules! __conformance_tests {
         queues::queue_parked_execution_frees_its_slot,
         queues::queue_claims_by_priority_then_due_time,
         queues::queue_priority_aging_claims_long_waiting_work_first,
+        queues::queue_rate_limit_caps_claims_per_period,
+        queues::queue_rate_limit_survives_redeclaration,
         deduplication::dedup_returns_the_unfinished_holder,
         deduplication::dedup_is_scoped_to_the_queue,
         deduplication::dedup_ends_when_the_holder_finishes,

@@ -3,25 +3,44 @@
 
 use zart_core::{
     ExecutionClaim, ExecutionOutcome, NewExecution, QueueClaim, QueuePut, QueueSpec,
-    QueueWaitReason, WaitingFor,
+    QueueWaitReason, RateLimit, WaitingFor,
 };
 
 use crate::support::*;
 
 /// Puts queue `name` with a global limit of `concurrency` and priority aging.
 async fn put_queue(store: &DynStore, name: &str, concurrency: Option<u32>, aging: Option<u64>) {
+    put_spec(
+        store,
+        QueueSpec {
+            name: name.into(),
+            concurrency,
+            per_worker: None,
+            priority_aging_ms: aging,
+            rate_limit: None,
+        },
+        0,
+    )
+    .await;
+}
+
+/// Puts queue `spec` at `now`.
+async fn put_spec(store: &DynStore, spec: QueueSpec, now: i64) {
     store
-        .queue_put(QueuePut {
-            spec: QueueSpec {
-                name: name.into(),
-                concurrency,
-                per_worker: None,
-                priority_aging_ms: aging,
-            },
-            now: at(0),
-        })
+        .queue_put(QueuePut { spec, now: at(now) })
         .await
         .unwrap_or_else(|e| panic!("queue_put: {e}"));
+}
+
+/// Queue `name` allowing `limit` claims per `period_ms`.
+fn rate_limited(name: &str, limit: u32, period_ms: u64) -> QueueSpec {
+    QueueSpec {
+        name: name.into(),
+        concurrency: None,
+        per_worker: None,
+        priority_aging_ms: None,
+        rate_limit: Some(RateLimit { limit, period_ms }),
+    }
 }
 
 /// Inserts `id` on queue `queue` with `priority`, due at `run_at`.
@@ -205,5 +224,93 @@ pub async fn queue_priority_aging_claims_long_waiting_work_first(store: DynStore
     assert_eq!(
         ids(&claim_from(&store, "w", 2_000, 1, false, &["q"]).await),
         vec!["high-new"]
+    );
+}
+
+/// A rate limit caps claims at the bucket's whole tokens, refilled at the rate up to
+/// the limit; a waiting execution says `rate`; the settings read back.
+pub async fn queue_rate_limit_caps_claims_per_period(store: DynStore) {
+    put_spec(&store, rate_limited("r", 3, 1000), 0).await;
+    let got = store.queue_get("r").await.unwrap().expect("stored");
+    assert_eq!(
+        got.spec.rate_limit,
+        Some(RateLimit {
+            limit: 3,
+            period_ms: 1000
+        })
+    );
+    let listed = store.queue_list(at(0)).await.unwrap();
+    assert_eq!(listed[0].queue.spec.rate_limit, got.spec.rate_limit);
+    for i in 0..10 {
+        insert_on(&store, &format!("e{i}"), "r", 0, 0).await;
+    }
+    // A full bucket: 3 now, then nothing until it refills.
+    assert_eq!(claim_from(&store, "w", 0, 10, false, &["r"]).await.len(), 3);
+    assert!(claim_from(&store, "w", 0, 10, false, &["r"])
+        .await
+        .is_empty());
+    assert_eq!(
+        get(&store, "e5").await.waiting_for,
+        Some(WaitingFor::Queue {
+            queue: "r".into(),
+            reason: QueueWaitReason::Rate,
+        })
+    );
+    // Half a period refills 1.5 tokens: one claim, half a token left.
+    assert_eq!(
+        claim_from(&store, "w", 500, 10, false, &["r"]).await.len(),
+        1
+    );
+    // Another half period: 0.5 + 1.5 = 2.
+    assert_eq!(
+        claim_from(&store, "w", 1000, 10, false, &["r"]).await.len(),
+        2
+    );
+    // A long pause refills to the limit, never above it.
+    assert_eq!(
+        claim_from(&store, "w", 60_000, 10, false, &["r"])
+            .await
+            .len(),
+        3
+    );
+    assert_eq!(
+        claim_from(&store, "w", 60_000, 10, false, &["r"])
+            .await
+            .len(),
+        0
+    );
+    assert_eq!(
+        claim_from(&store, "w", 60_400, 10, false, &["r"])
+            .await
+            .len(),
+        1
+    );
+}
+
+/// Declaring the queue again (every worker does at start) grants no fresh burst;
+/// dropping the rate limit lifts it.
+pub async fn queue_rate_limit_survives_redeclaration(store: DynStore) {
+    put_spec(&store, rate_limited("r", 2, 1000), 0).await;
+    for i in 0..6 {
+        insert_on(&store, &format!("e{i}"), "r", 0, 0).await;
+    }
+    assert_eq!(claim_from(&store, "w", 0, 10, false, &["r"]).await.len(), 2);
+    put_spec(&store, rate_limited("r", 2, 1000), 10).await;
+    assert!(claim_from(&store, "w", 10, 10, false, &["r"])
+        .await
+        .is_empty());
+    // A lower limit caps the tokens left; a higher one does not add any now.
+    put_spec(&store, rate_limited("r", 5, 1000), 20).await;
+    assert!(claim_from(&store, "w", 20, 10, false, &["r"])
+        .await
+        .is_empty());
+    let unlimited = QueueSpec {
+        rate_limit: None,
+        ..rate_limited("r", 1, 1)
+    };
+    put_spec(&store, unlimited, 30).await;
+    assert_eq!(
+        claim_from(&store, "w", 30, 10, false, &["r"]).await.len(),
+        4
     );
 }

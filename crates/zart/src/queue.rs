@@ -42,6 +42,7 @@ impl Queue {
                 concurrency: None,
                 per_worker: None,
                 priority_aging_ms: Some(aging),
+                rate_limit: None,
             },
         }
     }
@@ -64,6 +65,29 @@ impl Queue {
     /// low priority never starves. Must be at least a millisecond.
     pub fn priority_aging(mut self, age: Duration) -> Self {
         self.spec.priority_aging_ms = Some(u64::try_from(age.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// At most `limit` executions of this queue are claimed per `period`, across
+    /// every process sharing the database: a token bucket of `limit` tokens refilled
+    /// at `limit` per `period`, kept in the queue's row. Each claim takes a token (a
+    /// first start, a resume after a sleep or wait, or a takeover after a crash), so
+    /// calls to a rate-limited API made once per run stay under its limit; over any
+    /// span T at most `limit * (1 + T / period)` are claimed. `limit` is at least 1
+    /// and `period` from 1 ms to 31 days (checked by
+    /// [`ZartBuilder::queue`](crate::ZartBuilder::queue)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // The provider allows 20 requests a second.
+    /// let payments = zart::Queue::new("payments").rate_limit(20, Duration::from_secs(1));
+    /// assert_eq!(payments.spec().rate_limit.unwrap().period_ms, 1000);
+    /// ```
+    pub fn rate_limit(mut self, limit: u32, period: Duration) -> Self {
+        self.spec.rate_limit = Some(zart_core::RateLimit {
+            limit,
+            period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
+        });
         self
     }
 

@@ -2,7 +2,8 @@
 //! across several workers and (on PostgreSQL) several engines, each with its own
 //! connection pool, sharing one database; the per-worker limit holds; a parked
 //! execution gives its slot back; bad queue settings and starts are refused;
-//! deduplicated starts run the work once.
+//! deduplicated starts run the work once; a rate limit holds across workers and
+//! (on PostgreSQL) engines.
 //!
 //! Every step records its start and end on one monotonic clock; the most intervals
 //! open at once is the concurrency actually reached.
@@ -149,6 +150,79 @@ async fn postgres_global_limit_holds_across_three_engines_with_their_own_pools()
     held_a_limit_of_three(&intervals, workers).await;
 }
 
+/// The rate-limit tests' check, for `RATE` claims per `RATE_PERIOD`: no span of one
+/// period saw more than twice the limit start (the bucket's burst plus its refill),
+/// and the starts spread over at least the time the rate allows (less two periods
+/// of tolerance), where unthrottled they would all start at once.
+async fn held_the_rate(intervals: &Intervals, workers: Vec<WorkerHandle>) {
+    let period = RATE_PERIOD.as_micros();
+    let mut starts: Vec<u128> = intervals.seen.lock().unwrap().iter().map(|s| s.0).collect();
+    starts.sort_unstable();
+    assert_eq!(starts.len(), EXECUTIONS);
+    for (i, from) in starts.iter().enumerate() {
+        let within = starts[i..]
+            .iter()
+            .take_while(|t| **t < from + period)
+            .count();
+        assert!(
+            within <= 2 * RATE as usize,
+            "{within} starts within one period under a rate of {RATE}"
+        );
+    }
+    let spread = starts[starts.len() - 1] - starts[0];
+    let least = (EXECUTIONS as u128 / u128::from(RATE) - 2) * period;
+    assert!(
+        spread >= least,
+        "{EXECUTIONS} starts spread over {spread} us, under the {least} us the rate allows"
+    );
+    for w in workers {
+        w.shutdown(Duration::from_secs(5)).await;
+    }
+}
+
+/// The rate-limit tests' limit: `RATE` claims per `RATE_PERIOD`.
+const RATE: u32 = 4;
+const RATE_PERIOD: Duration = Duration::from_millis(250);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rate_limit_holds_across_three_workers() {
+    let db = db().await;
+    let intervals = Intervals::new();
+    let zart = engine(
+        Arc::clone(&db.store),
+        Queue::new("payments").rate_limit(RATE, RATE_PERIOD),
+        intervals.clone(),
+    );
+    let workers: Vec<_> = (0..3).map(|_| zart.start_worker(fast())).collect();
+    run_all(&zart.client()).await;
+    held_the_rate(&intervals, workers).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rate_limit_holds_across_three_engines_with_their_own_pools() {
+    let Some(fresh) = FreshSchema::new("queues_rate") else {
+        return;
+    };
+    let intervals = Intervals::new();
+    let mut engines = Vec::new();
+    for _ in 0..3 {
+        let store = PgStore::connect_with(
+            fresh.database_url(),
+            PgOptions::default().schema(fresh.name()),
+        )
+        .await
+        .expect("connect store");
+        engines.push(engine(
+            Arc::new(store),
+            Queue::new("payments").rate_limit(RATE, RATE_PERIOD),
+            intervals.clone(),
+        ));
+    }
+    let workers: Vec<_> = engines.iter().map(|z| z.start_worker(fast())).collect();
+    run_all(&engines[0].client()).await;
+    held_the_rate(&intervals, workers).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_worker_limit_holds_on_one_worker() {
     let db = db().await;
@@ -215,6 +289,9 @@ async fn bad_queue_settings_and_starts_are_refused() {
         Queue::new("default"),
         Queue::new("q").concurrency(0),
         Queue::new("q").per_worker(0),
+        Queue::new("q").rate_limit(0, Duration::from_secs(1)),
+        Queue::new("q").rate_limit(5, Duration::ZERO),
+        Queue::new("q").rate_limit(5, Duration::from_secs(32 * 24 * 3600)),
     ] {
         let err = builder().queue(bad).unwrap_err();
         assert!(matches!(err, ClientError::InvalidInput(_)), "{err:?}");

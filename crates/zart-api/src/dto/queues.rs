@@ -22,6 +22,13 @@ pub struct Queue {
     /// one (`null`: never).
     #[schema(required = true)]
     pub priority_aging_ms: Option<u64>,
+    /// The most executions of the queue claimed per `ratePeriodMs` across all
+    /// processes (`null`: no rate limit).
+    #[schema(required = true)]
+    pub rate_limit: Option<u32>,
+    /// The rate limit's period in milliseconds (`null`: no rate limit).
+    #[schema(required = true)]
+    pub rate_period_ms: Option<u64>,
     /// Executions due and waiting for a slot.
     pub depth: u64,
     /// Executions running (holding a lease).
@@ -38,6 +45,8 @@ impl From<core::QueueLoad> for Queue {
             concurrency: spec.concurrency,
             per_worker: spec.per_worker,
             priority_aging_ms: spec.priority_aging_ms,
+            rate_limit: spec.rate_limit.map(|r| r.limit),
+            rate_period_ms: spec.rate_limit.map(|r| r.period_ms),
             depth: q.depth,
             running: q.running,
             updated_at: q.queue.updated_at,

@@ -122,6 +122,8 @@ pub(crate) fn app_on(store: Arc<dyn Store>, dir: TempDir, config: ApiConfig) -> 
         .tasks(tasks())
         .queue(zart::Queue::new("payments").concurrency(2))
         .expect("a valid queue")
+        .queue(zart::Queue::new("metered").rate_limit(1, Duration::from_secs(3600)))
+        .expect("a valid queue")
         .build();
     let worker = zart.start_worker(
         WorkerConfig::default()
