@@ -43,12 +43,13 @@ pub struct StartExecution {
     #[serde(default)]
     #[schema(minimum = -1000, maximum = 1000)]
     pub priority: Option<i64>,
-    /// `concurrencyKey` (API.md) is not built yet: a start naming it is refused with
-    /// a 422 rather than run without the guarantee it asks for. Not in the OpenAPI
-    /// document until it works.
-    #[serde(default, skip_serializing)]
-    #[schema(ignore)]
-    pub concurrency_key: Option<Value>,
+    /// The concurrency key (1–255 characters, no control characters; for example a
+    /// customer id): the queue's per-key limit applies to executions with the same
+    /// key, and the queue serves keys round-robin. No effect on a queue without a
+    /// per-key limit.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
+    pub concurrency_key: Option<String>,
     /// The deduplication id (1–255 characters, no control characters): while an
     /// execution of the same queue started with it is scheduled or running, this
     /// start creates nothing and answers 200 with that execution.
@@ -217,8 +218,9 @@ pub enum WaitingFor {
     Queue {
         /// The queue (see `GET /queues`).
         queue: String,
-        /// Why it is not running: `concurrency` (the queue's limit is reached) or
-        /// `rate` (its rate limit is used up for now).
+        /// Why it is not running: `concurrency` (the queue's limit is reached),
+        /// `key` (its concurrency key's limit is reached) or `rate` (the queue's
+        /// rate limit is used up for now).
         #[schema(value_type = String, example = "concurrency")]
         reason: String,
     },

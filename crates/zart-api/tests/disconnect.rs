@@ -57,6 +57,7 @@ async fn seeded_app() -> TestApp {
                     queue: None,
                     priority: 0,
                     deduplication_id: None,
+                    concurrency_key: None,
                 };
                 store.execution_insert(params).await.expect("seed");
             }

@@ -56,28 +56,21 @@ async fn unknown_queue_is_422_and_bad_priority_or_name_is_400() {
             .error(StatusCode::BAD_REQUEST);
         assert!(message.contains("queue name"), "{message}");
     }
-    // Not built yet: refused, never silently dropped.
-    let body = json!({"taskName": "echo", "queue": "payments", "concurrencyKey": "customer-7"});
-    let message = t
-        .post_json("/api/v1/executions", &body)
-        .await
-        .error(StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        message.contains("concurrencyKey") && message.contains("not supported"),
-        "{message}"
-    );
-    for dedup in [
-        json!(""),
-        json!("d".repeat(256)),
-        json!("a\u{7}b"),
-        json!(7),
-    ] {
-        let body = json!({"taskName": "echo", "queue": "payments", "deduplicationId": dedup});
-        let message = t
-            .post_json("/api/v1/executions", &body)
-            .await
-            .error(StatusCode::BAD_REQUEST);
-        assert!(message.contains("deduplicationId"), "{dedup}: {message}");
+    for field in ["deduplicationId", "concurrencyKey"] {
+        for value in [
+            json!(""),
+            json!("d".repeat(256)),
+            json!("a\u{7}b"),
+            json!(7),
+        ] {
+            let mut body = json!({"taskName": "echo", "queue": "payments"});
+            body[field] = value.clone();
+            let message = t
+                .post_json("/api/v1/executions", &body)
+                .await
+                .error(StatusCode::BAD_REQUEST);
+            assert!(message.contains(field), "{field} {value}: {message}");
+        }
     }
     let listed = t.get("/api/v1/executions").await.expect(StatusCode::OK);
     assert_eq!(listed, json!([]), "a refused start created nothing");
@@ -94,9 +87,10 @@ async fn queues_lists_limits_depth_and_running() {
         .expect(StatusCode::CREATED);
     t.finish("q1").await;
     let queues = t.get("/api/v1/queues").await.expect(StatusCode::OK);
-    assert_eq!(queues.as_array().map(Vec::len), Some(2), "{queues}");
+    assert_eq!(queues.as_array().map(Vec::len), Some(3), "{queues}");
     assert_eq!(queues[0]["name"], "metered", "sorted by name");
     let q = &queues[1];
+    assert_eq!(q["keyConcurrency"], serde_json::Value::Null);
     assert_eq!(q["name"], "payments");
     assert_eq!(q["concurrency"], 2);
     assert_eq!(q["perWorker"], serde_json::Value::Null);
@@ -174,4 +168,23 @@ async fn a_rate_limited_queue_shows_its_limit_and_why_work_waits() {
     assert_eq!(metered["rateLimit"], 1);
     assert_eq!(metered["ratePeriodMs"], 3_600_000);
     assert_eq!(metered["depth"], 1);
+}
+
+#[tokio::test]
+async fn a_start_with_a_concurrency_key_runs_on_its_queue() {
+    let t = app().await;
+    let body = json!({"executionId": "k1", "taskName": "echo", "payload": 1,
+                      "queue": "tenants", "concurrencyKey": "customer-7"});
+    t.post_json("/api/v1/executions", &body)
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(t.finish("k1").await.result, Some(json!(1)));
+    let queues = t.get("/api/v1/queues").await.expect(StatusCode::OK);
+    let tenants = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "tenants")
+        .expect("tenants listed");
+    assert_eq!(tenants["keyConcurrency"], 1);
 }

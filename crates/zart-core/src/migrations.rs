@@ -70,6 +70,10 @@ pub const SCHEMA_MIGRATIONS: &[SchemaMigration] = &[
         version: 10,
         name: "rate_limits",
     },
+    SchemaMigration {
+        version: 11,
+        name: "concurrency_keys",
+    },
 ];
 
 #[cfg(test)]

@@ -34,6 +34,10 @@ pub struct QueueSpec {
     /// The most claims of this queue's work per period, across all processes
     /// (`None`: no rate limit).
     pub rate_limit: Option<RateLimit>,
+    /// The most executions with the same concurrency key running at once, across
+    /// all processes (`None`: no per-key limit). A queue with a per-key limit also
+    /// claims round-robin between keys.
+    pub key_concurrency: Option<u32>,
 }
 
 /// The longest rate-limit period, 31 days.
@@ -98,6 +102,12 @@ impl QueueSpec {
         if self.priority_aging_ms == Some(0) {
             return Err(format!(
                 "queue {:?}: priority aging must be positive",
+                self.name
+            ));
+        }
+        if self.key_concurrency == Some(0) {
+            return Err(format!(
+                "queue {:?}: per-key limit must be at least 1",
                 self.name
             ));
         }
@@ -171,6 +181,51 @@ pub struct QueueLoad {
     pub running: u64,
 }
 
+/// A due execution a claim of a queue with a per-key limit may take, in claim order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedCandidate {
+    /// The execution id.
+    pub id: String,
+    /// Its concurrency key (`None`: no per-key limit applies).
+    pub key: Option<String>,
+    /// Its fair-queuing sequence within its key (see [`pick_keyed`]).
+    pub seq: i64,
+}
+
+/// The candidates a claim of a queue with a per-key limit takes, at most `room`, in
+/// the given order (the claim order: priority, then fair-queuing sequence, then due
+/// time), skipping any whose key already has `key_limit` executions running
+/// (`running`, by key) or picked before it. Shared by every store so the rule is one.
+///
+/// The sequence is *start-time fair queuing*: an execution's sequence is one past
+/// the last unfinished one of its key, but never behind the queue's clock (the
+/// largest sequence claimed so far). A key with 10,000 queued executions holds
+/// sequences far ahead; a key arriving later starts at the clock, so its work is
+/// interleaved with the big key's one for one rather than queued behind it.
+pub fn pick_keyed<'a>(
+    candidates: &'a [KeyedCandidate],
+    running: &std::collections::HashMap<String, u64>,
+    key_limit: u32,
+    room: usize,
+) -> Vec<&'a KeyedCandidate> {
+    let mut taken: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    let mut picked = Vec::new();
+    for candidate in candidates {
+        if picked.len() == room {
+            break;
+        }
+        if let Some(key) = candidate.key.as_deref() {
+            let now = running.get(key).copied().unwrap_or(0) + taken.get(key).copied().unwrap_or(0);
+            if now >= u64::from(key_limit) {
+                continue;
+            }
+            *taken.entry(key).or_default() += 1;
+        }
+        picked.push(candidate);
+    }
+    picked
+}
+
 /// One named queue a claim may take work from, with how many of its executions this
 /// worker can still take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +247,7 @@ mod tests {
             per_worker: None,
             priority_aging_ms: None,
             rate_limit: None,
+            key_concurrency: None,
         }
     }
 
@@ -219,6 +275,40 @@ mod tests {
             };
             assert!(bad.validate().unwrap_err().contains("rate"), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn keyed_picks_skip_keys_at_their_limit_and_keep_the_order() {
+        let c = |id: &str, key: Option<&str>| KeyedCandidate {
+            id: id.into(),
+            key: key.map(Into::into),
+            seq: 0,
+        };
+        let candidates = [
+            c("a1", Some("a")),
+            c("a2", Some("a")),
+            c("b1", Some("b")),
+            c("n1", None),
+            c("c1", Some("c")),
+        ];
+        let running = std::collections::HashMap::from([("c".to_owned(), 1)]);
+        let ids = |picked: Vec<&KeyedCandidate>| -> Vec<String> {
+            picked.into_iter().map(|p| p.id.clone()).collect()
+        };
+        assert_eq!(
+            ids(pick_keyed(&candidates, &running, 1, 10)),
+            ["a1", "b1", "n1"]
+        );
+        assert_eq!(
+            ids(pick_keyed(&candidates, &running, 2, 10)),
+            ["a1", "a2", "b1", "n1", "c1"]
+        );
+        assert_eq!(ids(pick_keyed(&candidates, &running, 1, 2)), ["a1", "b1"]);
+        let zero = QueueSpec {
+            key_concurrency: Some(0),
+            ..spec("q")
+        };
+        assert!(zero.validate().unwrap_err().contains("per-key"));
     }
 
     #[test]

@@ -67,6 +67,11 @@ pub struct NewExecution {
     /// scheduled or running, the insert creates nothing and answers
     /// [`InsertOutcome::Deduplicated`] with it.
     pub deduplication_id: Option<String>,
+    /// The concurrency key (for example a customer id): on a queue with a per-key
+    /// limit ([`QueueSpec::key_concurrency`](crate::QueueSpec::key_concurrency)), at
+    /// most that many executions with the same key run at once, and claims go
+    /// round-robin between keys. `None`: no key.
+    pub concurrency_key: Option<String>,
 }
 
 /// What [`Store::execution_insert`] did.

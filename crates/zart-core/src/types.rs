@@ -278,8 +278,9 @@ pub enum WaitingFor {
     Queue {
         /// The queue.
         queue: String,
-        /// Why it is not running: `concurrency` (the queue's limit is reached) or
-        /// `rate` (its rate limit is used up for now).
+        /// Why it is not running: `concurrency` (the queue's limit is reached),
+        /// `key` (its concurrency key's limit is reached) or `rate` (the queue's
+        /// rate limit is used up for now).
         reason: QueueWaitReason,
     },
 }
@@ -292,6 +293,9 @@ pub enum QueueWaitReason {
     Concurrency,
     /// The queue's rate limit is used up for now (its last claim left no token).
     Rate,
+    /// Its concurrency key already runs as many executions as the queue's per-key
+    /// limit allows.
+    Key,
 }
 
 impl QueueWaitReason {
@@ -300,6 +304,7 @@ impl QueueWaitReason {
         match self {
             QueueWaitReason::Concurrency => "concurrency",
             QueueWaitReason::Rate => "rate",
+            QueueWaitReason::Key => "key",
         }
     }
 }

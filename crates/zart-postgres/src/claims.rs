@@ -1,10 +1,12 @@
 //! Leasing work: claims with `FOR UPDATE SKIP LOCKED`, the next due time, lease
 //! renewal.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
-use zart_core::{ClaimedExecution, ExecutionClaim, LeaseRenew, RateLimit, Timestamp};
+use zart_core::{
+    pick_keyed, ClaimedExecution, ExecutionClaim, KeyedCandidate, LeaseRenew, RateLimit, Timestamp,
+};
 
 use crate::error::PgError;
 use crate::pool::Db;
@@ -64,17 +66,17 @@ const CLAIM_QUEUE: &str = "
         ORDER BY due_at LIMIT $6
         FOR UPDATE SKIP LOCKED
     ), ranked AS (
-        SELECT id, priority, due_at FROM {s}.executions
+        SELECT id, priority, key_seq, due_at FROM {s}.executions
         WHERE lease_owner IS NULL AND status IN ('scheduled', 'running')
           AND queue IS NOT NULL AND queue = $5 AND due_at <= $2
-        ORDER BY priority, due_at LIMIT $6
+        ORDER BY priority, key_seq, due_at LIMIT $6
         FOR UPDATE SKIP LOCKED
     ), due AS (
         SELECT id FROM (
             SELECT DISTINCT ON (id) id, a, r FROM (
                 SELECT id, 0 AS a, row_number() OVER (ORDER BY due_at) AS r FROM aged
                 UNION ALL
-                SELECT id, 1 AS a, row_number() OVER (ORDER BY priority, due_at) AS r
+                SELECT id, 1 AS a, row_number() OVER (ORDER BY priority, key_seq, due_at) AS r
                 FROM ranked
             ) u ORDER BY id, a, r
         ) d ORDER BY a, r LIMIT $6
@@ -85,7 +87,8 @@ const CLAIM_QUEUE: &str = "
 /// Locks a named queue's row, so claims of its work run one at a time across every
 /// process, and reads its settings.
 const LOCK_QUEUE: &str = "
-    SELECT concurrency, priority_aging_ms, rate_limit, rate_period_ms, rate_tokens, rate_at
+    SELECT concurrency, priority_aging_ms, rate_limit, rate_period_ms, rate_tokens, rate_at,
+        key_concurrency
     FROM {s}.queues WHERE name = $1 FOR UPDATE";
 
 /// A named queue's row as [`LOCK_QUEUE`] reads it.
@@ -96,6 +99,7 @@ type QueueRow = (
     Option<i64>,
     Option<f64>,
     Option<i64>,
+    Option<i32>,
 );
 
 /// Stores a rate-limited queue's bucket after a claim, under the row lock.
@@ -149,7 +153,8 @@ async fn claim_queue(
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
-    let Some((concurrency, aging, rate_limit, rate_period, tokens, rate_at)) = settings else {
+    let Some((concurrency, aging, rate_limit, rate_period, tokens, rate_at, key_limit)) = settings
+    else {
         return Ok(Vec::new());
     };
     let now = ms(p.now);
@@ -181,17 +186,31 @@ async fn claim_queue(
         free = free.min(i64::from(concurrency) - running).max(0);
     }
     let aged_before = aging.map(|a| ms(p.now).saturating_sub(a));
-    let sql = db.sql(&CLAIM_QUEUE.replace("{CLAIMED}", CLAIMED));
-    let found = sqlx::query(&sql)
-        .bind(p.worker_id.as_str())
-        .bind(ms(p.now))
-        .bind(ms(p.lease_expires_at))
-        .bind(i64::from(limit))
-        .bind(name)
-        .bind(free)
-        .bind(aged_before)
-        .fetch_all(&mut *tx)
-        .await?;
+    let found = match key_limit {
+        None => {
+            let sql = db.sql(&CLAIM_QUEUE.replace("{CLAIMED}", CLAIMED));
+            sqlx::query(&sql)
+                .bind(p.worker_id.as_str())
+                .bind(ms(p.now))
+                .bind(ms(p.lease_expires_at))
+                .bind(i64::from(limit))
+                .bind(name)
+                .bind(free)
+                .bind(aged_before)
+                .fetch_all(&mut *tx)
+                .await?
+        }
+        Some(key_limit) => {
+            let keyed = Keyed {
+                name,
+                limit,
+                free,
+                aged_before,
+                key_limit: key_limit.max(1) as u32,
+            };
+            claim_keyed(db, &mut tx, p, &keyed).await?
+        }
+    };
     if let Some((stored, available)) = bucket {
         let left = available - found.len() as f64;
         // As in the SQLite store: written when tokens were taken or the bucket has
@@ -207,6 +226,163 @@ async fn claim_queue(
     }
     tx.commit().await?;
     found.iter().map(claimed_of).collect()
+}
+
+/// A claim of a queue with a per-key limit: how many in all (`limit`, expired leases
+/// included) and of due work (`free`).
+struct Keyed<'a> {
+    name: &'a str,
+    limit: u32,
+    free: i64,
+    aged_before: Option<i64>,
+    key_limit: u32,
+}
+
+/// The expired leases of queue `$1` at `$2`, oldest first, at most `$3`.
+const KEYED_EXPIRED: &str = "
+    SELECT id FROM {s}.executions
+    WHERE lease_owner IS NOT NULL AND lease_expires_at <= $2 AND queue = $1
+    ORDER BY lease_expires_at LIMIT $3
+    FOR UPDATE SKIP LOCKED";
+
+/// Due executions of queue `$1` due since before `$2` (priority aging), oldest
+/// first, at most `$3`.
+const KEYED_AGED: &str = "
+    SELECT id, concurrency_key, key_seq FROM {s}.executions
+    WHERE lease_owner IS NULL AND status IN ('scheduled', 'running')
+      AND queue IS NOT NULL AND due_at <= $2 AND queue = $1
+    ORDER BY due_at LIMIT $3";
+
+/// Due executions of queue `$1` at `$2` in claim order, `$3` from `$4`.
+const KEYED_RANKED: &str = "
+    SELECT id, concurrency_key, key_seq FROM {s}.executions
+    WHERE lease_owner IS NULL AND status IN ('scheduled', 'running')
+      AND queue IS NOT NULL AND queue = $1 AND due_at <= $2
+    ORDER BY priority, key_seq, due_at LIMIT $3 OFFSET $4";
+
+/// The running executions of queue `$1` for each of the keys `$2`.
+const KEYS_RUNNING: &str = "
+    SELECT concurrency_key, count(*) FROM {s}.executions
+    WHERE lease_owner IS NOT NULL AND concurrency_key IS NOT NULL AND queue = $1
+      AND concurrency_key = ANY($2)
+    GROUP BY concurrency_key";
+
+/// Leases the executions `$4` (expired leases and picked due work), each still in
+/// the state it was picked in.
+const CLAIM_PICKED: &str = "
+    WITH picked AS (
+        SELECT id FROM {s}.executions WHERE id = ANY($4::text[])
+          AND ((lease_owner IS NULL AND status IN ('scheduled', 'running') AND due_at <= $2)
+            OR (lease_owner IS NOT NULL AND lease_expires_at <= $2))
+        FOR UPDATE
+    ), {CLAIMED}";
+
+/// Advances queue `$1`'s fair-queuing clock to `$2`.
+const KEY_CLOCK: &str = "UPDATE {s}.queues SET key_clock = greatest(key_clock, $2) WHERE name = $1";
+
+/// Rounds of candidates a keyed claim reads before it settles for fewer than its
+/// room (every candidate's key being at its limit).
+const KEYED_ROUNDS: usize = 8;
+
+/// Claims, under the queue's row lock, its expired leases and then due work picked
+/// by [`pick_keyed`] (round-robin between keys by fair-queuing sequence, none over
+/// its key's limit), and advances the queue's clock.
+async fn claim_keyed(
+    db: &Db,
+    tx: &mut sqlx::PgConnection,
+    p: &ExecutionClaim,
+    k: &Keyed<'_>,
+) -> Result<Vec<sqlx::postgres::PgRow>, PgError> {
+    let now = ms(p.now);
+    let mut ids: Vec<String> = sqlx::query_scalar(&db.sql(KEYED_EXPIRED))
+        .bind(k.name)
+        .bind(now)
+        .bind(i64::from(k.limit))
+        .fetch_all(&mut *tx)
+        .await?;
+    let room = (k.limit as usize)
+        .saturating_sub(ids.len())
+        .min(usize::try_from(k.free).unwrap_or(0));
+    let mut clock = None;
+    if room > 0 {
+        let window = room * 4 + 32;
+        let mut candidates: Vec<KeyedCandidate> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut running: HashMap<String, u64> = HashMap::new();
+        let mut picked = Vec::new();
+        for round in 0..KEYED_ROUNDS {
+            let mut read: Vec<(String, Option<String>, i64)> = Vec::new();
+            if let (0, Some(before)) = (round, k.aged_before) {
+                read = sqlx::query_as(&db.sql(KEYED_AGED))
+                    .bind(k.name)
+                    .bind(before)
+                    .bind(window as i64)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            }
+            let ranked: Vec<(String, Option<String>, i64)> = sqlx::query_as(&db.sql(KEYED_RANKED))
+                .bind(k.name)
+                .bind(now)
+                .bind(window as i64)
+                .bind((round * window) as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            let exhausted = ranked.len() < window;
+            read.extend(ranked);
+            let mut fresh_keys: Vec<String> = Vec::new();
+            for (id, key, seq) in read {
+                if !seen.insert(id.clone()) {
+                    continue;
+                }
+                if let Some(key) = &key {
+                    if !running.contains_key(key) && !fresh_keys.contains(key) {
+                        fresh_keys.push(key.clone());
+                    }
+                }
+                candidates.push(KeyedCandidate { id, key, seq });
+            }
+            if !fresh_keys.is_empty() {
+                let counts: Vec<(String, i64)> = sqlx::query_as(&db.sql(KEYS_RUNNING))
+                    .bind(k.name)
+                    .bind(&fresh_keys)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for key in fresh_keys {
+                    running.insert(key, 0);
+                }
+                for (key, count) in counts {
+                    running.insert(key, count.max(0) as u64);
+                }
+            }
+            picked = pick_keyed(&candidates, &running, k.key_limit, room)
+                .into_iter()
+                .cloned()
+                .collect();
+            if picked.len() == room || exhausted {
+                break;
+            }
+        }
+        clock = picked.iter().map(|c| c.seq).max();
+        ids.extend(picked.into_iter().map(|c| c.id));
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(&db.sql(&CLAIM_PICKED.replace("{CLAIMED}", CLAIMED)))
+        .bind(p.worker_id.as_str())
+        .bind(now)
+        .bind(ms(p.lease_expires_at))
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    if let Some(clock) = clock {
+        sqlx::query(&db.sql(KEY_CLOCK))
+            .bind(k.name)
+            .bind(clock)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(rows)
 }
 
 fn claimed_of(row: &sqlx::postgres::PgRow) -> Result<ClaimedExecution, PgError> {

@@ -21,19 +21,27 @@ use crate::rows::{
 /// of a CTE named `source` defined before whose id is new, with its data row and run
 /// 1; nothing for an id that exists. `source` has the columns `id`, `task_name`,
 /// `parent_id`, `now`, `deadline_at`, `run_at`, `payload` (JSON text), `queue`,
-/// `priority`, `trace_context` and `dedup_id`, its ids distinct; `{PARENT_CLOSE}`
+/// `priority`, `trace_context`, `dedup_id` and `concurrency_key`, its ids distinct; `{PARENT_CLOSE}`
 /// is replaced by a policy's SQL literal (see [`parent_close_sql`]) and `{CHANNEL}`
 /// by the parameter holding the NOTIFY channel. One `Work` hint covers every
-/// execution created. A row whose deduplication id an unfinished execution of its
+/// execution created. A keyed row's fair-queuing sequence is one past its key's
+/// last unfinished one (and past the batch's earlier rows of its key), never behind
+/// the queue's clock. A row whose deduplication id an unfinished execution of its
 /// queue holds (the unique index `executions_dedup`, here or in a concurrent
 /// transaction, which `ON CONFLICT` waits for) is skipped like an existing id.
 pub(crate) const INSERT_CTES: &str = "
     new_execution AS (
         INSERT INTO {s}.executions (id, task_name, status, run_index, parent_id,
             scheduled_at, updated_at, deadline_at, version, due_at, fence, parent_close,
-            queue, priority, dedup_id)
+            queue, priority, dedup_id, concurrency_key, key_seq)
         SELECT id, task_name, 'scheduled', 1, parent_id, now, now, deadline_at, 1,
-            run_at, 0, {PARENT_CLOSE}, queue, priority, dedup_id
+            run_at, 0, {PARENT_CLOSE}, queue, priority, dedup_id, concurrency_key,
+            CASE WHEN concurrency_key IS NULL THEN 0 ELSE greatest(
+                coalesce((SELECT q.key_clock FROM {s}.queues q WHERE q.name = source.queue), 0),
+                coalesce((SELECT max(x.key_seq) + 1 FROM {s}.executions x
+                    WHERE x.queue = source.queue AND x.concurrency_key = source.concurrency_key
+                      AND x.status IN ('scheduled', 'running')), 0))
+                + row_number() OVER (PARTITION BY queue, concurrency_key ORDER BY id) - 1 END
         FROM source ORDER BY id
         ON CONFLICT DO NOTHING
         RETURNING *
@@ -50,11 +58,11 @@ pub(crate) const INSERT_CTES: &str = "
     )";
 
 /// The columns of [`INSERT_CTES`]'s `source` for one execution, from `#1..#7` and
-/// `#9..#12` bound by [`bind_new`] (`#8` is the channel).
+/// `#9..#13` bound by [`bind_new`] (`#8` is the channel).
 pub(crate) const NEW_COLUMNS: &str = "#1::text AS id, #2::text AS task_name,
     #3::text AS parent_id, #4::bigint AS now, #5::bigint AS deadline_at,
     #6::bigint AS run_at, #7::text AS payload, #9::text AS queue, #10::int AS priority,
-    #11::text AS trace_context, #12::text AS dedup_id";
+    #11::text AS trace_context, #12::text AS dedup_id, #13::text AS concurrency_key";
 
 /// `policy` as a SQL literal for `{PARENT_CLOSE}` of [`INSERT_CTES`] (its text is one
 /// of two constants, never user input).
@@ -62,8 +70,9 @@ pub(crate) fn parent_close_sql(policy: ParentClosePolicy) -> String {
     format!("'{}'", policy.as_str())
 }
 
-/// Binds `#1..#7` of [`NEW_COLUMNS`], `#8`, the channel, and `#9..#12` (queue,
-/// priority, trace context, deduplication id), as the query's next parameters.
+/// Binds `#1..#7` of [`NEW_COLUMNS`], `#8`, the channel, and `#9..#13` (queue,
+/// priority, trace context, deduplication id, concurrency key), as the query's next
+/// parameters.
 pub(crate) fn bind_new<'q>(
     query: Query<'q, Postgres, PgArguments>,
     new: &'q NewExecution,
@@ -82,6 +91,7 @@ pub(crate) fn bind_new<'q>(
         .bind(new.priority)
         .bind(new.trace_context.as_deref())
         .bind(new.deduplication_id.as_deref())
+        .bind(new.concurrency_key.as_deref())
 }
 
 /// The execution insert, for a batch of new executions (ids distinct): returns the
@@ -90,9 +100,9 @@ const INSERT: &str = "
     WITH source AS (
         SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[],
             $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $10::text[], $11::int[],
-            $12::text[], $13::text[])
+            $12::text[], $13::text[], $14::text[])
         AS i(req, id, task_name, parent_id, now, deadline_at, run_at, payload, queue, priority,
-            trace_context, dedup_id)
+            trace_context, dedup_id, concurrency_key)
     ), {INSERT_CTES}
     SELECT i.req, e.id, e.task_name, e.status, e.run_index, e.parent_id,
         e.scheduled_at, e.started_at, e.updated_at, e.completed_at, e.deadline_at,
@@ -100,6 +110,11 @@ const INSERT: &str = "
         e.wait_ref, e.wait_until, e.wait_attempt, i.payload::json AS payload,
         NULL::json AS result, NULL::json AS error, e.queue, e.priority, e.due_at,
         (SELECT q.rate_tokens < 1 FROM {s}.queues q WHERE q.name = e.queue) AS rate_limited,
+        (SELECT q.key_concurrency <= (SELECT count(*) FROM {s}.executions k
+            WHERE k.lease_owner IS NOT NULL AND k.concurrency_key IS NOT NULL
+              AND k.queue = e.queue AND k.concurrency_key = e.concurrency_key)
+         FROM {s}.queues q WHERE q.name = e.queue AND e.concurrency_key IS NOT NULL)
+            AS key_limited,
         (SELECT count(*) FROM new_notify) AS notified
     FROM new_execution e JOIN source i ON i.id = e.id";
 
@@ -260,6 +275,7 @@ async fn insert_rows(
         .bind(column(news, |n| n.priority))
         .bind(column(news, |n| n.trace_context.as_deref()))
         .bind(column(news, |n| n.deduplication_id.as_deref()))
+        .bind(column(news, |n| n.concurrency_key.as_deref()))
         .fetch_all(conn)
         .await?)
 }

@@ -21,6 +21,7 @@ const SQL: [&str; SCHEMA_MIGRATIONS.len()] = [
     include_str!("../migrations/0008_flow_control.sql"),
     include_str!("../migrations/0009_deduplication.sql"),
     include_str!("../migrations/0010_rate_limits.sql"),
+    include_str!("../migrations/0011_concurrency_keys.sql"),
 ];
 
 /// The version numbers of the embedded migrations, oldest first (the SQLite store's

@@ -9,19 +9,21 @@ use crate::pool::Db;
 use crate::rows::{ms, ts};
 
 const COLUMNS: &str =
-    "name, concurrency, per_worker, priority_aging_ms, updated_at, rate_limit, rate_period_ms";
+    "name, concurrency, per_worker, priority_aging_ms, updated_at, rate_limit, rate_period_ms,
+     key_concurrency";
 
 /// Creates or replaces a queue's settings. A new rate limit starts with a full
 /// bucket; a re-declaration (every worker's start) keeps the tokens left, capped at
 /// the new limit, so a restart grants no fresh burst.
 const PUT: &str = "
     INSERT INTO {s}.queues (name, concurrency, per_worker, priority_aging_ms, updated_at,
-        rate_limit, rate_period_ms, rate_tokens, rate_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $6::double precision, CASE WHEN $6 IS NOT NULL THEN $5 END)
+        rate_limit, rate_period_ms, rate_tokens, rate_at, key_concurrency)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $6::double precision, CASE WHEN $6 IS NOT NULL THEN $5 END,
+        $8)
     ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency,
         per_worker = excluded.per_worker, priority_aging_ms = excluded.priority_aging_ms,
         updated_at = excluded.updated_at, rate_limit = excluded.rate_limit,
-        rate_period_ms = excluded.rate_period_ms,
+        rate_period_ms = excluded.rate_period_ms, key_concurrency = excluded.key_concurrency,
         rate_tokens = CASE WHEN excluded.rate_limit IS NULL THEN NULL
             WHEN queues.rate_tokens IS NULL THEN excluded.rate_tokens
             ELSE least(queues.rate_tokens, excluded.rate_tokens) END,
@@ -46,6 +48,7 @@ pub(crate) async fn put(db: &Db, put: &QueuePut) -> Result<QueueRecord, PgError>
             spec.rate_limit
                 .map(|r| i64::try_from(r.period_ms).unwrap_or(i64::MAX)),
         )
+        .bind(limit(spec.key_concurrency)?)
         .execute(&db.pool)
         .await?;
     Ok(QueueRecord {
@@ -117,6 +120,7 @@ fn record(r: &PgRow) -> Result<QueueRecord, PgError> {
                 }),
                 _ => None,
             },
+            key_concurrency: count("key_concurrency")?,
         },
         updated_at: ts(r.try_get("updated_at")?)?,
     })

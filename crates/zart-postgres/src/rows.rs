@@ -19,7 +19,11 @@ pub(crate) const EXECUTION_COLUMNS: &str = "e.id, e.task_name, e.status, e.run_i
     e.deadline_at, e.version, e.lease_owner, e.leased_at, e.lease_expires_at, \
     e.wait_kind, e.wait_ref, e.wait_until, e.wait_attempt, d.payload, d.result, d.error, \
     e.queue, e.priority, e.due_at, \
-    (SELECT q.rate_tokens < 1 FROM {s}.queues q WHERE q.name = e.queue) AS rate_limited";
+    (SELECT q.rate_tokens < 1 FROM {s}.queues q WHERE q.name = e.queue) AS rate_limited, \
+    (SELECT q.key_concurrency <= (SELECT count(*) FROM {s}.executions k \
+        WHERE k.lease_owner IS NOT NULL AND k.concurrency_key IS NOT NULL \
+          AND k.queue = e.queue AND k.concurrency_key = e.concurrency_key) \
+     FROM {s}.queues q WHERE q.name = e.queue AND e.concurrency_key IS NOT NULL) AS key_limited";
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn ms(ts: Timestamp) -> i64 {
@@ -114,9 +118,9 @@ pub(crate) fn execution(row: &PgRow) -> Result<ExecutionRecord, PgError> {
 }
 
 /// A due, unleased, unparked execution of a named queue waits for a slot of its
-/// queue, or for a token when the queue's last claim left its rate limit's bucket
-/// empty (`rate_limited`). The default queue has no limits, so its due work is
-/// simply not claimed yet.
+/// key's limit (`key_limited`), else for a token when the queue's last claim left
+/// its rate limit's bucket empty (`rate_limited`), else for a slot of its queue. The
+/// default queue has no limits, so its due work is simply not claimed yet.
 fn queued(row: &PgRow) -> Result<Option<WaitingFor>, PgError> {
     let Some(queue) = get::<Option<String>>(row, "queue")? else {
         return Ok(None);
@@ -124,7 +128,9 @@ fn queued(row: &PgRow) -> Result<Option<WaitingFor>, PgError> {
     if get::<Option<i64>>(row, "due_at")?.is_none() {
         return Ok(None);
     }
-    let reason = if get::<Option<bool>>(row, "rate_limited")?.unwrap_or(false) {
+    let reason = if get::<Option<bool>>(row, "key_limited")?.unwrap_or(false) {
+        zart_core::QueueWaitReason::Key
+    } else if get::<Option<bool>>(row, "rate_limited")?.unwrap_or(false) {
         zart_core::QueueWaitReason::Rate
     } else {
         zart_core::QueueWaitReason::Concurrency

@@ -1,8 +1,14 @@
 //! Leasing work: claims, the next due time, lease renewal, and the takeover of
 //! every lease at open.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension};
-use zart_core::{ClaimedExecution, ExecutionClaim, LeaseRenew, RateLimit, StoreResult, Timestamp};
+
+use zart_core::{
+    pick_keyed, ClaimedExecution, ExecutionClaim, KeyedCandidate, LeaseRenew, RateLimit,
+    StoreResult, Timestamp,
+};
 
 use crate::error::SqlResultExt;
 use crate::guard::GUARD;
@@ -58,8 +64,8 @@ fn default_ids(conn: &Connection, now: i64, limit: usize) -> StoreResult<Vec<Str
     })
 }
 
-/// A named queue's row as a claim reads it: concurrency, priority aging, and the
-/// rate limit with its bucket (tokens left at a time).
+/// A named queue's row as a claim reads it: concurrency, priority aging, the rate
+/// limit with its bucket (tokens left at a time), and the per-key limit.
 type QueueRow = (
     Option<i64>,
     Option<i64>,
@@ -67,18 +73,20 @@ type QueueRow = (
     Option<i64>,
     Option<f64>,
     Option<i64>,
+    Option<u32>,
 );
 
 /// Up to `limit` executions of the named queue `name`: its expired leases (already
 /// counted as running), then due work while the queue's running count is under its
 /// concurrency: executions due for longer than the priority aging first, then by
-/// priority and due time. A rate limit caps the whole claim at the bucket's whole
-/// tokens, and the claim takes one token per execution.
+/// priority, fair-queuing sequence and due time. A rate limit caps the whole claim at
+/// the bucket's whole tokens, and the claim takes one token per execution. A per-key
+/// limit skips executions whose key is at it (see [`zart_core::pick_keyed`]).
 fn queue_ids(conn: &Connection, name: &str, now: i64, limit: usize) -> StoreResult<Vec<String>> {
     let settings: Option<QueueRow> = conn
         .prepare_cached(
             "SELECT concurrency, priority_aging_ms, rate_limit, rate_period_ms, rate_tokens, \
-               rate_at FROM queues WHERE name = ?1",
+               rate_at, key_concurrency FROM queues WHERE name = ?1",
         )
         .db()?
         .query_row([name], |r| {
@@ -89,11 +97,13 @@ fn queue_ids(conn: &Connection, name: &str, now: i64, limit: usize) -> StoreResu
                 r.get(3)?,
                 r.get(4)?,
                 r.get(5)?,
+                r.get(6)?,
             ))
         })
         .optional()
         .db()?;
-    let Some((concurrency, aging, rate_limit, rate_period, tokens, rate_at)) = settings else {
+    let Some((concurrency, aging, rate_limit, rate_period, tokens, rate_at, key_limit)) = settings
+    else {
         return Ok(Vec::new());
     };
     let bucket = match (rate_limit, rate_period) {
@@ -107,7 +117,13 @@ fn queue_ids(conn: &Connection, name: &str, now: i64, limit: usize) -> StoreResu
         }
         _ => None,
     };
-    let ids = queue_picks(conn, name, now, limit, concurrency, aging, bucket)?;
+    let limits = Limits {
+        concurrency,
+        aging,
+        bucket,
+        key_limit,
+    };
+    let ids = queue_picks(conn, name, now, limit, &limits)?;
     if let Some((stored, available)) = bucket {
         let left = available - ids.len() as f64;
         // Written when tokens were taken, or when the bucket has refilled from empty
@@ -123,18 +139,24 @@ fn queue_ids(conn: &Connection, name: &str, now: i64, limit: usize) -> StoreResu
     Ok(ids)
 }
 
-/// The picks of [`queue_ids`], `bucket` being the rate limit's (stored, available)
-/// tokens.
+/// A named queue's limits as [`queue_picks`] applies them.
+struct Limits {
+    concurrency: Option<i64>,
+    aging: Option<i64>,
+    /// The rate limit's (stored, available) tokens.
+    bucket: Option<(f64, f64)>,
+    key_limit: Option<u32>,
+}
+
+/// The picks of [`queue_ids`].
 fn queue_picks(
     conn: &Connection,
     name: &str,
     now: i64,
     limit: usize,
-    concurrency: Option<i64>,
-    aging: Option<i64>,
-    bucket: Option<(f64, f64)>,
+    limits: &Limits,
 ) -> StoreResult<Vec<String>> {
-    let limit = match bucket {
+    let limit = match limits.bucket {
         Some((_, available)) => limit.min(RateLimit::allowed(available) as usize),
         None => limit,
     };
@@ -154,7 +176,7 @@ fn queue_picks(
         |r| r.get::<_, String>(0).db(),
     )?;
     let mut room = limit - ids.len();
-    if let Some(concurrency) = concurrency {
+    if let Some(concurrency) = limits.concurrency {
         let running: i64 = conn
             .prepare_cached(
                 "SELECT count(*) FROM executions WHERE lease_owner IS NOT NULL AND queue = ?1",
@@ -167,45 +189,127 @@ fn queue_picks(
     if room == 0 {
         return Ok(ids);
     }
+    let due = match limits.key_limit {
+        None => {
+            let candidates = due_candidates(conn, name, now, limits.aging, room, 0)?;
+            candidates.into_iter().take(room).collect()
+        }
+        Some(key_limit) => keyed_picks(conn, name, now, limits.aging, key_limit, room)?,
+    };
+    if limits.key_limit.is_some() {
+        if let Some(clock) = due.iter().map(|c| c.seq).max() {
+            conn.prepare_cached("UPDATE queues SET key_clock = max(key_clock, ?2) WHERE name = ?1")
+                .db()?
+                .execute(params![name, clock])
+                .db()?;
+        }
+    }
+    ids.extend(due.into_iter().map(|c| c.id));
+    Ok(ids)
+}
+
+/// Rounds of candidates a claim of a queue with a per-key limit reads before it
+/// settles for fewer than its room (every candidate's key being at its limit).
+const KEYED_ROUNDS: usize = 8;
+
+/// Up to `room` due executions of queue `name` under a per-key limit: candidates in
+/// claim order, a window at a time, picked by [`zart_core::pick_keyed`].
+fn keyed_picks(
+    conn: &Connection,
+    name: &str,
+    now: i64,
+    aging: Option<i64>,
+    key_limit: u32,
+    room: usize,
+) -> StoreResult<Vec<KeyedCandidate>> {
+    let window = room * 4 + 32;
+    let mut candidates: Vec<KeyedCandidate> = Vec::new();
+    let mut running: HashMap<String, u64> = HashMap::new();
+    for round in 0..KEYED_ROUNDS {
+        let aged = aging.filter(|_| round == 0);
+        let read = due_candidates(conn, name, now, aged, window, round * window)?;
+        let exhausted = read.len() < window;
+        for candidate in read {
+            if candidates.iter().any(|c| c.id == candidate.id) {
+                continue;
+            }
+            if let Some(key) = &candidate.key {
+                if !running.contains_key(key) {
+                    let count: i64 = conn
+                        .prepare_cached(
+                            "SELECT count(*) FROM executions WHERE lease_owner IS NOT NULL \
+                               AND concurrency_key IS NOT NULL AND queue = ?1 \
+                               AND concurrency_key = ?2",
+                        )
+                        .db()?
+                        .query_row(params![name, key], |r| r.get(0))
+                        .db()?;
+                    running.insert(key.clone(), count.max(0) as u64);
+                }
+            }
+            candidates.push(candidate);
+        }
+        let picked = pick_keyed(&candidates, &running, key_limit, room);
+        if picked.len() == room || exhausted || round + 1 == KEYED_ROUNDS {
+            return Ok(picked.into_iter().cloned().collect());
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// Due, unleased executions of queue `name` in claim order: those due for longer
+/// than `aging` first (oldest first), then by priority, fair-queuing sequence and due
+/// time, `limit` of the latter from `offset`; each once.
+fn due_candidates(
+    conn: &Connection,
+    name: &str,
+    now: i64,
+    aging: Option<i64>,
+    limit: usize,
+    offset: usize,
+) -> StoreResult<Vec<KeyedCandidate>> {
+    let candidate = |r: &rusqlite::Row<'_>| {
+        Ok(KeyedCandidate {
+            id: r.get(0).db()?,
+            key: r.get(1).db()?,
+            seq: r.get(2).db()?,
+        })
+    };
     let mut due = Vec::new();
     if let Some(aging) = aging {
         due = rows::collect(
             &mut conn
                 .prepare_cached(
-                    "SELECT id FROM executions WHERE lease_owner IS NULL AND due_at IS NOT NULL \
+                    "SELECT id, concurrency_key, key_seq FROM executions \
+                     WHERE lease_owner IS NULL AND due_at IS NOT NULL \
                        AND queue IS NOT NULL AND due_at <= ?1 AND queue = ?2 \
                        AND +status IN ('scheduled', 'running') \
                      ORDER BY due_at, id LIMIT ?3",
                 )
                 .db()?,
-            params![now.saturating_sub(aging), name, room as i64],
-            |r| r.get::<_, String>(0).db(),
+            params![now.saturating_sub(aging), name, limit as i64],
+            candidate,
         )?;
     }
-    if due.len() < room {
-        let ranked = rows::collect(
-            &mut conn
-                .prepare_cached(
-                    "SELECT id FROM executions WHERE lease_owner IS NULL AND due_at IS NOT NULL \
-                       AND queue IS NOT NULL AND queue = ?1 AND due_at <= ?2 \
-                       AND +status IN ('scheduled', 'running') \
-                     ORDER BY priority, due_at, id LIMIT ?3",
-                )
-                .db()?,
-            params![name, now, room as i64],
-            |r| r.get::<_, String>(0).db(),
-        )?;
-        for id in ranked {
-            if due.len() == room {
-                break;
-            }
-            if !due.contains(&id) {
-                due.push(id);
-            }
+    let ranked = rows::collect(
+        &mut conn
+            .prepare_cached(
+                "SELECT id, concurrency_key, key_seq FROM executions \
+                 WHERE lease_owner IS NULL AND due_at IS NOT NULL \
+                   AND queue IS NOT NULL AND queue = ?1 AND due_at <= ?2 \
+                   AND +status IN ('scheduled', 'running') \
+                 ORDER BY priority, key_seq, due_at, id LIMIT ?3 OFFSET ?4",
+            )
+            .db()?,
+        params![name, now, limit as i64, offset as i64],
+        candidate,
+    )?;
+    for c in ranked {
+        if !due.iter().any(|d: &KeyedCandidate| d.id == c.id) {
+            due.push(c);
         }
     }
-    ids.extend(due);
-    Ok(ids)
+    Ok(due)
 }
 
 /// What a claim reads of the row it leases: fence, task, run, deadline, parent,

@@ -43,8 +43,13 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
     let payload = json_text(&new.payload)?;
     conn.prepare_cached(
         "INSERT INTO executions (id, task_name, status, run_index, parent_id, scheduled_at, \
-         updated_at, deadline_at, version, due_at, fence, queue, priority, dedup_id) \
-         VALUES (?1, ?2, 'scheduled', 1, ?3, ?4, ?4, ?5, 1, ?6, 0, ?7, ?8, ?9)",
+         updated_at, deadline_at, version, due_at, fence, queue, priority, dedup_id, \
+         concurrency_key, key_seq) \
+         VALUES (?1, ?2, 'scheduled', 1, ?3, ?4, ?4, ?5, 1, ?6, 0, ?7, ?8, ?9, ?10, \
+           CASE WHEN ?10 IS NULL THEN 0 ELSE max( \
+             coalesce((SELECT key_clock FROM queues WHERE name = ?7), 0), \
+             coalesce((SELECT max(key_seq) + 1 FROM executions WHERE queue = ?7 \
+               AND concurrency_key = ?10 AND status IN ('scheduled', 'running')), 0)) END)",
     )
     .db()?
     .execute(params![
@@ -56,7 +61,8 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         ms(new.run_at),
         new.queue,
         new.priority,
-        new.deduplication_id
+        new.deduplication_id,
+        new.concurrency_key
     ])
     .db()?;
     conn.prepare_cached(
@@ -89,7 +95,7 @@ pub(crate) fn insert(conn: &Connection, new: &NewExecution) -> StoreResult<Inser
         waiting_for: rows::queued(
             new.queue.clone(),
             Some(ms(new.run_at)),
-            rows::rate_limited(conn, new.queue.as_deref())?,
+            rows::queue_blocks(conn, new.queue.as_deref(), new.concurrency_key.as_deref())?,
         ),
         payload: new.payload.clone(),
         result: None,

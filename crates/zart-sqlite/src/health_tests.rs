@@ -25,6 +25,7 @@ fn new_execution(id: &str, payload: serde_json::Value) -> NewExecution {
         queue: None,
         priority: 0,
         deduplication_id: None,
+        concurrency_key: None,
     }
 }
 

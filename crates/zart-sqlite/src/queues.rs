@@ -7,7 +7,8 @@ use crate::error::SqlResultExt;
 use crate::rows::{self, ms, ts};
 
 const COLUMNS: &str =
-    "name, concurrency, per_worker, priority_aging_ms, updated_at, rate_limit, rate_period_ms";
+    "name, concurrency, per_worker, priority_aging_ms, updated_at, rate_limit, rate_period_ms, \
+     key_concurrency";
 
 /// Creates or replaces a queue's settings. A new rate limit starts with a full
 /// bucket; a re-declaration (every worker's start) keeps the tokens left, capped at
@@ -16,12 +17,13 @@ pub(crate) fn put(conn: &Connection, put: &QueuePut) -> StoreResult<QueueRecord>
     let spec = &put.spec;
     conn.prepare_cached(
         "INSERT INTO queues (name, concurrency, per_worker, priority_aging_ms, updated_at, \
-           rate_limit, rate_period_ms, rate_tokens, rate_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, CASE WHEN ?6 IS NOT NULL THEN ?5 END) \
+           rate_limit, rate_period_ms, rate_tokens, rate_at, key_concurrency) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?6, CASE WHEN ?6 IS NOT NULL THEN ?5 END, ?8) \
          ON CONFLICT (name) DO UPDATE SET \
          concurrency = excluded.concurrency, per_worker = excluded.per_worker, \
          priority_aging_ms = excluded.priority_aging_ms, updated_at = excluded.updated_at, \
          rate_limit = excluded.rate_limit, rate_period_ms = excluded.rate_period_ms, \
+         key_concurrency = excluded.key_concurrency, \
          rate_tokens = CASE WHEN excluded.rate_limit IS NULL THEN NULL \
            WHEN queues.rate_tokens IS NULL THEN excluded.rate_tokens \
            ELSE min(queues.rate_tokens, excluded.rate_tokens) END, \
@@ -37,7 +39,8 @@ pub(crate) fn put(conn: &Connection, put: &QueuePut) -> StoreResult<QueueRecord>
         ms(put.now),
         spec.rate_limit.map(|r| r.limit),
         spec.rate_limit
-            .map(|r| r.period_ms.min(i64::MAX as u64) as i64)
+            .map(|r| r.period_ms.min(i64::MAX as u64) as i64),
+        spec.key_concurrency
     ])
     .db()?;
     Ok(QueueRecord {
@@ -68,8 +71,8 @@ pub(crate) fn list(conn: &Connection, now: i64) -> StoreResult<Vec<QueueLoad>> {
     rows::collect(&mut conn.prepare_cached(&sql).db()?, [now], |r| {
         Ok(QueueLoad {
             queue: record(r)?,
-            depth: r.get::<_, i64>(7).db()?.max(0) as u64,
-            running: r.get::<_, i64>(8).db()?.max(0) as u64,
+            depth: r.get::<_, i64>(8).db()?.max(0) as u64,
+            running: r.get::<_, i64>(9).db()?.max(0) as u64,
         })
     })
 }
@@ -91,6 +94,7 @@ fn record(r: &Row<'_>) -> StoreResult<QueueRecord> {
                 }),
                 _ => None,
             },
+            key_concurrency: r.get(7).db()?,
         },
         updated_at: ts(r.get(4).db()?)?,
     })

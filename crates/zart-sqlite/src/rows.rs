@@ -123,7 +123,11 @@ pub(crate) const SELECT_EXECUTION: &str = "SELECT e.id, e.task_name, e.status, e
     e.parent_id, e.scheduled_at, e.started_at, e.updated_at, e.completed_at, e.deadline_at, \
     e.version, e.lease_owner, e.leased_at, e.lease_expires_at, e.wait_kind, e.wait_ref, \
     e.wait_until, e.wait_attempt, r.payload, d.result, d.error, e.queue, e.priority, e.due_at, \
-    (SELECT q.rate_tokens < 1 FROM queues q WHERE q.name = e.queue) \
+    (SELECT q.rate_tokens < 1 FROM queues q WHERE q.name = e.queue), \
+    (SELECT q.key_concurrency <= (SELECT count(*) FROM executions k \
+        WHERE k.lease_owner IS NOT NULL AND k.concurrency_key IS NOT NULL \
+          AND k.queue = e.queue AND k.concurrency_key = e.concurrency_key) \
+     FROM queues q WHERE q.name = e.queue AND e.concurrency_key IS NOT NULL) \
     FROM executions e \
     JOIN runs r ON r.execution_id = e.id AND r.run_index = e.run_index \
     JOIN execution_data d ON d.execution_id = e.id";
@@ -150,11 +154,12 @@ pub(crate) fn execution(row: &Row<'_>) -> StoreResult<ExecutionRecord> {
         )?;
         let due: Option<i64> = row.get(23).db()?;
         let rate_limited: Option<bool> = row.get(24).db()?;
-        parked.or(queued(
-            row.get(21).db()?,
-            due,
-            rate_limited.unwrap_or(false),
-        ))
+        let key_limited: Option<bool> = row.get(25).db()?;
+        let blocked = QueueBlocks {
+            rate: rate_limited.unwrap_or(false),
+            key: key_limited.unwrap_or(false),
+        };
+        parked.or(queued(row.get(21).db()?, due, blocked))
     };
     Ok(ExecutionRecord {
         id: row.get(0).db()?,
@@ -177,39 +182,62 @@ pub(crate) fn execution(row: &Row<'_>) -> StoreResult<ExecutionRecord> {
     })
 }
 
-/// A due, unleased, unparked execution of a named queue waits for a slot of its
-/// queue, or for a token when the queue's last claim left its rate limit's bucket
-/// empty (`rate_limited`). The default queue has no limits, so its due work is
-/// simply not claimed yet.
+/// What holds a due execution of a named queue back besides a free slot.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct QueueBlocks {
+    /// The queue's last claim left its rate limit's bucket empty.
+    pub(crate) rate: bool,
+    /// Its concurrency key runs as many executions as the queue's per-key limit.
+    pub(crate) key: bool,
+}
+
+/// A due, unleased, unparked execution of a named queue waits for its key's limit,
+/// else for a rate-limit token, else for a slot of its queue. The default queue has
+/// no limits, so its due work is simply not claimed yet.
 pub(crate) fn queued(
     queue: Option<String>,
     due_at: Option<i64>,
-    rate_limited: bool,
+    blocked: QueueBlocks,
 ) -> Option<WaitingFor> {
     let queue = queue?;
     due_at?;
-    Some(WaitingFor::Queue {
-        queue,
-        reason: if rate_limited {
-            QueueWaitReason::Rate
-        } else {
-            QueueWaitReason::Concurrency
-        },
-    })
+    let reason = if blocked.key {
+        QueueWaitReason::Key
+    } else if blocked.rate {
+        QueueWaitReason::Rate
+    } else {
+        QueueWaitReason::Concurrency
+    };
+    Some(WaitingFor::Queue { queue, reason })
 }
 
-/// Whether the named queue's last claim left its rate limit's bucket empty.
-pub(crate) fn rate_limited(conn: &Connection, queue: Option<&str>) -> StoreResult<bool> {
+/// What holds back a new execution of `queue` with concurrency key `key`.
+pub(crate) fn queue_blocks(
+    conn: &Connection,
+    queue: Option<&str>,
+    key: Option<&str>,
+) -> StoreResult<QueueBlocks> {
     let Some(queue) = queue else {
-        return Ok(false);
+        return Ok(QueueBlocks::default());
     };
-    let limited: Option<Option<bool>> = conn
-        .prepare_cached("SELECT rate_tokens < 1 FROM queues WHERE name = ?1")
+    let limits: Option<(Option<bool>, Option<bool>)> = conn
+        .prepare_cached(
+            "SELECT q.rate_tokens < 1, q.key_concurrency <= (SELECT count(*) FROM executions k \
+               WHERE k.lease_owner IS NOT NULL AND k.concurrency_key IS NOT NULL \
+                 AND k.queue = q.name AND k.concurrency_key = ?2) \
+             FROM queues q WHERE q.name = ?1",
+        )
         .db()?
-        .query_row([queue], |r| r.get(0))
+        .query_row(rusqlite::params![queue, key], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()
         .db()?;
-    Ok(limited.flatten().unwrap_or(false))
+    let (rate, key_limited) = limits.unwrap_or_default();
+    Ok(QueueBlocks {
+        rate: rate.unwrap_or(false),
+        key: key.is_some() && key_limited.unwrap_or(false),
+    })
 }
 
 /// The status of an execution, if it exists.

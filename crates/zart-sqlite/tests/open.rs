@@ -122,7 +122,10 @@ async fn data_survives_reopen_and_migrations_are_not_reapplied() {
     drop(store);
     let reopened = SqliteStore::open(url).unwrap();
     assert_eq!(reopened.execution_get("e1").await.unwrap(), Some(created));
-    assert_eq!(migration_versions(), vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert_eq!(
+        migration_versions(),
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    );
     assert_eq!(
         reopened.applied_migrations().await.unwrap(),
         migration_versions()

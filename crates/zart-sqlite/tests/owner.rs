@@ -39,6 +39,7 @@ async fn insert_and_lease(store: &dyn Store, id: &str, worker: &str) -> ClaimedE
             queue: None,
             priority: 0,
             deduplication_id: None,
+            concurrency_key: None,
         })
         .await
         .expect("insert");

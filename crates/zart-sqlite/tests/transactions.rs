@@ -50,6 +50,7 @@ fn new_execution(id: &str) -> NewExecution {
         queue: None,
         priority: 0,
         deduplication_id: None,
+        concurrency_key: None,
     }
 }
 

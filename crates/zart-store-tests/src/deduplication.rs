@@ -165,6 +165,7 @@ async fn put_queues(store: &DynStore, names: &[&str]) {
                     per_worker: None,
                     priority_aging_ms: None,
                     rate_limit: None,
+                    key_concurrency: None,
                 },
                 now: at(0),
             })

@@ -73,6 +73,8 @@ macro_rules! __conformance_tests {
         queues::queue_priority_aging_claims_long_waiting_work_first,
         queues::queue_rate_limit_caps_claims_per_period,
         queues::queue_rate_limit_survives_redeclaration,
+        queues::queue_key_limit_skips_keys_at_their_limit,
+        queues::queue_keys_are_served_round_robin,
         deduplication::dedup_returns_the_unfinished_holder,
         deduplication::dedup_is_scoped_to_the_queue,
         deduplication::dedup_ends_when_the_holder_finishes,

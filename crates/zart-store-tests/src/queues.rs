@@ -18,6 +18,7 @@ async fn put_queue(store: &DynStore, name: &str, concurrency: Option<u32>, aging
             per_worker: None,
             priority_aging_ms: aging,
             rate_limit: None,
+            key_concurrency: None,
         },
         0,
     )
@@ -40,6 +41,7 @@ fn rate_limited(name: &str, limit: u32, period_ms: u64) -> QueueSpec {
         per_worker: None,
         priority_aging_ms: None,
         rate_limit: Some(RateLimit { limit, period_ms }),
+        key_concurrency: None,
     }
 }
 
@@ -51,6 +53,7 @@ async fn insert_on(store: &DynStore, id: &str, queue: &str, priority: i32, run_a
             queue: Some(queue.into()),
             priority,
             deduplication_id: None,
+            concurrency_key: None,
             run_at: at(run_at),
             ..new_execution(id)
         },
@@ -313,4 +316,102 @@ pub async fn queue_rate_limit_survives_redeclaration(store: DynStore) {
         claim_from(&store, "w", 30, 10, false, &["r"]).await.len(),
         4
     );
+}
+
+/// Queue `name` allowing `per_key` running executions per concurrency key.
+fn keyed(name: &str, per_key: u32) -> QueueSpec {
+    QueueSpec {
+        name: name.into(),
+        concurrency: None,
+        per_worker: None,
+        priority_aging_ms: None,
+        rate_limit: None,
+        key_concurrency: Some(per_key),
+    }
+}
+
+/// Inserts `id` on queue `queue` with concurrency key `key`, due at `run_at`.
+async fn insert_keyed(store: &DynStore, id: &str, queue: &str, key: Option<&str>, run_at: i64) {
+    insert_new(
+        store,
+        NewExecution {
+            queue: Some(queue.into()),
+            concurrency_key: key.map(Into::into),
+            run_at: at(run_at),
+            ..new_execution(id)
+        },
+    )
+    .await;
+}
+
+/// A per-key limit holds: a key at its limit is skipped (and says `key`), other keys
+/// and unkeyed work are claimed; a finish frees the key's slot.
+pub async fn queue_key_limit_skips_keys_at_their_limit(store: DynStore) {
+    put_spec(&store, keyed("k", 1), 0).await;
+    let got = store.queue_get("k").await.unwrap().expect("stored");
+    assert_eq!(got.spec.key_concurrency, Some(1));
+    insert_keyed(&store, "a1", "k", Some("a"), 0).await;
+    insert_keyed(&store, "a2", "k", Some("a"), 1).await;
+    insert_keyed(&store, "a3", "k", Some("a"), 2).await;
+    insert_keyed(&store, "b1", "k", Some("b"), 3).await;
+    insert_keyed(&store, "n1", "k", None, 4).await;
+    let first = claim_from(&store, "w", 10, 10, false, &["k"]).await;
+    let mut got = ids(&first);
+    got.sort();
+    assert_eq!(got, vec!["a1", "b1", "n1"]);
+    assert!(claim_from(&store, "w", 10, 10, false, &["k"])
+        .await
+        .is_empty());
+    assert_eq!(
+        get(&store, "a2").await.waiting_for,
+        Some(WaitingFor::Queue {
+            queue: "k".into(),
+            reason: QueueWaitReason::Key,
+        })
+    );
+    let a1 = first.iter().find(|c| c.id == "a1").expect("a1 claimed");
+    assert!(
+        finish(
+            &store,
+            guard(a1, "w", 11),
+            ExecutionOutcome::Completed(serde_json::json!(1))
+        )
+        .await
+    );
+    assert_eq!(
+        ids(&claim_from(&store, "w", 12, 10, false, &["k"]).await),
+        vec!["a2"]
+    );
+}
+
+/// Keys take turns: a key that queued 20 first and one that queued 3 after it are
+/// claimed one for one, and a key arriving later starts at the queue's clock, ahead
+/// of the big key's backlog rather than behind it.
+pub async fn queue_keys_are_served_round_robin(store: DynStore) {
+    put_spec(&store, keyed("k", 100), 0).await;
+    for i in 0..20 {
+        insert_keyed(&store, &format!("big{i:02}"), "k", Some("big"), i).await;
+    }
+    for i in 0..3 {
+        insert_keyed(&store, &format!("small{i}"), "k", Some("small"), 100 + i).await;
+    }
+    let mut order = Vec::new();
+    for t in 0..6 {
+        order.extend(ids(
+            &claim_from(&store, "w", 1000 + t, 1, false, &["k"]).await
+        ));
+    }
+    assert_eq!(
+        order,
+        vec!["big00", "small0", "big01", "small1", "big02", "small2"]
+    );
+    insert_keyed(&store, "late0", "k", Some("late"), 2000).await;
+    insert_keyed(&store, "late1", "k", Some("late"), 2001).await;
+    let mut next = Vec::new();
+    for t in 0..4 {
+        next.extend(ids(
+            &claim_from(&store, "w", 3000 + t, 1, false, &["k"]).await
+        ));
+    }
+    assert_eq!(next, vec!["late0", "big03", "late1", "big04"]);
 }

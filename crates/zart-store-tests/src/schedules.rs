@@ -63,6 +63,7 @@ fn firing(
                 queue: None,
                 priority: 0,
                 deduplication_id: None,
+                concurrency_key: None,
             })
             .collect(),
         fired_at: slots.last().map(|s| at(*s)),

@@ -46,6 +46,7 @@ pub fn new_execution(id: &str) -> NewExecution {
         queue: None,
         priority: 0,
         deduplication_id: None,
+        concurrency_key: None,
     }
 }
 

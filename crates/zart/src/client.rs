@@ -49,6 +49,8 @@ pub struct StartRequest {
     pub priority: i32,
     /// The deduplication id: see [`StartRequest::deduplication_id`].
     pub deduplication_id: Option<String>,
+    /// The concurrency key: see [`StartRequest::concurrency_key`].
+    pub concurrency_key: Option<String>,
 }
 
 impl StartRequest {
@@ -112,6 +114,17 @@ impl StartRequest {
     /// the execution id (which stays the idempotency key).
     pub fn deduplication_id(mut self, id: impl Into<String>) -> Self {
         self.deduplication_id = Some(id.into());
+        self
+    }
+
+    /// Gives the execution a concurrency key (for example a customer id): on a
+    /// queue declared with [`Queue::key_concurrency`](crate::Queue::key_concurrency),
+    /// at most that many executions with the same key run at once, across every
+    /// process, and the queue serves keys round-robin, so a key with a large backlog
+    /// does not delay one with a few. On a queue without a per-key limit the key is
+    /// stored and has no effect. 1 to 255 characters without control characters.
+    pub fn concurrency_key(mut self, key: impl Into<String>) -> Self {
+        self.concurrency_key = Some(key.into());
         self
     }
 }
@@ -291,6 +304,9 @@ impl Client {
         if let Some(dedup) = &request.deduplication_id {
             validate_name("deduplicationId", dedup)?;
         }
+        if let Some(key) = &request.concurrency_key {
+            validate_name("concurrencyKey", key)?;
+        }
         let queue = match request
             .queue
             .as_deref()
@@ -315,6 +331,7 @@ impl Client {
             queue,
             priority: request.priority,
             deduplication_id: request.deduplication_id.clone(),
+            concurrency_key: request.concurrency_key.clone(),
         })
     }
 

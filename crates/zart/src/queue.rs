@@ -43,6 +43,7 @@ impl Queue {
                 per_worker: None,
                 priority_aging_ms: Some(aging),
                 rate_limit: None,
+                key_concurrency: None,
             },
         }
     }
@@ -88,6 +89,23 @@ impl Queue {
             limit,
             period_ms: u64::try_from(period.as_millis()).unwrap_or(u64::MAX),
         });
+        self
+    }
+
+    /// At most `limit` executions with the same concurrency key
+    /// ([`StartRequest::concurrency_key`](crate::StartRequest::concurrency_key), for
+    /// example a customer id) run at once, across every process sharing the database
+    /// (at least 1). The queue then also serves keys round-robin (start-time fair
+    /// queuing), so a key with 10,000 queued executions does not delay a key with 10.
+    /// Executions without a key are not limited by it.
+    ///
+    /// ```
+    /// // One import per customer at a time, customers served in turn.
+    /// let imports = zart::Queue::new("imports").concurrency(10).key_concurrency(1);
+    /// assert_eq!(imports.spec().key_concurrency, Some(1));
+    /// ```
+    pub fn key_concurrency(mut self, limit: u32) -> Self {
+        self.spec.key_concurrency = Some(limit);
         self
     }
 

@@ -275,6 +275,7 @@ fn new_execution(spec: &ScheduleSpec, slot: Timestamp, now: Timestamp) -> NewExe
         queue: None,
         priority: 0,
         deduplication_id: None,
+        concurrency_key: None,
     }
 }
 

@@ -289,6 +289,7 @@ async fn bad_queue_settings_and_starts_are_refused() {
         Queue::new("default"),
         Queue::new("q").concurrency(0),
         Queue::new("q").per_worker(0),
+        Queue::new("q").key_concurrency(0),
         Queue::new("q").rate_limit(0, Duration::from_secs(1)),
         Queue::new("q").rate_limit(5, Duration::ZERO),
         Queue::new("q").rate_limit(5, Duration::from_secs(32 * 24 * 3600)),

@@ -29,6 +29,10 @@ pub struct Queue {
     /// The rate limit's period in milliseconds (`null`: no rate limit).
     #[schema(required = true)]
     pub rate_period_ms: Option<u64>,
+    /// The most executions with the same concurrency key running at once (`null`:
+    /// no per-key limit).
+    #[schema(required = true)]
+    pub key_concurrency: Option<u32>,
     /// Executions due and waiting for a slot.
     pub depth: u64,
     /// Executions running (holding a lease).
@@ -47,6 +51,7 @@ impl From<core::QueueLoad> for Queue {
             priority_aging_ms: spec.priority_aging_ms,
             rate_limit: spec.rate_limit.map(|r| r.limit),
             rate_period_ms: spec.rate_limit.map(|r| r.period_ms),
+            key_concurrency: spec.key_concurrency,
             depth: q.depth,
             running: q.running,
             updated_at: q.queue.updated_at,

@@ -67,13 +67,6 @@ pub(crate) async fn start_execution(
     headers: HeaderMap,
     ApiJson(body): ApiJson<StartExecution>,
 ) -> Result<(StatusCode, Json<Execution>), ApiError> {
-    if body.concurrency_key.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "concurrencyKey is not supported by this server yet; start without it \
-             (nothing was created)",
-        ));
-    }
     let priority = match body.priority {
         None => 0,
         Some(p) => i32::try_from(p)
@@ -96,6 +89,7 @@ pub(crate) async fn start_execution(
         queue: body.queue,
         priority,
         deduplication_id: body.deduplication_id,
+        concurrency_key: body.concurrency_key,
     };
     let started = state.client.start(request).await?;
     let status = if started.created {

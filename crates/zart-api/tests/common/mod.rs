@@ -124,6 +124,8 @@ pub(crate) fn app_on(store: Arc<dyn Store>, dir: TempDir, config: ApiConfig) -> 
         .expect("a valid queue")
         .queue(zart::Queue::new("metered").rate_limit(1, Duration::from_secs(3600)))
         .expect("a valid queue")
+        .queue(zart::Queue::new("tenants").key_concurrency(1))
+        .expect("a valid queue")
         .build();
     let worker = zart.start_worker(
         WorkerConfig::default()

@@ -102,6 +102,7 @@ async fn insert(store: &DynStore, now: i64, exec: usize, run_at: i64) -> StoreRe
         queue: None,
         priority: 0,
         deduplication_id: None,
+        concurrency_key: None,
     };
     Ok(matches!(
         store.execution_insert(params).await?,

@@ -169,6 +169,7 @@ impl Ctx {
                 queue: None,
                 priority: 0,
                 deduplication_id: None,
+                concurrency_key: None,
             },
             parent_close: options.parent_close,
         };

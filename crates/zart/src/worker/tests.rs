@@ -60,6 +60,7 @@ async fn fixture(backend: &str) -> Option<Fixture> {
         queue: None,
         priority: 0,
         deduplication_id: None,
+        concurrency_key: None,
     };
     store.execution_insert(insert).await.expect("insert");
     let config = WorkerConfig::default().worker_id("w1");

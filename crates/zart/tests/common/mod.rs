@@ -134,6 +134,7 @@ pub(crate) async fn insert_unchecked(
             queue: None,
             priority: 0,
             deduplication_id: None,
+            concurrency_key: None,
         })
         .await
         .expect("insert");
