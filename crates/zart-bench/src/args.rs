@@ -61,6 +61,9 @@ pub enum Scenario {
     /// The throughput workload run by one worker process, then by several, on one
     /// PostgreSQL database, sampling `pg_stat_activity` for lock waits.
     Scaleout,
+    /// The throughput workload through a named queue with a global limit and a
+    /// per-key limit over 1,000 keys, next to the same workload on the default queue.
+    Flow,
 }
 
 impl Scenario {
@@ -73,6 +76,7 @@ impl Scenario {
             Scenario::Http => "http",
             Scenario::Schedules => "schedules",
             Scenario::Scaleout => "scaleout",
+            Scenario::Flow => "flow",
         }
     }
 }

@@ -6,7 +6,9 @@
 //! (many parked executions: memory and wake-up time), `http` (start latency
 //! through the real server, one client or many, against direct starts), `schedules`
 //! (how late a 1-second schedule's firings are created and started) and `scaleout`
-//! (one worker process against several on one PostgreSQL database). Every run gets a fresh database: a new SQLite file, or a
+//! (one worker process against several on one PostgreSQL database) and `flow` (the
+//! throughput workload through a queue with global and per-key limits, against the
+//! same on the default queue). Every run gets a fresh database: a new SQLite file, or a
 //! new PostgreSQL schema dropped at the end. See `docs/performance.md`.
 //!
 //! This crate depends on the engine and both stores; nothing depends on it.
@@ -47,7 +49,7 @@ pub async fn run(args: &Args) -> BenchResult<Report> {
     };
     if let Some(profile) = &db.profile {
         let executions = match args.scenario {
-            Scenario::Throughput | Scenario::Suspended => Some(args.executions()),
+            Scenario::Throughput | Scenario::Suspended | Scenario::Flow => Some(args.executions()),
             Scenario::Latency | Scenario::Http | Scenario::Schedules | Scenario::Scaleout => None,
         };
         eprint!("{}", profile.render(executions));
@@ -73,5 +75,6 @@ async fn scenario(db: &BenchDb, args: &Args, progress: &Progress) -> BenchResult
             Report::Schedules(scenarios::schedules::run(db, args, progress).await?)
         }
         Scenario::Scaleout => Report::Scaleout(scenarios::scaleout::run(db, args, progress).await?),
+        Scenario::Flow => Report::Flow(scenarios::flow::run(db, args, progress).await?),
     })
 }

@@ -153,6 +153,35 @@ pub struct ScaleoutReport {
     pub claim_lock_wait_samples: u64,
 }
 
+/// The JSON keys of the flow scenario fixed by the issue (besides `backend`).
+pub const FLOW_KEYS: &[&str] = &[
+    "flow_executions_per_sec",
+    "plain_executions_per_sec",
+    "flow_cost_ratio",
+];
+
+/// `--scenario flow`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowReport {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// Executions run each way (plain and flow).
+    pub executions: u64,
+    /// No-op steps per execution.
+    pub steps_per_execution: u32,
+    /// Worker slots, and the flow queue's global limit.
+    pub concurrency: u32,
+    /// Concurrency keys the flow executions spread over (one running per key).
+    pub flow_keys: u64,
+    /// Executions per second on the default queue.
+    pub plain_executions_per_sec: f64,
+    /// Executions per second through the limited, keyed queue.
+    pub flow_executions_per_sec: f64,
+    /// `1 - flow_executions_per_sec / plain_executions_per_sec`: the share of
+    /// throughput flow control costs.
+    pub flow_cost_ratio: f64,
+}
+
 /// `--scenario schedules`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScheduleReport {
@@ -185,6 +214,8 @@ pub enum Report {
     Schedules(ScheduleReport),
     /// One worker process against several.
     Scaleout(ScaleoutReport),
+    /// Flow control against the default queue.
+    Flow(FlowReport),
 }
 
 impl Report {
@@ -250,6 +281,23 @@ impl Report {
                 ("started − slot", ms_max(r.schedule_lateness_ms)),
                 ("created − slot", ms_max(r.creation_lateness_ms)),
             ],
+            Report::Flow(r) => vec![
+                ("scenario", "flow".to_owned()),
+                ("backend", r.backend.clone()),
+                ("executions each way", r.executions.to_string()),
+                ("steps per execution", r.steps_per_execution.to_string()),
+                ("concurrency (queue limit)", r.concurrency.to_string()),
+                ("keys (1 running each)", r.flow_keys.to_string()),
+                (
+                    "plain executions/s",
+                    format!("{:.0}", r.plain_executions_per_sec),
+                ),
+                (
+                    "flow executions/s",
+                    format!("{:.0}", r.flow_executions_per_sec),
+                ),
+                ("flow cost", format!("{:.1}%", r.flow_cost_ratio * 100.0)),
+            ],
             Report::Scaleout(r) => {
                 let mut rows = vec![
                     ("scenario", "scaleout".to_owned()),
@@ -309,6 +357,25 @@ mod tests {
     }
 
     const P: Percentiles = Percentiles { p50: 1.0, p99: 2.0 };
+
+    #[test]
+    fn flow_json_has_the_contract_keys() {
+        let report = Report::Flow(FlowReport {
+            backend: "sqlite".into(),
+            executions: 10,
+            steps_per_execution: 3,
+            concurrency: 64,
+            flow_keys: 1000,
+            plain_executions_per_sec: 100.0,
+            flow_executions_per_sec: 90.0,
+            flow_cost_ratio: 0.1,
+        });
+        let keys = keys(&report);
+        for key in std::iter::once(&"backend").chain(FLOW_KEYS) {
+            assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+        }
+        assert!(report.to_table().contains("flow cost"));
+    }
 
     #[test]
     fn throughput_json_has_the_contract_keys() {

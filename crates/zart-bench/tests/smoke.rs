@@ -1,11 +1,11 @@
-//! Runs the real binary on quick throughput and schedules scenarios and checks the
+//! Runs the real binary on quick throughput, flow and schedules scenarios and checks the
 //! JSON it prints: every contract key present, every number in range.
 
 use std::process::Command;
 
 use serde_json::Value;
 
-use zart_bench::report::{HTTP_KEYS, THROUGHPUT_KEYS};
+use zart_bench::report::{FLOW_KEYS, HTTP_KEYS, THROUGHPUT_KEYS};
 
 fn run_json(args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_zart-bench"))
@@ -207,4 +207,58 @@ fn an_existing_sqlite_file_is_refused_rather_than_reused() {
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("fresh database"), "{stderr}");
+}
+
+/// The flow scenario's contract keys, and its cost ratio consistent with the rates.
+fn assert_flow_report(report: &Value, backend: &str) {
+    assert_eq!(report["backend"], backend, "{report}");
+    assert_eq!(report["executions"], 40, "{report}");
+    let number = |key: &str| {
+        report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing or not a number in {report}"))
+    };
+    for key in FLOW_KEYS {
+        number(key);
+    }
+    let (plain, flow) = (
+        number("plain_executions_per_sec"),
+        number("flow_executions_per_sec"),
+    );
+    assert!(plain > 0.0 && flow > 0.0, "{report}");
+    let cost = 1.0 - flow / plain;
+    assert!((cost - number("flow_cost_ratio")).abs() < 1e-9, "{report}");
+}
+
+#[test]
+fn flow_on_sqlite_reports_both_rates_and_the_cost() {
+    let report = run_json(&[
+        "--scenario",
+        "flow",
+        "--executions",
+        "40",
+        "--concurrency",
+        "8",
+    ]);
+    assert_flow_report(&report, "sqlite");
+}
+
+#[test]
+fn flow_on_postgres_reports_both_rates_and_the_cost() {
+    let Some(url) = zart_store_tests::postgres::database_url() else {
+        return;
+    };
+    let report = run_json(&[
+        "--backend",
+        "postgres",
+        "--db",
+        &url,
+        "--scenario",
+        "flow",
+        "--executions",
+        "40",
+        "--concurrency",
+        "8",
+    ]);
+    assert_flow_report(&report, "postgres");
 }

@@ -1,5 +1,6 @@
 //! One module per scenario.
 
+pub mod flow;
 pub mod http;
 pub mod latency;
 pub mod scaleout;
