@@ -5,7 +5,7 @@
 //! commit rate), `latency` (start→complete, event→resume, timer lateness), `suspended`
 //! (many parked executions: memory and wake-up time), `http` (start latency
 //! through the real server, one client or many, against direct starts), `schedules`
-//! (how late a 1-second schedule's firings are created and started) and `scaleout`
+//! (how late a 1-second schedule's firings are created and started), `scaleout`
 //! (one worker process against several on one PostgreSQL database) and `flow` (the
 //! throughput workload through a queue with global and per-key limits, against the
 //! same on the default queue). Every run gets a fresh database: a new SQLite file, or a
